@@ -1,0 +1,123 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Topology holds the settings of the shared streams and buckets. The zero
+// value is not useful; start from DefaultTopology.
+type Topology struct {
+	Storage         jetstream.StorageType
+	Replicas        int
+	RawMaxAge       time.Duration
+	EntryMaxAge     time.Duration
+	StoryMaxAge     time.Duration
+	DLQMaxAge       time.Duration
+	DuplicateWindow time.Duration
+	// StoryHistory is how many snapshots per story the stream keeps.
+	StoryHistory int64
+	// MaxMsgSize caps one message in each stream; zero leaves the server's max payload.
+	MaxMsgSize int32
+	// FingerprintMarkerTTL is how long wire_fp keeps markers of expired keys.
+	FingerprintMarkerTTL time.Duration
+}
+
+// DefaultTopology is the design's topology on file storage with one replica.
+func DefaultTopology() Topology {
+	return Topology{
+		Storage:              jetstream.FileStorage,
+		Replicas:             1,
+		RawMaxAge:            7 * 24 * time.Hour,
+		EntryMaxAge:          30 * 24 * time.Hour,
+		StoryMaxAge:          30 * 24 * time.Hour,
+		DLQMaxAge:            30 * 24 * time.Hour,
+		DuplicateWindow:      10 * time.Minute,
+		StoryHistory:         16,
+		FingerprintMarkerTTL: time.Hour,
+	}
+}
+
+// MaxDeliveriesAdvisories is the subject on which JetStream announces a
+// message that reached a consumer's MaxDeliver; WIRE_DLQ keeps them.
+const MaxDeliveriesAdvisories = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
+
+// Streams returns the stream configurations of the topology.
+func (t Topology) Streams() []jetstream.StreamConfig {
+	base := func(name, desc string, subjects []string, maxAge time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    subjects,
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     t.Storage,
+			Replicas:    t.Replicas,
+			MaxAge:      maxAge,
+			Duplicates:  t.DuplicateWindow,
+			MaxMsgSize:  t.MaxMsgSize,
+			Discard:     jetstream.DiscardOld,
+		}
+	}
+	raw := base(StreamRaw, "raw items as collectors saw them", []string{SubjectRawAll}, t.RawMaxAge)
+	entry := base(StreamEntry, "normalized wire entries", []string{SubjectEntryAll}, t.EntryMaxAge)
+	story := base(StreamStory, "full story snapshots", []string{SubjectStoryAll}, t.StoryMaxAge)
+	story.MaxMsgsPerSubject = t.StoryHistory
+	dlq := base(StreamDLQ, "dead letters and max-deliveries advisories", []string{SubjectDLQAll, MaxDeliveriesAdvisories}, t.DLQMaxAge)
+	return []jetstream.StreamConfig{raw, entry, story, dlq}
+}
+
+// Buckets returns the KV bucket configurations of the topology.
+func (t Topology) Buckets() []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{
+			Bucket:         BucketFingerprint,
+			Description:    "content fingerprints, first writer wins",
+			History:        1,
+			Storage:        t.Storage,
+			Replicas:       t.Replicas,
+			LimitMarkerTTL: t.FingerprintMarkerTTL,
+		},
+		{
+			Bucket:      BucketSource,
+			Description: "per-source collector state",
+			History:     1,
+			Storage:     t.Storage,
+			Replicas:    t.Replicas,
+		},
+	}
+}
+
+// EnsureTopology creates the streams and buckets, or updates them to the
+// given settings. It is idempotent; every stage calls it at start-up. A
+// setting the server cannot change in place (storage type, for one) fails
+// with an error that names the stream and says so.
+func EnsureTopology(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, sc := range t.Streams() {
+		if err := ensureStream(ctx, js, sc); err != nil {
+			return err
+		}
+	}
+	for _, kc := range t.Buckets() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("bus: ensure KV bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	existing, err := js.Stream(ctx, sc.Name)
+	if err == nil {
+		have := existing.CachedInfo().Config
+		if have.Storage != sc.Storage {
+			return fmt.Errorf("bus: stream %s exists with %s storage and the configuration asks for %s; the server cannot change storage in place: back up and delete the stream, or set storage back", sc.Name, have.Storage, sc.Storage)
+		}
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		return fmt.Errorf("bus: ensure stream %s: %w", sc.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/run"
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/eval"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/wire"
+)
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	return nil
+}
+
+// setup loads the configuration and builds the logger.
+func setup(path string) (*config.Config, *zap.Logger, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, log, nil
+}
+
+func cmdRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, log, err := setup(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	ec, err := embeddedConfig(cfg)
+	if err != nil {
+		return err
+	}
+	emb, err := bus.StartEmbedded(ec, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		emb.Shutdown()
+		log.Info("embedded nats-server stopped")
+	}()
+	log.Info("embedded nats-server ready", zap.String("url", emb.ClientURL()), zap.String("store", ec.StoreDir), zap.Bool("sync_always", ec.SyncAlways))
+	p, err := connect(ctx, cfg, log, []string{emb.ClientURL()}, "newswire-run")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = p.nc.Drain() }()
+	var g run.Group
+	addSignals(ctx, &g, log)
+	if err := p.addCollectors(&g); err != nil {
+		return err
+	}
+	if err := p.addNormalizer(ctx, &g); err != nil {
+		return err
+	}
+	if err := p.addSynth(ctx, &g); err != nil {
+		return err
+	}
+	p.addServer(&g)
+	log.Info("newswire running", zap.Int("sources", len(cfg.Sources)), zap.String("api", "http://"+cfg.HTTP.Listen+"/api/stories"))
+	return g.Run()
+}
+
+func cmdStage(ctx context.Context, stage string, args []string) error {
+	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, log, err := setup(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-"+stage)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = p.nc.Drain() }()
+	var g run.Group
+	addSignals(ctx, &g, log)
+	switch stage {
+	case "collect":
+		if len(cfg.Sources) == 0 {
+			return errNoSources
+		}
+		err = p.addCollectors(&g)
+	case "normalize":
+		err = p.addNormalizer(ctx, &g)
+	case "synth":
+		err = p.addSynth(ctx, &g)
+	case "serve":
+		p.addServer(&g)
+	}
+	if err != nil {
+		return err
+	}
+	return g.Run()
+}
+
+func cmdReplay(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	speed := fs.Float64("speed", 0, "pace by the items' published times, this many times faster (0 = as fast as possible)")
+	limit := fs.Int("limit", 0, "stop after this many items")
+	file, rest := splitPositional(args)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if file == "" {
+		return usageError{"replay needs a FILE"}
+	}
+	cfg, log, err := setup(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-replay")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = p.nc.Drain() }()
+	c, err := replay.New(replay.Config{Path: file, Speed: *speed, Limit: *limit}, ingest.NewJetStreamPublisher(p.js), log)
+	if err != nil {
+		return err
+	}
+	if err := c.Run(ctx); err != nil {
+		return err
+	}
+	st := c.Stats()
+	fmt.Printf("published %d raw items (%d already on the bus, %d bad lines skipped)\n", st.Published, st.Duplicates, st.BadLines)
+	return nil
+}
+
+func cmdEval(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	out := fs.String("assignments", "", "write one {\"id\":…,\"story\":…} line per item to this file")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	file, rest := splitPositional(args)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if file == "" {
+		return usageError{"eval needs a labelled FILE"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	cfg.Log.Level = "warn"
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	sc := synthConfig(cfg)
+	sc.MaxProvenance = 1 << 20 // eval reads every assignment from the snapshots
+	res, err := eval.Run(ctx, file, eval.Options{Normalize: normalizeConfig(cfg), Synth: sc, Log: log})
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := writeAssignments(*out, res.Assignments); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Printf("items %d  gold stories %d  predicted stories %d  (folded by exact dedupe %d, unassigned %d)\n",
+		res.Items, res.Gold, res.Predicted, res.Folded, res.Unassigned)
+	fmt.Printf("BCubed    P %.4f  R %.4f  F1 %.4f\n", res.BCubedPrecision, res.BCubedRecall, res.BCubedF1)
+	fmt.Printf("pairwise  P %.4f  R %.4f  F1 %.4f\n", res.PairwisePrecision, res.PairwiseRecall, res.PairwiseF1)
+	fmt.Printf("NMI       %.4f\n", res.NMI)
+	fmt.Printf("throughput %.0f items/s (%.2fs through the embedded bus)\n", res.ItemsPerSec, res.Seconds)
+	return nil
+}
+
+func writeAssignments(path string, as []eval.Assignment) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("assignments: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, a := range as {
+		if err := enc.Encode(a); err != nil {
+			f.Close()
+			return fmt.Errorf("assignments: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("assignments: %w", err)
+	}
+	return f.Close()
+}
+
+func cmdTail(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	last := fs.Int("last", 20, "print this many recent entries first")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, log, err := setup(*cfgPath)
+	if err != nil {
+		return err
+	}
+	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-tail")
+	if err != nil {
+		return err
+	}
+	defer p.nc.Close()
+	stream, err := p.js.Stream(ctx, bus.StreamEntry)
+	if err != nil {
+		return fmt.Errorf("tail: %w", err)
+	}
+	start := uint64(1)
+	if ls := stream.CachedInfo().State.LastSeq; ls > uint64(*last) {
+		start = ls - uint64(*last) + 1
+	}
+	oc, err := p.js.OrderedConsumer(ctx, bus.StreamEntry, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectEntryAll},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    start,
+	})
+	if err != nil {
+		return fmt.Errorf("tail: %w", err)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	cc, err := oc.Consume(func(m jetstream.Msg) {
+		var e wire.Entry
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			return
+		}
+		fmt.Fprintln(out, TickerLine(e))
+		_ = out.Flush()
+	})
+	if err != nil {
+		return fmt.Errorf("tail: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+// TickerLine renders an entry as a live-wire line: "15:04Z CODE headline".
+// Control characters from the source are removed so they cannot drive the terminal.
+func TickerLine(e wire.Entry) string {
+	h := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, e.Headline)
+	code := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, e.Source.Code)
+	return e.PublishedAt.UTC().Format("15:04Z") + " " + code + " " + h
+}
+
+func cmdConfigCheck(args []string) error {
+	path := "deploy/newswire.yaml"
+	if len(args) > 0 {
+		path = args[0]
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintf(os.Stderr, "%s: %d problem(s)\n", path, len(ps))
+			for _, p := range ps {
+				fmt.Fprintf(os.Stderr, "  %s\n", p)
+			}
+			return fmt.Errorf("config check failed")
+		}
+		return err
+	}
+	fmt.Printf("%s: ok (%d sources)\n", path, len(cfg.Sources))
+	return nil
+}
+
+// splitPositional takes the first argument that is not a flag as the
+// positional one, so flags may come before or after it.
+func splitPositional(args []string) (string, []string) {
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			if i > 0 && !strings.Contains(args[i-1], "=") && flagTakesValue(args[i-1]) {
+				continue
+			}
+			rest := append(append([]string{}, args[:i]...), args[i+1:]...)
+			return a, rest
+		}
+	}
+	return "", args
+}
+
+func flagTakesValue(f string) bool {
+	switch strings.TrimLeft(f, "-") {
+	case "config", "speed", "limit", "assignments", "last":
+		return true
+	}
+	return false
+}
+

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/run"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/deploy"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/ingest/rss"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/synth"
+	"github.com/newswire/newswire/web"
+)
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Parse(deploy.DefaultConfig)
+	}
+	return config.Load(path)
+}
+
+func newLogger(c config.LogConfig) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	format := c.Format
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "console"
+		}
+	}
+	var zc zap.Config
+	if format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+		zc.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+	} else {
+		zc = zap.NewProductionConfig()
+		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.DisableStacktrace = true
+	return zc.Build()
+}
+
+func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
+	e := cfg.NATS.Embedded
+	ec := bus.EmbeddedConfig{
+		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
+		Host:       e.Host,
+		Port:       e.Port,
+		MaxMemory:  int64(e.MaxMemory),
+		MaxStore:   int64(e.MaxStore),
+		MaxPayload: int32(e.MaxPayload),
+	}
+	if e.SyncInterval == "always" {
+		ec.SyncAlways = true
+	} else {
+		d, err := config.ParseDuration(e.SyncInterval)
+		if err != nil {
+			return ec, err
+		}
+		ec.SyncInterval = d
+	}
+	return ec, nil
+}
+
+func connConfig(cfg *config.Config, urls []string, name string) bus.ConnConfig {
+	n := cfg.NATS
+	return bus.ConnConfig{
+		URLs: urls, Name: name, User: n.User, Password: n.Password.Value(), Token: n.Token.Value(),
+		NKeyFile: n.NKeyFile, CredsFile: n.CredsFile,
+		TLS: bus.TLSConfig{CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile, InsecureSkipVerify: n.TLS.InsecureSkipVerify},
+	}
+}
+
+func topology(cfg *config.Config) bus.Topology {
+	t := bus.DefaultTopology()
+	if cfg.NATS.Storage == "memory" {
+		t.Storage = jetstream.MemoryStorage
+	}
+	t.Replicas = cfg.NATS.Replicas
+	return t
+}
+
+func normalizeConfig(cfg *config.Config) normalize.Config {
+	c := normalize.DefaultConfig()
+	n := cfg.Normalize
+	c.HeadlineRunes = n.HeadlineRunes
+	c.FutureSkew = time.Duration(n.FutureSkew)
+	c.FingerprintTTL = time.Duration(n.FingerprintTTL)
+	c.NearDupDistance = n.NearDuplicateDistance
+	c.NearDupWindow = time.Duration(n.NearDuplicateWindow)
+	c.Sources = make(map[string]provenance.Source)
+	for _, s := range cfg.Sources {
+		c.Sources[s.ID] = provenance.Source{ID: s.ID, Kind: s.Kind, Code: s.Code, Name: s.Name}
+	}
+	return c
+}
+
+func synthConfig(cfg *config.Config) synth.Config {
+	c := synth.DefaultConfig()
+	s := cfg.Synth
+	c.Threshold = s.Threshold
+	c.Window = time.Duration(s.Window)
+	c.StaleAfter = time.Duration(s.StaleAfter)
+	c.DFHalfLife = time.Duration(s.DFHalfLife)
+	c.SnapshotInterval = time.Duration(s.SnapshotInterval)
+	c.MaxProvenance = s.MaxProvenance
+	return c
+}
+
+// parts holds a connection and the things built on it.
+type parts struct {
+	cfg *config.Config
+	log *zap.Logger
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+// connect dials NATS, and creates or updates the topology.
+func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []string, name string) (*parts, error) {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(cctx, connConfig(cfg, urls, name), log)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := bus.EnsureTopology(cctx, js, topology(cfg)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &parts{cfg: cfg, log: log, nc: nc, js: js}, nil
+}
+
+// addCollectors adds one actor per configured source kind.
+func (p *parts) addCollectors(g *run.Group) error {
+	pub := ingest.NewJetStreamPublisher(p.js)
+	var feeds []rss.Feed
+	for _, s := range p.cfg.Sources {
+		switch s.Kind {
+		case "rss":
+			feeds = append(feeds, rss.Feed{ID: s.ID, Code: s.Code, Name: s.Name, URL: s.URL, Interval: time.Duration(s.Interval)})
+		case "replay":
+			c, err := replay.New(replay.Config{Path: s.Path, Speed: s.Speed}, pub, p.log.Named("replay").With(zap.String("source", s.ID)))
+			if err != nil {
+				return fmt.Errorf("sources %s: %w", s.ID, err)
+			}
+			addActor(g, p.log, "replay "+s.ID, c.Run, true)
+		}
+	}
+	if len(feeds) > 0 {
+		cc := p.cfg.Collector
+		c, err := rss.New(rss.Config{Feeds: feeds, UserAgent: cc.UserAgent, Timeout: time.Duration(cc.Timeout), MaxBody: int64(cc.MaxBody)},
+			pub, &http.Client{Timeout: time.Duration(cc.Timeout)}, p.log)
+		if err != nil {
+			return err
+		}
+		addActor(g, p.log, "rss", c.Run, true)
+	}
+	return nil
+}
+
+func (p *parts) addNormalizer(ctx context.Context, g *run.Group) error {
+	w, err := normalize.NewWorker(ctx, normalizeConfig(p.cfg), p.js, p.log)
+	if err != nil {
+		return err
+	}
+	addActor(g, p.log, "normalize", w.Run, false)
+	return nil
+}
+
+func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
+	w, err := synth.NewWorker(ctx, synthConfig(p.cfg), p.nc, p.js, p.log)
+	if err != nil {
+		return err
+	}
+	addActor(g, p.log, "synth", w.Run, false)
+	return nil
+}
+
+func (p *parts) addServer(g *run.Group) {
+	store := web.NewStore(p.cfg.HTTP.RecentEntries)
+	srv := web.NewServer(web.Config{Listen: p.cfg.HTTP.Listen, RecentEntries: p.cfg.HTTP.RecentEntries}, store, p.log)
+	addActor(g, p.log, "web store", func(ctx context.Context) error { return store.Follow(ctx, p.js, p.log) }, false)
+	addActor(g, p.log, "web", srv.Run, false)
+}
+
+// addActor runs fn until the group is interrupted. A collector that
+// finishes (a replay at its end) stays idle rather than stopping the group.
+func addActor(g *run.Group, log *zap.Logger, name string, fn func(context.Context) error, idleWhenDone bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(func() error {
+		err := fn(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if idleWhenDone {
+			<-ctx.Done()
+		}
+		return nil
+	}, func(error) { cancel() })
+}
+
+// addSignals stops the group when ctx (SIGINT/SIGTERM) ends.
+func addSignals(ctx context.Context, g *run.Group, log *zap.Logger) {
+	sctx, cancel := context.WithCancel(ctx)
+	g.Add(func() error {
+		<-sctx.Done()
+		if ctx.Err() != nil {
+			log.Info("shutting down: draining consumers and finishing in-flight work")
+		}
+		return nil
+	}, func(error) { cancel() })
+}
+
+var errNoSources = errors.New("no sources configured")
+
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default: built-in deploy/newswire.yaml)")
+}

@@ -1,0 +1,381 @@
+// Package config reads newswire's YAML configuration file, resolves its
+// secrets and reports every problem with its path (and line) in the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration file. deploy/newswire.yaml is the
+// commented example and the default when no file is given.
+type Config struct {
+	DataDir   string          `yaml:"data_dir"`
+	Log       LogConfig       `yaml:"log"`
+	NATS      NATSConfig      `yaml:"nats"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Collector CollectorConfig `yaml:"collector"`
+	Normalize NormalizeConfig `yaml:"normalize"`
+	Synth     SynthConfig     `yaml:"synth"`
+	Sources   []Source        `yaml:"sources"`
+}
+
+// LogConfig selects the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (console on a terminal, else JSON), json, console
+}
+
+// NATSConfig says whether to run the embedded server or how to reach a cluster.
+type NATSConfig struct {
+	// Embedded runs the in-process server for `newswire run`. The stage
+	// commands (collect, normalize, synth, serve) connect to URLs instead.
+	Embedded  EmbeddedConfig `yaml:"embedded"`
+	URLs      []string       `yaml:"urls"`
+	User      string         `yaml:"user"`
+	Password  Secret         `yaml:"password"`
+	Token     Secret         `yaml:"token"`
+	NKeyFile  string         `yaml:"nkey_file"`
+	CredsFile string         `yaml:"creds_file"`
+	TLS       TLSConfig      `yaml:"tls"`
+	// Storage of the streams: file (default) or memory.
+	Storage  string `yaml:"storage"`
+	Replicas int    `yaml:"replicas"`
+}
+
+// EmbeddedConfig configures the in-process nats-server.
+type EmbeddedConfig struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// SyncInterval is "always" (fsync before every PubAck) or a duration.
+	SyncInterval string `yaml:"sync_interval"`
+	MaxMemory    Size   `yaml:"max_memory"`
+	MaxStore     Size   `yaml:"max_store"`
+	MaxPayload   Size   `yaml:"max_payload"`
+}
+
+// TLSConfig holds client TLS files.
+type TLSConfig struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// HTTPConfig configures the API server.
+type HTTPConfig struct {
+	Listen        string `yaml:"listen"`
+	RecentEntries int    `yaml:"recent_entries"`
+}
+
+// CollectorConfig holds settings shared by the collectors.
+type CollectorConfig struct {
+	UserAgent string   `yaml:"user_agent"`
+	Timeout   Duration `yaml:"timeout"`
+	MaxBody   Size     `yaml:"max_body"`
+}
+
+// NormalizeConfig configures the normalizer.
+type NormalizeConfig struct {
+	HeadlineRunes         int      `yaml:"headline_runes"`
+	FutureSkew            Duration `yaml:"future_skew"`
+	FingerprintTTL        Duration `yaml:"fingerprint_ttl"`
+	NearDuplicateDistance int      `yaml:"near_duplicate_distance"`
+	NearDuplicateWindow   Duration `yaml:"near_duplicate_window"`
+}
+
+// SynthConfig configures the synthesizer.
+type SynthConfig struct {
+	Threshold        float64  `yaml:"threshold"`
+	Window           Duration `yaml:"window"`
+	StaleAfter       Duration `yaml:"stale_after"`
+	DFHalfLife       Duration `yaml:"df_half_life"`
+	SnapshotInterval Duration `yaml:"snapshot_interval"`
+	MaxProvenance    int      `yaml:"max_provenance"`
+}
+
+// Source is one configured source.
+type Source struct {
+	ID       string   `yaml:"id"`
+	Kind     string   `yaml:"kind"`
+	Code     string   `yaml:"code"`
+	Name     string   `yaml:"name"`
+	URL      string   `yaml:"url"`
+	Interval Duration `yaml:"interval"`
+	Tags     []string `yaml:"tags"`
+	// Path and Speed are for kind replay.
+	Path  string  `yaml:"path"`
+	Speed float64 `yaml:"speed"`
+}
+
+// Source kinds the configuration accepts.
+var Kinds = map[string]bool{"rss": true, "replay": true}
+
+// Problem is one error in a configuration file.
+type Problem struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	loc := p.Path
+	if p.Line > 0 {
+		loc = fmt.Sprintf("line %d: %s", p.Line, p.Path)
+	}
+	if loc == "" {
+		return p.Msg
+	}
+	return loc + ": " + p.Msg
+}
+
+// Problems is every error found in a file.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return "config: " + strings.Join(s, "\n  ")
+}
+
+// Load reads and checks a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data)
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Parse reads a configuration from YAML, applies defaults, resolves
+// secrets and validates it. The error, if any, is Problems.
+func Parse(data []byte) (*Config, error) {
+	cfg := Default()
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Problems{{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var problems Problems
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, Problems{{Msg: err.Error()}}
+		}
+		for _, m := range te.Errors {
+			p := Problem{Msg: m}
+			if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+				p.Line, _ = strconv.Atoi(sm[1])
+				p.Msg = sm[2]
+			}
+			problems = append(problems, p)
+		}
+	}
+	for _, p := range cfg.Validate() {
+		p.Line = lineOf(&root, p.Path)
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		return nil, problems
+	}
+	return cfg, nil
+}
+
+// Validate checks values and resolves secrets; it returns every problem.
+func (c *Config) Validate() Problems {
+	var ps Problems
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.DataDir == "" {
+		add("data_dir", "is required")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		add("log.format", "must be auto, json or console, not %q", c.Log.Format)
+	}
+	e := c.NATS.Embedded
+	if e.SyncInterval != "always" {
+		if _, err := ParseDuration(e.SyncInterval); err != nil {
+			add("nats.embedded.sync_interval", "must be \"always\" or a duration: %v", err)
+		}
+	}
+	if e.Port < -1 || e.Port > 65535 {
+		add("nats.embedded.port", "must be a port number, or -1 for a random port")
+	}
+	if e.MaxPayload > 64<<20 {
+		add("nats.embedded.max_payload", "must be at most 64MiB")
+	}
+	for i, u := range c.NATS.URLs {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host == "" || (pu.Scheme != "nats" && pu.Scheme != "tls" && pu.Scheme != "ws" && pu.Scheme != "wss") {
+			add(fmt.Sprintf("nats.urls[%d]", i), "must be a nats://, tls://, ws:// or wss:// URL, not %q", u)
+		}
+	}
+	if c.NATS.Storage != "file" && c.NATS.Storage != "memory" {
+		add("nats.storage", "must be file or memory")
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		add("nats.replicas", "must be within 1..5")
+	}
+	if err := c.NATS.Password.Resolve(); err != nil {
+		add("nats.password", "%v", err)
+	}
+	if err := c.NATS.Token.Resolve(); err != nil {
+		add("nats.token", "%v", err)
+	}
+	for _, f := range []struct{ path, file string }{
+		{"nats.nkey_file", c.NATS.NKeyFile}, {"nats.creds_file", c.NATS.CredsFile},
+		{"nats.tls.ca_file", c.NATS.TLS.CAFile}, {"nats.tls.cert_file", c.NATS.TLS.CertFile}, {"nats.tls.key_file", c.NATS.TLS.KeyFile},
+	} {
+		if f.file != "" {
+			if _, err := os.Stat(f.file); err != nil {
+				add(f.path, "cannot read %s: %v", f.file, errors.Unwrap(err))
+			}
+		}
+	}
+	if c.HTTP.Listen == "" {
+		add("http.listen", "is required")
+	}
+	if c.Normalize.HeadlineRunes < 20 {
+		add("normalize.headline_runes", "must be at least 20")
+	}
+	if c.Normalize.NearDuplicateDistance < 0 || c.Normalize.NearDuplicateDistance > 3 {
+		add("normalize.near_duplicate_distance", "must be within 0..3")
+	}
+	if c.Synth.Threshold <= 0 || c.Synth.Threshold >= 1 {
+		add("synth.threshold", "must be within (0, 1)")
+	}
+	if c.Synth.MaxProvenance < 10 {
+		add("synth.max_provenance", "must be at least 10")
+	}
+	seen := make(map[string]int)
+	for i, s := range c.Sources {
+		p := fmt.Sprintf("sources[%d]", i)
+		if s.ID == "" {
+			add(p+".id", "is required")
+		} else if j, dup := seen[s.ID]; dup {
+			add(p+".id", "%q is already used by sources[%d]", s.ID, j)
+		} else {
+			seen[s.ID] = i
+		}
+		if !Kinds[s.Kind] {
+			add(p+".kind", "must be one of %s, not %q", kindList(), s.Kind)
+		}
+		switch s.Kind {
+		case "rss":
+			if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add(p+".url", "must be an http(s) URL, not %q", s.URL)
+			}
+			if s.Interval != 0 && s.Interval < Duration(10e9) {
+				add(p+".interval", "must be at least 10s")
+			}
+		case "replay":
+			if s.Path == "" {
+				add(p+".path", "is required for a replay source")
+			}
+			if s.Speed < 0 {
+				add(p+".speed", "must not be negative")
+			}
+		}
+	}
+	return ps
+}
+
+func kindList() string {
+	ks := make([]string, 0, len(Kinds))
+	for k := range Kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+// lineOf finds the line of a dotted path such as "sources[2].url" in a
+// YAML document, or of its nearest existing parent.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			key = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+// Default returns the built-in defaults every file starts from.
+func Default() *Config {
+	return &Config{
+		DataDir: "data",
+		Log:     LogConfig{Level: "info", Format: "auto"},
+		NATS: NATSConfig{
+			Embedded: EmbeddedConfig{
+				Host: "127.0.0.1", Port: 4222, SyncInterval: "always",
+				MaxMemory: 256 << 20, MaxStore: 10 << 30, MaxPayload: 8 << 20,
+			},
+			URLs:     []string{"nats://127.0.0.1:4222"},
+			Storage:  "file",
+			Replicas: 1,
+		},
+		HTTP:      HTTPConfig{Listen: "127.0.0.1:8080", RecentEntries: 1000},
+		Collector: CollectorConfig{UserAgent: "newswire/1 (+https://github.com/newswire/newswire)", Timeout: Duration(30e9), MaxBody: 10 << 20},
+		Normalize: NormalizeConfig{
+			HeadlineRunes: 110, FutureSkew: Duration(10 * 60e9), FingerprintTTL: Duration(7 * 24 * 3600e9),
+			NearDuplicateDistance: 3, NearDuplicateWindow: Duration(48 * 3600e9),
+		},
+		Synth: SynthConfig{
+			Threshold: 0.35, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
+			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(250e6), MaxProvenance: 2000,
+		},
+	}
+}

@@ -1,0 +1,269 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/synth"
+	"github.com/newswire/newswire/wire"
+)
+
+// Options configure an evaluation run.
+type Options struct {
+	Normalize normalize.Config
+	Synth     synth.Config
+	// StoreDir holds the throwaway JetStream store; empty means a temp dir.
+	StoreDir string
+	Log      *zap.Logger
+}
+
+// Result is what an evaluation measured.
+type Result struct {
+	Scores
+	Seconds     float64 `json:"seconds"`
+	ItemsPerSec float64 `json:"items_per_second"`
+	// Folded counts items that exact dedupe folded into an earlier entry.
+	Folded int `json:"folded"`
+	// Unassigned counts items that reached no story (dead-lettered input).
+	Unassigned  int          `json:"unassigned"`
+	Assignments []Assignment `json:"-"`
+}
+
+// Assignment is one line of the --assignments file.
+type Assignment struct {
+	ID    string `json:"id"`
+	Story string `json:"story"`
+}
+
+// Run publishes the items of a labelled replay file as raw items on a fresh
+// embedded bus, lets the production normalizer and synthesizer workers
+// process them, and scores the stories they published against the labels.
+func Run(ctx context.Context, path string, opts Options) (*Result, error) {
+	items, err := replay.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	gold := make([]string, len(items))
+	for i, it := range items {
+		if it.Label == "" {
+			return nil, fmt.Errorf("eval: %s: item %s has no label", path, it.ID)
+		}
+		gold[i] = it.Label
+	}
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	dir := opts.StoreDir
+	if dir == "" {
+		dir, err = os.MkdirTemp("", "newswire-eval-*")
+		if err != nil {
+			return nil, fmt.Errorf("eval: temp dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	}
+	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
+		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer emb.Shutdown()
+	nc, err := nats.Connect(emb.ClientURL())
+	if err != nil {
+		return nil, fmt.Errorf("eval: connect: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("eval: jetstream: %w", err)
+	}
+	if err := bus.EnsureTopology(ctx, js, bus.DefaultTopology()); err != nil {
+		return nil, err
+	}
+	nw, err := normalize.NewWorker(ctx, opts.Normalize, js, log)
+	if err != nil {
+		return nil, err
+	}
+	sw, err := synth.NewWorker(ctx, opts.Synth, nc, js, log)
+	if err != nil {
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	go func() { done <- nw.Run(wctx) }()
+	go func() { done <- sw.Run(wctx) }()
+
+	start := time.Now()
+	if err := publishAll(ctx, js, items, start); err != nil {
+		stop()
+		return nil, err
+	}
+	waitErr := waitIdle(ctx, js, sw, len(items))
+	elapsed := time.Since(start)
+	stop()
+	for range 2 {
+		if err := <-done; err != nil {
+			return nil, err
+		}
+	}
+	if waitErr != nil {
+		return nil, waitErr
+	}
+	storyOf, err := readStories(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := js.KeyValue(ctx, bus.BucketFingerprint)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	res := &Result{Seconds: elapsed.Seconds(), ItemsPerSec: float64(len(items)) / elapsed.Seconds()}
+	pred := make([]string, len(items))
+	for i, it := range items {
+		raw := it.Raw(start)
+		msgID := bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID)
+		story, ok := storyOf[normalize.EntryID(msgID)]
+		if !ok {
+			// Exact dedupe folded it: the entry holding its fingerprint has the story.
+			if e, err := normalize.Normalize(opts.Normalize, raw, wireRef(msgID)); err == nil {
+				if kv, err := fp.Get(ctx, e.Fingerprint.Exact); err == nil {
+					story, ok = storyOf[string(kv.Value())]
+					if ok {
+						res.Folded++
+					}
+				}
+			}
+		}
+		if !ok {
+			res.Unassigned++
+			story = "unassigned:" + it.ID
+		}
+		pred[i] = story
+		res.Assignments = append(res.Assignments, Assignment{ID: it.ID, Story: story})
+	}
+	res.Scores = Score(gold, pred)
+	return res, nil
+}
+
+func publishAll(ctx context.Context, js jetstream.JetStream, items []replay.Item, observed time.Time) error {
+	for i, it := range items {
+		msg, err := ingest.RawMsg(it.Raw(observed.Add(time.Duration(i) * time.Millisecond)))
+		if err != nil {
+			return fmt.Errorf("eval: item %s: %w", it.ID, err)
+		}
+		if _, err := js.PublishMsgAsync(msg); err != nil {
+			return fmt.Errorf("eval: publish: %w", err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitIdle returns once both consumers have nothing pending and the
+// synthesizer has flushed every snapshot.
+func waitIdle(ctx context.Context, js jetstream.JetStream, sw *synth.Worker, n int) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		idle := true
+		for _, c := range []struct{ stream, name string }{{bus.StreamRaw, normalize.ConsumerName}, {bus.StreamEntry, synth.ConsumerName}} {
+			cons, err := js.Consumer(ctx, c.stream, c.name)
+			if err != nil {
+				return fmt.Errorf("eval: consumer %s: %w", c.name, err)
+			}
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("eval: consumer %s: %w", c.name, err)
+			}
+			if info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 {
+				idle = false
+			}
+			if c.stream == bus.StreamRaw && info.Delivered.Stream < uint64(n) {
+				idle = false
+			}
+		}
+		if idle && sw.Idle() {
+			return nil
+		}
+	}
+}
+
+// readStories maps every entry to its story from the last snapshot of each
+// story, following merges to the surviving story.
+func readStories(ctx context.Context, js jetstream.JetStream) (map[string]string, error) {
+	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectStoryAll},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eval: read stories: %w", err)
+	}
+	merged := make(map[string]string)
+	storyOf := make(map[string]string)
+	for {
+		batch, err := oc.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("eval: read stories: %w", err)
+		}
+		got := 0
+		var pending uint64
+		for m := range batch.Messages() {
+			got++
+			var st wire.Story
+			if err := json.Unmarshal(m.Data(), &st); err != nil {
+				return nil, fmt.Errorf("eval: decode story: %w", err)
+			}
+			if st.Truncated > 0 {
+				return nil, fmt.Errorf("eval: story %s has a truncated provenance list; raise synth.max_provenance", st.ID)
+			}
+			if st.MergedInto != "" {
+				merged[st.ID] = st.MergedInto
+			}
+			for _, r := range st.Provenance {
+				storyOf[r.EntryID] = st.ID
+			}
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("eval: read stories: %w", err)
+		}
+		if got == 0 || pending == 0 {
+			break
+		}
+	}
+	for e, s := range storyOf {
+		for hops := 0; merged[s] != "" && hops < 64; hops++ {
+			s = merged[s]
+		}
+		storyOf[e] = s
+	}
+	return storyOf, nil
+}
+
+func wireRef(msgID string) provenance.RawRef { return provenance.RawRef{MsgID: msgID} }

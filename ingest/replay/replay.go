@@ -1,0 +1,267 @@
+// Package replay publishes a file in the replay format (JSON Lines, plain or
+// gzipped) as raw items, as fast as possible or paced by the items' own
+// published times.
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/wire"
+)
+
+// Item is one line of the replay format.
+type Item struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	Source      string `json:"source"`
+	URL         string `json:"url"`
+	PublishedAt string `json:"published_at"`
+	Title       string `json:"title"`
+	Text        string `json:"text"`
+	Lang        string `json:"lang"`
+	Label       string `json:"label"`
+}
+
+// ErrBadLine is wrapped by errors about a line that is not a valid item.
+var ErrBadLine = errors.New("replay: bad line")
+
+// Reader reads replay items from a plain or gzipped stream.
+type Reader struct {
+	sc   *bufio.Scanner
+	line int
+}
+
+// NewReader detects gzip by its magic bytes.
+func NewReader(r io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, err := br.Peek(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("replay: read: %w", err)
+	}
+	var src io.Reader = br
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("replay: gzip: %w", err)
+		}
+		src = gz
+	}
+	sc := bufio.NewScanner(src)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	return &Reader{sc: sc}, nil
+}
+
+// Next returns the next item, io.EOF at the end, or an error wrapping
+// ErrBadLine that names the line.
+func (r *Reader) Next() (Item, error) {
+	for r.sc.Scan() {
+		r.line++
+		b := bytes.TrimSpace(r.sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var it Item
+		if err := json.Unmarshal(b, &it); err != nil {
+			return Item{}, fmt.Errorf("%w %d: not a JSON object: %w", ErrBadLine, r.line, err)
+		}
+		if it.Source == "" {
+			// Some real rows name no publisher; the link's host is the next best name.
+			if u, err := url.Parse(it.URL); err == nil && u.Host != "" {
+				it.Source = strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
+			}
+		}
+		if it.ID == "" || it.Source == "" {
+			return Item{}, fmt.Errorf("%w %d: needs \"id\" and a \"source\" (or a \"url\" to name it by)", ErrBadLine, r.line)
+		}
+		if it.Title == "" && it.Text == "" {
+			return Item{}, fmt.Errorf("%w %d: needs \"title\" or \"text\"", ErrBadLine, r.line)
+		}
+		if it.Kind == "" {
+			it.Kind = "rss"
+		}
+		return it, nil
+	}
+	if err := r.sc.Err(); err != nil {
+		return Item{}, fmt.Errorf("replay: line %d: %w", r.line+1, err)
+	}
+	return Item{}, io.EOF
+}
+
+// Line is the number of the last line read.
+func (r *Reader) Line() int { return r.line }
+
+// ReadFile reads every item of a file.
+func ReadFile(path string) ([]Item, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	var items []Item
+	for {
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return items, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+}
+
+// Raw turns a replay item into the raw item a collector would have published.
+func (it Item) Raw(observed time.Time) wire.RawItem {
+	format := wire.FormatText
+	if it.Kind == "telegram" {
+		format = wire.FormatMarkdown
+	}
+	return wire.RawItem{
+		Kind:       it.Kind,
+		Source:     it.Source,
+		NativeID:   it.ID,
+		SourceName: it.Source,
+		URL:        it.URL,
+		Title:      it.Title,
+		Body:       it.Text,
+		BodyFormat: format,
+		Published:  it.PublishedAt,
+		ObservedAt: observed,
+		Lang:       it.Lang,
+	}
+}
+
+// Config configures a replay collector.
+//
+//	- id: demo
+//	  kind: replay
+//	  path: testdata/replay/uci-news-2014-03.jsonl
+//	  speed: 600   # 0 = as fast as possible; 600 = ten hours of items a minute
+type Config struct {
+	Path string
+	// Speed is the pacing factor over the items' published times; 0 means no pacing.
+	Speed float64
+	// Limit stops after this many items; 0 means all.
+	Limit int
+}
+
+// Collector publishes a replay file.
+type Collector struct {
+	cfg   Config
+	pub   ingest.Publisher
+	log   *zap.Logger
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	stats Stats
+}
+
+// Stats counts what a replay did.
+type Stats struct {
+	Published  int
+	Duplicates int
+	BadLines   int
+}
+
+// New returns a replay collector.
+func New(cfg Config, pub ingest.Publisher, log *zap.Logger) (*Collector, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("replay: path is required")
+	}
+	if cfg.Speed < 0 {
+		return nil, errors.New("replay: speed must not be negative")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Collector{cfg: cfg, pub: pub, log: log, now: time.Now, sleep: sleepCtx}, nil
+}
+
+// Stats returns the counts of the last Run.
+func (c *Collector) Stats() Stats { return c.stats }
+
+// Run publishes the file and returns when it is done or ctx ends. A line
+// that is not a valid item is logged, counted and skipped; it does not stop
+// the replay.
+func (c *Collector) Run(ctx context.Context) error {
+	f, err := os.Open(c.cfg.Path)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		return err
+	}
+	var firstPub, start time.Time
+	for c.cfg.Limit == 0 || c.stats.Published+c.stats.Duplicates < c.cfg.Limit {
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, ErrBadLine) {
+			c.stats.BadLines++
+			c.log.Warn("replay: skipping bad line", zap.String("file", c.cfg.Path), zap.Error(err))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if c.cfg.Speed > 0 {
+			if pt, perr := time.Parse(time.RFC3339, strings.TrimSpace(it.PublishedAt)); perr == nil {
+				if firstPub.IsZero() {
+					firstPub, start = pt, c.now()
+				}
+				due := start.Add(time.Duration(float64(pt.Sub(firstPub)) / c.cfg.Speed))
+				if wait := due.Sub(c.now()); wait > 0 {
+					if err := c.sleep(ctx, wait); err != nil {
+						return nil
+					}
+				}
+			}
+		}
+		ack, err := c.pub.Publish(ctx, it.Raw(c.now().UTC()))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("replay: line %d: %w", r.Line(), err)
+		}
+		if ack.Duplicate {
+			c.stats.Duplicates++
+		} else {
+			c.stats.Published++
+		}
+	}
+	c.log.Info("replay finished", zap.String("file", c.cfg.Path), zap.Int("published", c.stats.Published),
+		zap.Int("duplicates", c.stats.Duplicates), zap.Int("bad_lines", c.stats.BadLines))
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

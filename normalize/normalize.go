@@ -1,0 +1,268 @@
+// Package normalize turns raw items into wire entries: UTC times checked for
+// sanity, canonical URLs, plain text, headlines, content fingerprints, and
+// links to the earlier entries an entry duplicates or reposts.
+package normalize
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/wire"
+	"github.com/newswire/newswire/words"
+)
+
+// Config configures the normalizer.
+//
+//	normalize:
+//	  headline_runes: 110     # ticker headline length for posts without a title
+//	  future_skew: 10m        # a published time further ahead than this is replaced
+//	  fingerprint_ttl: 168h   # how long wire_fp remembers content
+//	  near_duplicate_distance: 3
+//	  near_duplicate_window: 48h
+type Config struct {
+	HeadlineRunes   int
+	FutureSkew      time.Duration
+	FingerprintTTL  time.Duration
+	NearDupDistance int
+	NearDupWindow   time.Duration
+	// NearDupMaxEntries bounds the near-duplicate index.
+	NearDupMaxEntries int
+	// Sources gives display codes and names by source id, from configuration.
+	Sources map[string]provenance.Source
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		HeadlineRunes:     110,
+		FutureSkew:        10 * time.Minute,
+		FingerprintTTL:    7 * 24 * time.Hour,
+		NearDupDistance:   3,
+		NearDupWindow:     48 * time.Hour,
+		NearDupMaxEntries: 500_000,
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.HeadlineRunes < 20 {
+		errs = append(errs, errors.New("normalize: headline_runes must be at least 20"))
+	}
+	if c.FutureSkew < 0 {
+		errs = append(errs, errors.New("normalize: future_skew must not be negative"))
+	}
+	if c.FingerprintTTL < time.Second {
+		errs = append(errs, errors.New("normalize: fingerprint_ttl must be at least 1s"))
+	}
+	if c.NearDupDistance < 0 || c.NearDupDistance > 3 {
+		// the banded index finds every match only up to distance 3
+		errs = append(errs, errors.New("normalize: near_duplicate_distance must be within 0..3"))
+	}
+	return errors.Join(errs...)
+}
+
+// Errors for input that can never become an entry.
+var (
+	ErrNoContent = errors.New("normalize: item has neither title nor text")
+	ErrBadItem   = errors.New("normalize: item lacks kind, source or native id")
+	ErrSchema    = errors.New("normalize: unknown raw schema")
+)
+
+// Time flags an entry may carry.
+const (
+	FlagFutureTime  = "published_in_future"
+	FlagAncientTime = "published_before_1995"
+	FlagNoTime      = "published_missing"
+	FlagBadTime     = "published_unparseable"
+)
+
+var earliestNews = time.Date(1995, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// EntryID is the stable id of the entry made from the raw message with
+// this Nats-Msg-Id.
+func EntryID(rawMsgID string) string {
+	sum := sha256.Sum256([]byte(rawMsgID))
+	return "e" + hex.EncodeToString(sum[:10])
+}
+
+// Normalize makes an entry from a raw item. It is a pure function of its
+// inputs: no clock, no bus. Errors mean the item can never be normalized.
+func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry, error) {
+	if raw.Schema != "" && raw.Schema != wire.SchemaRaw {
+		return wire.Entry{}, fmt.Errorf("%w %q", ErrSchema, raw.Schema)
+	}
+	if raw.Kind == "" || raw.Source == "" || raw.NativeID == "" {
+		return wire.Entry{}, ErrBadItem
+	}
+	if ref.MsgID == "" {
+		ref.MsgID = bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID)
+	}
+	var text string
+	switch raw.BodyFormat {
+	case wire.FormatHTML:
+		text = HTMLToText(raw.Body)
+	case wire.FormatMarkdown:
+		text = MarkdownToText(raw.Body)
+	default:
+		if looksLikeHTML(raw.Body) {
+			text = HTMLToText(raw.Body)
+		} else {
+			text = CleanText(raw.Body)
+		}
+	}
+	title := raw.Title
+	if looksLikeHTML(title) {
+		title = HTMLToText(title)
+	}
+	title = strings.Join(strings.Fields(CleanText(title)), " ")
+	if title == "" && text == "" {
+		return wire.Entry{}, ErrNoContent
+	}
+	headline := title
+	if headline == "" {
+		headline = Headline(text, cfg.HeadlineRunes)
+	} else {
+		headline = truncateWords(headline, max(cfg.HeadlineRunes*2, 200))
+	}
+	if text == "" {
+		text = title
+	}
+	observed := raw.ObservedAt.UTC()
+	published, flags := checkTime(raw.Published, observed, cfg.FutureSkew)
+	canon := CanonicalURL(raw.URL)
+	e := wire.Entry{
+		Schema:      wire.SchemaEntry,
+		ID:          EntryID(ref.MsgID),
+		Source:      SourceOf(cfg, raw),
+		URL:         canon,
+		Headline:    headline,
+		Text:        text,
+		Lang:        strings.ToLower(strings.TrimSpace(raw.Lang)),
+		PublishedAt: published,
+		ObservedAt:  observed,
+		LagSeconds:  observed.Sub(published).Seconds(),
+		Flags:       flags,
+		Withdrawn:   raw.Deleted,
+		Raw:         ref,
+	}
+	if canon != strings.TrimSpace(raw.URL) {
+		e.OriginalURL = raw.URL
+	}
+	fpText := title + "\n" + text
+	e.Fingerprint.Exact = ExactFingerprint(canon, fpText)
+	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHash(words.Split(fpText), 2))
+	if f := raw.ForwardOf; f != nil && f.NativeID != "" {
+		kind := f.Kind
+		if kind == "" {
+			kind = raw.Kind
+		}
+		e.RepostOf = EntryID(bus.RawMsgID(kind, f.Source, f.NativeID))
+	} else if q := raw.QuoteOf; q != nil && q.NativeID != "" {
+		kind := q.Kind
+		if kind == "" {
+			kind = raw.Kind
+		}
+		e.RepostOf = EntryID(bus.RawMsgID(kind, q.Source, q.NativeID))
+	}
+	return e, nil
+}
+
+// ExactFingerprint is the hex SHA-256 of the canonical URL and the
+// normalized text: the same post seen by two collectors has the same one.
+func ExactFingerprint(canonURL, text string) string {
+	h := sha256.New()
+	h.Write([]byte(canonURL))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.ToLower(strings.Join(strings.Fields(text), " "))))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func checkTime(s string, observed time.Time, skew time.Duration) (time.Time, []string) {
+	if strings.TrimSpace(s) == "" {
+		return observed, []string{FlagNoTime}
+	}
+	t, err := ParseTime(s)
+	switch {
+	case err != nil:
+		return observed, []string{FlagBadTime}
+	case t.Before(earliestNews):
+		return observed, []string{FlagAncientTime}
+	case !observed.IsZero() && t.After(observed.Add(skew)):
+		return observed, []string{FlagFutureTime}
+	}
+	return t, nil
+}
+
+// SourceOf builds an entry's source from configuration, falling back on
+// what the collector said and, for the display code, on the name.
+func SourceOf(cfg Config, raw wire.RawItem) provenance.Source {
+	src := provenance.Source{ID: bus.Token(raw.Source), Kind: raw.Kind, Code: raw.SourceCode, Name: raw.SourceName}
+	if c, ok := cfg.Sources[raw.Source]; ok {
+		if c.Code != "" {
+			src.Code = c.Code
+		}
+		if c.Name != "" {
+			src.Name = c.Name
+		}
+	}
+	if src.Name == "" {
+		src.Name = raw.Source
+	}
+	if src.Code == "" {
+		src.Code = DeriveCode(src.Name)
+	}
+	return src
+}
+
+// DeriveCode makes a ticker display code from a source name: the name's
+// letters in upper case when it is one or two words ("AllAfrica" →
+// ALLAFRICA), its initials when longer ("Los Angeles Times" → LAT), at most
+// 12 characters.
+func DeriveCode(name string) string {
+	words := strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	var b strings.Builder
+	if len(words) >= 3 {
+		for _, w := range words {
+			r := []rune(w)
+			b.WriteRune(unicode.ToUpper(r[0]))
+		}
+	} else {
+		for _, w := range words {
+			b.WriteString(strings.ToUpper(w))
+		}
+	}
+	code := []rune(b.String())
+	if len(code) > 12 {
+		code = code[:12]
+	}
+	if len(code) == 0 {
+		return "SRC"
+	}
+	return string(code)
+}
+
+func looksLikeHTML(s string) bool {
+	i := strings.IndexByte(s, '<')
+	if i < 0 || i+1 >= len(s) {
+		return strings.Contains(s, "&") && strings.Contains(s, ";") && entityLike(s)
+	}
+	c := s[i+1]
+	return c == '/' || c == '!' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func entityLike(s string) bool {
+	for _, e := range []string{"&amp;", "&lt;", "&gt;", "&quot;", "&#", "&nbsp;", "&apos;"} {
+		if strings.Contains(s, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,88 @@
+package normalize
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrNoTime is returned when a time string matches none of the known formats.
+var ErrNoTime = errors.New("normalize: unrecognised time")
+
+// timeLayouts are the formats sources send, tried in order. Layouts without
+// a zone are read as UTC.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	time.RFC3339,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05 MST",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02",
+	time.RFC1123Z,
+	time.RFC1123,
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"Mon, 02 Jan 2006 15:04 -0700",
+	"Mon, 2 Jan 2006 15:04 MST",
+	"Mon, 2 Jan 2006 15:04:05",
+	"2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 MST",
+	"02 Jan 2006 15:04:05 -0700",
+	"Monday, 02-Jan-06 15:04:05 MST",
+	time.RFC822Z,
+	time.RFC822,
+	time.ANSIC,
+	time.UnixDate,
+}
+
+// namedZones maps zone abbreviations that feeds use to their offsets; Go's
+// parser only knows the offset of the local zone's abbreviation.
+var namedZones = map[string]int{
+	"UT": 0, "UTC": 0, "GMT": 0, "Z": 0,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
+	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+	"BST": 3600, "CET": 3600, "CEST": 2 * 3600, "EET": 2 * 3600, "EEST": 3 * 3600,
+	"MSK": 3 * 3600, "IST": 5*3600 + 1800, "JST": 9 * 3600, "KST": 9 * 3600,
+	"HKT": 8 * 3600, "SGT": 8 * 3600, "AEST": 10 * 3600, "AEDT": 11 * 3600,
+	"WAT": 3600, "CAT": 2 * 3600, "EAT": 3 * 3600, "SAST": 2 * 3600,
+}
+
+// ParseTime reads a time in any format the sources send — RFC 3339, RFC
+// 1123/822 with numeric or named zones, Unix seconds or milliseconds, and
+// zone-less forms (taken as UTC) — and returns it in UTC.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, ErrNoTime
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		switch {
+		case n > 1e14: // microseconds
+			return time.UnixMicro(n).UTC(), nil
+		case n > 1e11: // milliseconds
+			return time.UnixMilli(n).UTC(), nil
+		default:
+			return time.Unix(n, 0).UTC(), nil
+		}
+	}
+	for _, layout := range timeLayouts {
+		t, err := time.Parse(layout, s)
+		if err != nil {
+			continue
+		}
+		if strings.Contains(layout, "MST") {
+			name, off := t.Zone()
+			if o, ok := namedZones[strings.ToUpper(name)]; ok && off == 0 {
+				t = t.Add(-time.Duration(o) * time.Second)
+			}
+		}
+		return t.UTC(), nil
+	}
+	return time.Time{}, ErrNoTime
+}

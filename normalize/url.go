@@ -1,0 +1,122 @@
+package normalize
+
+import (
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// trackingParams are query parameters that identify a campaign or click,
+// never the resource.
+var trackingParams = map[string]bool{
+	"fbclid": true, "gclid": true, "dclid": true, "msclkid": true, "yclid": true,
+	"igshid": true, "mc_cid": true, "mc_eid": true, "ref": true, "ref_src": true,
+	"ref_url": true, "cmpid": true, "ocid": true, "smid": true, "cid": false,
+	"_ga": true, "guccounter": true, "spm": true, "share": false, "s": false,
+	"rss": true, "feed": false, "at_medium": true, "at_campaign": true,
+	"taid": true, "ns_mchannel": true, "ns_source": true, "ns_campaign": true,
+	"ns_linkname": true, "ns_fee": true, "wt.mc_id": true, "xtor": true,
+	"utm": true, "amp": true, "outputtype": true,
+}
+
+// mobileHosts maps mobile and AMP hosts to the canonical host.
+var hostAliases = map[string]string{
+	"twitter.com":         "x.com",
+	"mobile.twitter.com":  "x.com",
+	"mobile.x.com":        "x.com",
+	"m.facebook.com":      "facebook.com",
+	"m.youtube.com":       "youtube.com",
+	"youtu.be":            "youtube.com",
+	"telegram.me":         "t.me",
+	"m.bbc.co.uk":         "bbc.co.uk",
+	"m.bbc.com":           "bbc.com",
+	"amp.theguardian.com": "theguardian.com",
+	"mobile.reuters.com":  "reuters.com",
+	"m.allafrica.com":     "allafrica.com",
+}
+
+// CanonicalURL returns the canonical form of a link: lower-case scheme and
+// host, no default port, no fragment, no tracking parameters, sorted query,
+// known mobile/AMP hosts unwrapped, twitter.com → x.com and
+// t.me/s/<channel>/<id> → t.me/<channel>/<id>. A string that is not an
+// absolute http(s) URL is returned trimmed and otherwise untouched.
+func CanonicalURL(raw string) string {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "HTTP" && u.Scheme != "HTTPS") {
+		return raw
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	host = strings.TrimSuffix(host, ".")
+	if strings.HasPrefix(host, "www.") {
+		host = host[len("www."):]
+	}
+	if alias, ok := hostAliases[host]; ok {
+		host = alias
+	}
+	if strings.HasSuffix(host, ".cdn.ampproject.org") {
+		// https://example-com.cdn.ampproject.org/c/s/example.com/path → https://example.com/path
+		p := strings.TrimPrefix(u.EscapedPath(), "/")
+		for _, pre := range []string{"c/s/", "v/s/", "c/", "v/"} {
+			if strings.HasPrefix(p, pre) {
+				if inner, err := url.Parse("https://" + strings.TrimPrefix(p, pre)); err == nil && inner.Host != "" {
+					inner.RawQuery = u.RawQuery
+					return CanonicalURL(inner.String())
+				}
+			}
+		}
+	}
+	if port != "" {
+		u.Host = host + ":" + port
+	} else {
+		u.Host = host
+	}
+	u.Fragment, u.RawFragment = "", ""
+	u.User = nil
+	path := u.Path
+	if host == "t.me" && strings.HasPrefix(path, "/s/") {
+		path = path[len("/s"):]
+	}
+	if strings.HasSuffix(path, "/amp") {
+		path = strings.TrimSuffix(path, "/amp")
+	}
+	if path == "/" {
+		path = ""
+	}
+	u.Path, u.RawPath = path, ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			lk := strings.ToLower(k)
+			if strings.HasPrefix(lk, "utm_") || trackingParams[lk] {
+				q.Del(k)
+			}
+		}
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			vs := q[k]
+			sort.Strings(vs)
+			for _, v := range vs {
+				if b.Len() > 0 {
+					b.WriteByte('&')
+				}
+				b.WriteString(url.QueryEscape(k))
+				b.WriteByte('=')
+				b.WriteString(url.QueryEscape(v))
+			}
+		}
+		u.RawQuery = b.String()
+	}
+	u.ForceQuery = false
+	return u.String()
+}

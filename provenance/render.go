@@ -1,0 +1,93 @@
+package provenance
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"strings"
+	"time"
+)
+
+// Markdown writes the "Wire provenance" block of a story page: one line per
+// post, earliest first, with time, source code, role and the post's URL.
+// Text that came from sources is escaped so it cannot inject Markdown or HTML.
+func Markdown(w io.Writer, recs []Record) error {
+	var b strings.Builder
+	b.WriteString("### Wire provenance\n\n")
+	for _, r := range recs {
+		fmt.Fprintf(&b, "- %s **%s** %s", r.PublishedAt.UTC().Format(time.RFC3339), escapeMarkdown(r.Source.Code), r.Role)
+		if r.Of != "" {
+			fmt.Fprintf(&b, " of `%s`", escapeMarkdown(r.Of))
+		}
+		if r.Withdrawn {
+			b.WriteString(" (withdrawn)")
+		}
+		if r.Headline != "" {
+			fmt.Fprintf(&b, " — %s", escapeMarkdown(r.Headline))
+		}
+		if r.URL != "" {
+			fmt.Fprintf(&b, " <%s>", escapeMarkdownURL(r.URL))
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("provenance: write markdown: %w", err)
+	}
+	return nil
+}
+
+// HTML writes the provenance list as an ordered list. Every value from a
+// source is HTML-escaped; URLs are only linked when they are http(s).
+func HTML(w io.Writer, recs []Record) error {
+	var b strings.Builder
+	b.WriteString(`<section class="wire-provenance"><h3>Wire provenance</h3><ol>`)
+	for _, r := range recs {
+		t := r.PublishedAt.UTC().Format(time.RFC3339)
+		fmt.Fprintf(&b, `<li class="role-%s"><time datetime="%s">%s</time> <b>%s</b> %s`,
+			html.EscapeString(string(r.Role)), t, t, html.EscapeString(r.Source.Code), html.EscapeString(string(r.Role)))
+		if r.Withdrawn {
+			b.WriteString(` <em>withdrawn</em>`)
+		}
+		if r.Headline != "" {
+			fmt.Fprintf(&b, ` — %s`, html.EscapeString(r.Headline))
+		}
+		if r.URL != "" && (strings.HasPrefix(r.URL, "https://") || strings.HasPrefix(r.URL, "http://")) {
+			fmt.Fprintf(&b, ` <a href="%s" rel="nofollow noopener">%s</a>`, html.EscapeString(r.URL), html.EscapeString(r.URL))
+		}
+		b.WriteString(`</li>`)
+	}
+	b.WriteString("</ol></section>\n")
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("provenance: write html: %w", err)
+	}
+	return nil
+}
+
+// JSON writes the records as a JSON array.
+func JSON(w io.Writer, recs []Record) error {
+	if recs == nil {
+		recs = []Record{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(recs); err != nil {
+		return fmt.Errorf("provenance: write json: %w", err)
+	}
+	return nil
+}
+
+var markdownEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
+	`<`, `&lt;`, `>`, `&gt;`, `#`, `\#`, `|`, `\|`, "\n", " ", "\r", " ",
+)
+
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
+
+// escapeMarkdownURL keeps a URL inside an autolink: angle brackets and
+// whitespace would end it early, so they are percent-encoded.
+var urlEscaper = strings.NewReplacer("<", "%3C", ">", "%3E", " ", "%20", "\n", "", "\r", "")
+
+func escapeMarkdownURL(s string) string { return urlEscaper.Replace(s) }

@@ -1,0 +1,343 @@
+package synth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/wire"
+)
+
+// Consumer and priority group names of the synthesizer.
+const (
+	ConsumerName  = "synth"
+	PriorityGroup = "synth"
+	Stage         = "synth"
+)
+
+// ConsumerConfig is the synthesizer's durable pull consumer on WIRE_ENTRY.
+// The pinned priority group makes one worker active; standbys take over
+// when it stops pulling for PinnedTTL.
+func ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        ConsumerName,
+		Description:    "synthesizer: entries to stories",
+		FilterSubject:  bus.SubjectEntryAll,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		MaxDeliver:     10,
+		BackOff:        []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
+		MaxAckPending:  20000,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{PriorityGroup},
+		PinnedTTL:      10 * time.Second,
+	}
+}
+
+// Stats counts what a worker did.
+type Stats struct {
+	Entries      atomic.Int64
+	Snapshots    atomic.Int64
+	CaughtUp     atomic.Int64
+	DeadLettered atomic.Int64
+	Truncated    atomic.Int64
+}
+
+// Worker consumes WIRE_ENTRY and publishes story snapshots on WIRE_STORY.
+type Worker struct {
+	cfg  Config
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	log  *zap.Logger
+	// maxPayload is the largest snapshot the server takes.
+	maxPayload int
+
+	mu      sync.Mutex
+	cl      *Clusterer
+	applied uint64 // highest WIRE_ENTRY sequence given to the clusterer
+	pending []jetstream.Msg
+	known   map[string]bool // stories whose last published version is known
+	stats   Stats
+}
+
+// NewWorker binds a worker to the synthesizer's durable consumer.
+func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetStream, log *zap.Logger) (*Worker, error) {
+	cl, err := NewClusterer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamEntry, ConsumerConfig())
+	if err != nil {
+		return nil, fmt.Errorf("synth: consumer: %w", err)
+	}
+	return &Worker{
+		cfg: cfg, js: js, cons: cons, log: log.Named(Stage), cl: cl,
+		maxPayload: int(nc.MaxPayload()), known: make(map[string]bool),
+	}, nil
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() *Stats { return &w.stats }
+
+// Run consumes until ctx ends. Snapshots of changed stories go out every
+// SnapshotInterval; entries are acknowledged only once the snapshot that
+// holds them has its PubAck. On shutdown the last changes are flushed.
+func (w *Worker) Run(ctx context.Context) error {
+	w.log.Info("synthesizer started")
+	work := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	tickCtx, stopTick := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		interval := w.cfg.SnapshotInterval
+		if interval <= 0 {
+			interval = 50 * time.Millisecond
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-tickCtx.Done():
+				return
+			case <-t.C:
+				if err := w.Flush(work); err != nil {
+					w.log.Warn("snapshot flush failed; will retry", zap.Error(err))
+				}
+			}
+		}
+	}()
+	err := bus.Consume(ctx, w.cons, func(msg jetstream.Msg) { w.handle(work, msg) },
+		jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(512))
+	stopTick()
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(work, 30*time.Second)
+	defer cancel()
+	if ferr := w.Flush(fctx); ferr != nil {
+		w.log.Warn("final flush failed; unacknowledged entries will be redelivered", zap.Error(ferr))
+	}
+	w.log.Info("synthesizer stopped", zap.Int64("entries", w.stats.Entries.Load()), zap.Int64("snapshots", w.stats.Snapshots.Load()))
+	return err
+}
+
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Term()
+		return
+	}
+	var e wire.Entry
+	if err := json.Unmarshal(msg.Data(), &e); err != nil || e.ID == "" {
+		if err == nil {
+			err = errors.New("entry has no id")
+		}
+		w.stats.DeadLettered.Add(1)
+		w.log.Warn("dead-lettering entry", zap.Uint64("seq", md.Sequence.Stream), zap.Error(err))
+		if derr := bus.DeadLetter(ctx, w.js, Stage, msg, fmt.Errorf("synth: bad entry: %w", err)); derr != nil {
+			_ = bus.Retry(msg, time.Second, time.Minute)
+		}
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if seq := md.Sequence.Stream; seq > w.applied+1 {
+		if err := w.catchUp(ctx, seq-1); err != nil {
+			w.log.Warn("catch-up from WIRE_ENTRY failed; will retry", zap.Error(err))
+			_ = bus.Retry(msg, time.Second, time.Minute)
+			return
+		}
+	}
+	id := w.cl.Add(e)
+	w.cl.dirty[id] = true
+	if md.Sequence.Stream > w.applied {
+		w.applied = md.Sequence.Stream
+	}
+	w.pending = append(w.pending, msg)
+	w.stats.Entries.Add(1)
+}
+
+// catchUp feeds the clusterer the entries between the last one it saw and
+// upTo, which another worker (or this one before a restart) already
+// handled. It is how a restarted or newly pinned worker rebuilds its
+// state; those stories' snapshots are already published.
+func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.SubjectEntryAll}}
+	if w.applied == 0 {
+		start := time.Now().Add(-w.cfg.Window - w.cfg.StaleAfter)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+	} else {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, w.applied+1
+	}
+	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, cfg)
+	if err != nil {
+		return fmt.Errorf("synth: catch-up consumer: %w", err)
+	}
+	n := 0
+	for w.applied < upTo {
+		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return fmt.Errorf("synth: catch-up fetch: %w", err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil || md.Sequence.Stream > upTo {
+				continue
+			}
+			var e wire.Entry
+			if json.Unmarshal(m.Data(), &e) == nil && e.ID != "" {
+				w.cl.Add(e)
+				n++
+			}
+			w.applied = md.Sequence.Stream
+		}
+		if batch.Error() != nil && !errors.Is(batch.Error(), nats.ErrTimeout) {
+			return fmt.Errorf("synth: catch-up: %w", batch.Error())
+		}
+		if got == 0 {
+			break // the range is exhausted (deleted or aged-out messages)
+		}
+	}
+	w.applied = max(w.applied, upTo)
+	// Those stories' snapshots were published by whoever handled the entries.
+	w.cl.TakeDirty()
+	w.stats.CaughtUp.Add(int64(n))
+	if n > 0 {
+		w.log.Info("rebuilt state from WIRE_ENTRY", zap.Int("entries", n), zap.Uint64("up_to_seq", upTo))
+	}
+	return nil
+}
+
+// Flush publishes a snapshot of every story changed since the last flush,
+// waits for their PubAcks, then acknowledges the entries they hold.
+func (w *Worker) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := w.cl.TakeDirty()
+	if len(ids) == 0 && len(w.pending) == 0 {
+		return nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(ids))
+	var stale []string
+	fail := func(err error) error {
+		for _, id := range ids {
+			w.cl.dirty[id] = true
+		}
+		return err
+	}
+	for _, id := range ids {
+		if err := w.learnVersion(ctx, id); err != nil {
+			return fail(err)
+		}
+		st, ok := w.cl.Snapshot(id)
+		if !ok {
+			continue
+		}
+		data, err := w.encode(&st)
+		if err != nil {
+			return fail(err)
+		}
+		msg := nats.NewMsg(bus.StorySubject(id))
+		msg.Data = data
+		msg.Header.Set(bus.HeaderMsgID, "story:"+id+":"+strconv.FormatInt(st.Version, 10))
+		f, err := w.js.PublishMsgAsync(msg)
+		if err != nil {
+			return fail(fmt.Errorf("synth: publish snapshot: %w", err))
+		}
+		futures = append(futures, f)
+		if st.Status != wire.StatusDeveloping {
+			stale = append(stale, id)
+		}
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+			w.stats.Snapshots.Add(1)
+		case err := <-f.Err():
+			return fail(fmt.Errorf("synth: snapshot not stored: %w", err))
+		case <-ctx.Done():
+			return fail(fmt.Errorf("synth: waiting for snapshot acks: %w", ctx.Err()))
+		}
+	}
+	for _, m := range w.pending {
+		if err := m.Ack(); err != nil {
+			w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
+		}
+	}
+	w.pending = w.pending[:0]
+	for _, id := range stale {
+		w.cl.Forget(id)
+		delete(w.known, id)
+	}
+	return nil
+}
+
+// learnVersion reads the version of a story's last snapshot from
+// WIRE_STORY the first time this worker publishes it, so that versions keep
+// rising across restarts and fail-overs.
+func (w *Worker) learnVersion(ctx context.Context, id string) error {
+	if w.known[id] {
+		return nil
+	}
+	stream, err := w.js.Stream(ctx, bus.StreamStory)
+	if err != nil {
+		return fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, bus.StorySubject(id))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return fmt.Errorf("synth: last snapshot of %s: %w", id, err)
+	default:
+		var prev struct {
+			Version int64 `json:"version"`
+		}
+		if json.Unmarshal(m.Data, &prev) == nil {
+			w.cl.SetVersion(id, prev.Version)
+		}
+	}
+	w.known[id] = true
+	return nil
+}
+
+// encode marshals a snapshot, halving its provenance list until it fits
+// under the server's max payload; Truncated counts the records left out.
+func (w *Worker) encode(st *wire.Story) ([]byte, error) {
+	for {
+		data, err := json.Marshal(st)
+		if err != nil {
+			return nil, fmt.Errorf("synth: encode snapshot: %w", err)
+		}
+		limit := w.maxPayload - 1024 // room for headers
+		if len(data) <= limit || len(st.Provenance) <= 1 {
+			return data, nil
+		}
+		keep := len(st.Provenance) / 2
+		st.Truncated += len(st.Provenance) - keep
+		st.Provenance = st.Provenance[:keep]
+		w.stats.Truncated.Add(1)
+		w.log.Warn("story snapshot over max payload; provenance list truncated",
+			zap.String("story", st.ID), zap.Int("kept", keep), zap.Int("truncated", st.Truncated))
+	}
+}
+
+// Idle reports whether every entry handed to the worker has been flushed.
+func (w *Worker) Idle() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending) == 0 && len(w.cl.dirty) == 0
+}

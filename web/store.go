@@ -1,0 +1,168 @@
+// Package web serves the wire over HTTP: the latest entries, the latest
+// stories and one story with its provenance, read from the bus alone.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/wire"
+)
+
+// Store mirrors the recent entries and the current state of every story,
+// fed by ordered consumers on WIRE_ENTRY and WIRE_STORY.
+type Store struct {
+	maxEntries int
+	mu         sync.RWMutex
+	entries    []wire.Entry // ring, oldest first after wrap
+	next       int
+	stories    map[string]*wire.Story
+}
+
+// NewStore keeps the last maxEntries entries.
+func NewStore(maxEntries int) *Store {
+	if maxEntries <= 0 {
+		maxEntries = 1000
+	}
+	return &Store{maxEntries: maxEntries, stories: make(map[string]*wire.Story)}
+}
+
+// AddEntry records an entry.
+func (s *Store) AddEntry(e wire.Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) < s.maxEntries {
+		s.entries = append(s.entries, e)
+		return
+	}
+	s.entries[s.next] = e
+	s.next = (s.next + 1) % s.maxEntries
+}
+
+// PutStory records a snapshot unless a newer one is held.
+func (s *Store) PutStory(st wire.Story) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.stories[st.ID]; ok && old.Version > st.Version {
+		return
+	}
+	s.stories[st.ID] = &st
+}
+
+// Entries returns up to limit entries, newest observed first.
+func (s *Store) Entries(limit int) []wire.Entry {
+	s.mu.RLock()
+	n := len(s.entries)
+	out := make([]wire.Entry, 0, min(limit, n))
+	for i := 0; i < n && len(out) < limit; i++ {
+		idx := (s.next - 1 - i + 2*n) % n
+		if n < s.maxEntries {
+			idx = n - 1 - i
+		}
+		out = append(out, s.entries[idx])
+	}
+	s.mu.RUnlock()
+	return out
+}
+
+// Stories returns up to limit stories, most recently updated first,
+// without their provenance lists. An empty status means every status but merged.
+func (s *Store) Stories(limit int, status string) []wire.Story {
+	s.mu.RLock()
+	all := make([]wire.Story, 0, len(s.stories))
+	for _, st := range s.stories {
+		if status == "" && st.Status == wire.StatusMerged || status != "" && st.Status != status {
+			continue
+		}
+		c := *st
+		c.Provenance = nil
+		all = append(all, c)
+	}
+	s.mu.RUnlock()
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].LastUpdated.Equal(all[j].LastUpdated) {
+			return all[i].LastUpdated.After(all[j].LastUpdated)
+		}
+		return all[i].ID < all[j].ID
+	})
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all
+}
+
+// Story returns one story's latest snapshot.
+func (s *Store) Story(id string) (wire.Story, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.stories[id]
+	if !ok {
+		return wire.Story{}, false
+	}
+	return *st, true
+}
+
+// Follow feeds the store from the bus until ctx ends: the last maxEntries
+// entries and then new ones, the last snapshot of every story and then updates.
+func (s *Store) Follow(ctx context.Context, js jetstream.JetStream, log *zap.Logger) error {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	stream, err := js.Stream(ctx, bus.StreamEntry)
+	if err != nil {
+		return fmt.Errorf("web: open %s: %w", bus.StreamEntry, err)
+	}
+	start := uint64(1)
+	if last := stream.CachedInfo().State.LastSeq; last > uint64(s.maxEntries) {
+		start = last - uint64(s.maxEntries) + 1
+	}
+	entries, err := js.OrderedConsumer(ctx, bus.StreamEntry, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectEntryAll},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    start,
+	})
+	if err != nil {
+		return fmt.Errorf("web: follow entries: %w", err)
+	}
+	stories, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectStoryAll},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("web: follow stories: %w", err)
+	}
+	ecc, err := entries.Consume(func(m jetstream.Msg) {
+		var e wire.Entry
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			log.Warn("web: skipping undecodable entry", zap.String("subject", m.Subject()), zap.Error(err))
+			return
+		}
+		s.AddEntry(e)
+	})
+	if err != nil {
+		return fmt.Errorf("web: consume entries: %w", err)
+	}
+	defer ecc.Stop()
+	scc, err := stories.Consume(func(m jetstream.Msg) {
+		var st wire.Story
+		if err := json.Unmarshal(m.Data(), &st); err != nil {
+			log.Warn("web: skipping undecodable story", zap.String("subject", m.Subject()), zap.Error(err))
+			return
+		}
+		s.PutStory(st)
+	})
+	if err != nil {
+		return fmt.Errorf("web: consume stories: %w", err)
+	}
+	defer scc.Stop()
+	<-ctx.Done()
+	return nil
+}
+

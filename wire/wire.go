@@ -1,0 +1,175 @@
+// Package wire holds the messages that travel between the stages: raw items
+// (collectors → normalizer), entries (normalizer → synthesizer) and story
+// snapshots (synthesizer → readers). Their JSON shapes are the public API;
+// the JSON Schema files in schema/ describe them and tests validate against them.
+package wire
+
+import (
+	"time"
+
+	"github.com/newswire/newswire/provenance"
+)
+
+// Schema versions carried in every message's "schema" field.
+const (
+	SchemaRaw   = "newswire.raw/1"
+	SchemaEntry = "newswire.entry/1"
+	SchemaStory = "newswire.story/1"
+	SchemaDLQ   = "newswire.dlq/1"
+)
+
+// Body formats a raw item may carry.
+const (
+	FormatHTML     = "html"
+	FormatMarkdown = "markdown"
+	FormatText     = "text"
+)
+
+// RawItem is what a collector saw, nothing more.
+type RawItem struct {
+	Schema   string `json:"schema"`
+	Kind     string `json:"kind"`
+	Source   string `json:"source"`
+	NativeID string `json:"native_id"`
+	// SourceCode and SourceName are the display code and name the collector's
+	// configuration gives the source, when it gives them.
+	SourceCode string `json:"source_code,omitempty"`
+	SourceName string `json:"source_name,omitempty"`
+	URL        string `json:"url,omitempty"`
+	Author     string `json:"author,omitempty"`
+	Title      string `json:"title,omitempty"`
+	Body       string `json:"body,omitempty"`
+	BodyFormat string `json:"body_format,omitempty"`
+	// Published is the publication time exactly as the source gave it.
+	Published  string     `json:"published,omitempty"`
+	Updated    string     `json:"updated,omitempty"`
+	ObservedAt time.Time  `json:"observed_at"`
+	Fetch      *Fetch     `json:"fetch,omitempty"`
+	ReplyTo    *Ref       `json:"reply_to,omitempty"`
+	ForwardOf  *Ref       `json:"forward_of,omitempty"`
+	QuoteOf    *Ref       `json:"quote_of,omitempty"`
+	Lang       string     `json:"lang,omitempty"`
+	Categories []string   `json:"categories,omitempty"`
+	Enclosures []string   `json:"enclosures,omitempty"`
+	Deleted    bool       `json:"deleted,omitempty"`
+	Meta       *PostStats `json:"meta,omitempty"`
+}
+
+// Fetch records how a collector got an item.
+type Fetch struct {
+	URL    string `json:"url,omitempty"`
+	Status int    `json:"status,omitempty"`
+	ETag   string `json:"etag,omitempty"`
+}
+
+// Ref is a platform's own reference to another post (forward, reply, quote).
+type Ref struct {
+	Kind     string `json:"kind,omitempty"`
+	Source   string `json:"source,omitempty"`
+	NativeID string `json:"native_id,omitempty"`
+	URL      string `json:"url,omitempty"`
+}
+
+// PostStats carries platform counters and media facts a collector saw.
+type PostStats struct {
+	Views     int64  `json:"views,omitempty"`
+	MediaType string `json:"media_type,omitempty"`
+	EditedAt  string `json:"edited_at,omitempty"`
+}
+
+// Entry is a normalized, timestamped, de-duplicated wire entry.
+type Entry struct {
+	Schema      string            `json:"schema"`
+	ID          string            `json:"id"`
+	Source      provenance.Source `json:"source"`
+	URL         string            `json:"url,omitempty"`
+	OriginalURL string            `json:"original_url,omitempty"`
+	Headline    string            `json:"headline"`
+	Text        string            `json:"text"`
+	Lang        string            `json:"lang,omitempty"`
+	PublishedAt time.Time         `json:"published_at"`
+	ObservedAt  time.Time         `json:"observed_at"`
+	// LagSeconds is observed_at − published_at.
+	LagSeconds float64 `json:"lag_seconds"`
+	// Flags name corrections the normalizer made, e.g. "published_in_future".
+	Flags       []string          `json:"flags,omitempty"`
+	Fingerprint Fingerprint       `json:"fingerprint"`
+	DuplicateOf string            `json:"duplicate_of,omitempty"`
+	RepostOf    string            `json:"repost_of,omitempty"`
+	Withdrawn   bool              `json:"withdrawn,omitempty"`
+	Raw         provenance.RawRef `json:"raw"`
+}
+
+// Fingerprint holds an entry's content fingerprints.
+type Fingerprint struct {
+	// Exact is the hex SHA-256 of canonical URL and normalized text.
+	Exact string `json:"exact"`
+	// SimHash is the 64-bit SimHash of the text's word shingles, 16 hex digits.
+	SimHash string `json:"simhash"`
+}
+
+// Story is a full story snapshot.
+type Story struct {
+	Schema      string              `json:"schema"`
+	ID          string              `json:"id"`
+	Version     int64               `json:"version"`
+	Status      string              `json:"status"`
+	Headline    string              `json:"headline"`
+	Brief       []BriefSentence     `json:"brief"`
+	FirstReport FirstReport         `json:"first_report"`
+	Counts      Counts              `json:"counts"`
+	Languages   []string            `json:"languages,omitempty"`
+	Keywords    []string            `json:"keywords,omitempty"`
+	FirstSeen   time.Time           `json:"first_seen"`
+	LastUpdated time.Time           `json:"last_updated"`
+	MergedInto  string              `json:"merged_into,omitempty"`
+	Truncated   int                 `json:"truncated,omitempty"`
+	Provenance  []provenance.Record `json:"provenance"`
+}
+
+// Story statuses.
+const (
+	StatusDeveloping = "developing"
+	StatusStale      = "stale"
+	StatusMerged     = "merged"
+)
+
+// BriefSentence is one extractive sentence of a story's brief with the ids
+// of the entries it comes from.
+type BriefSentence struct {
+	Text  string   `json:"text"`
+	Cites []string `json:"cites"`
+}
+
+// FirstReport names the earliest entry of a story.
+type FirstReport struct {
+	EntryID     string    `json:"entry_id"`
+	Source      string    `json:"source"`
+	URL         string    `json:"url,omitempty"`
+	PublishedAt time.Time `json:"published_at"`
+	LagSeconds  float64   `json:"lag_seconds"`
+}
+
+// Counts summarise a story's corroboration.
+type Counts struct {
+	Entries int `json:"entries"`
+	Sources int `json:"sources"`
+	// Origins counts independent origins: copies, reposts and syndicated
+	// reprints of one origin count once.
+	Origins int `json:"origins"`
+}
+
+// DeadLetter is what a stage records on wire.dlq.<stage> for input that can
+// never succeed.
+type DeadLetter struct {
+	Schema   string    `json:"schema"`
+	Stage    string    `json:"stage"`
+	Reason   string    `json:"reason"`
+	Subject  string    `json:"subject"`
+	Stream   string    `json:"stream"`
+	Seq      uint64    `json:"seq"`
+	MsgID    string    `json:"msg_id,omitempty"`
+	At       time.Time `json:"at"`
+	Data     string    `json:"data"`
+	Truncate bool      `json:"truncated,omitempty"`
+}

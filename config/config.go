@@ -104,7 +104,8 @@ type SynthConfig struct {
 	MaxProvenance    int      `yaml:"max_provenance"`
 }
 
-// Source is one configured source.
+// Source is one configured source. Options of one kind live in that
+// kind's struct, inlined so the file stays flat (source_<kind>.go).
 type Source struct {
 	ID       string   `yaml:"id"`
 	Kind     string   `yaml:"kind"`
@@ -113,13 +114,27 @@ type Source struct {
 	URL      string   `yaml:"url"`
 	Interval Duration `yaml:"interval"`
 	Tags     []string `yaml:"tags"`
-	// Path and Speed are for kind replay.
-	Path  string  `yaml:"path"`
-	Speed float64 `yaml:"speed"`
+
+	ReplayOptions `yaml:",inline"`
 }
 
-// Source kinds the configuration accepts.
-var Kinds = map[string]bool{"rss": true, "replay": true}
+// kindCheck validates the options of one source kind. add records a
+// problem at a path below the source (e.g. ".url").
+type kindCheck func(s *Source, add func(sub, format string, args ...any))
+
+// kinds maps every accepted source kind to its check; source_<kind>.go
+// files register theirs.
+var kinds = map[string]kindCheck{}
+
+// Kinds lists the accepted source kinds.
+func Kinds() []string {
+	ks := make([]string, 0, len(kinds))
+	for k := range kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
 
 // Problem is one error in a configuration file.
 type Problem struct {
@@ -129,14 +144,14 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	loc := p.Path
+	var b strings.Builder
 	if p.Line > 0 {
-		loc = fmt.Sprintf("line %d: %s", p.Line, p.Path)
+		fmt.Fprintf(&b, "line %d: ", p.Line)
 	}
-	if loc == "" {
-		return p.Msg
+	if p.Path != "" {
+		b.WriteString(p.Path + ": ")
 	}
-	return loc + ": " + p.Msg
+	return b.String() + p.Msg
 }
 
 // Problems is every error found in a file.
@@ -159,7 +174,10 @@ func Load(path string) (*Config, error) {
 	return Parse(data)
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+var (
+	yamlLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+)
 
 // Parse reads a configuration from YAML, applies defaults, resolves
 // secrets and validates it. The error, if any, is Problems.
@@ -181,7 +199,7 @@ func Parse(data []byte) (*Config, error) {
 			p := Problem{Msg: m}
 			if sm := yamlLine.FindStringSubmatch(m); sm != nil {
 				p.Line, _ = strconv.Atoi(sm[1])
-				p.Msg = sm[2]
+				p.Msg = unknownField.ReplaceAllString(sm[2], "unknown key $1 (check its spelling and indentation)")
 			}
 			problems = append(problems, p)
 		}
@@ -272,7 +290,8 @@ func (c *Config) Validate() Problems {
 		add("synth.max_provenance", "must be at least 10")
 	}
 	seen := make(map[string]int)
-	for i, s := range c.Sources {
+	for i := range c.Sources {
+		s := &c.Sources[i]
 		p := fmt.Sprintf("sources[%d]", i)
 		if s.ID == "" {
 			add(p+".id", "is required")
@@ -281,36 +300,14 @@ func (c *Config) Validate() Problems {
 		} else {
 			seen[s.ID] = i
 		}
-		if !Kinds[s.Kind] {
-			add(p+".kind", "must be one of %s, not %q", kindList(), s.Kind)
+		check, ok := kinds[s.Kind]
+		if !ok {
+			add(p+".kind", "must be one of %s, not %q", strings.Join(Kinds(), ", "), s.Kind)
+			continue
 		}
-		switch s.Kind {
-		case "rss":
-			if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				add(p+".url", "must be an http(s) URL, not %q", s.URL)
-			}
-			if s.Interval != 0 && s.Interval < Duration(10e9) {
-				add(p+".interval", "must be at least 10s")
-			}
-		case "replay":
-			if s.Path == "" {
-				add(p+".path", "is required for a replay source")
-			}
-			if s.Speed < 0 {
-				add(p+".speed", "must not be negative")
-			}
-		}
+		check(&c.Sources[i], func(sub, format string, args ...any) { add(p+sub, format, args...) })
 	}
 	return ps
-}
-
-func kindList() string {
-	ks := make([]string, 0, len(Kinds))
-	for k := range Kinds {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return strings.Join(ks, ", ")
 }
 
 // lineOf finds the line of a dotted path such as "sources[2].url" in a

@@ -165,4 +165,3 @@ func (s *Store) Follow(ctx context.Context, js jetstream.JetStream, log *zap.Log
 	<-ctx.Done()
 	return nil
 }
-

@@ -336,4 +336,3 @@ func flagTakesValue(f string) bool {
 	}
 	return false
 }
-

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,8 +19,6 @@ import (
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/deploy"
 	"github.com/newswire/newswire/ingest"
-	"github.com/newswire/newswire/ingest/replay"
-	"github.com/newswire/newswire/ingest/rss"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/synth"
@@ -156,30 +153,40 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 	return &parts{cfg: cfg, log: log, nc: nc, js: js}, nil
 }
 
-// addCollectors adds one actor per configured source kind.
+// collectorBuilder builds the collectors of one source kind from all the
+// configured sources of that kind; collect_<kind>.go files register theirs.
+type collectorBuilder func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error)
+
+type namedCollector struct {
+	name string
+	c    ingest.Collector
+}
+
+var collectorBuilders = map[string]collectorBuilder{}
+
+// addCollectors adds one actor per collector the configured sources need.
 func (p *parts) addCollectors(g *run.Group) error {
 	pub := ingest.NewJetStreamPublisher(p.js)
-	var feeds []rss.Feed
+	byKind := make(map[string][]config.Source)
+	var order []string
 	for _, s := range p.cfg.Sources {
-		switch s.Kind {
-		case "rss":
-			feeds = append(feeds, rss.Feed{ID: s.ID, Code: s.Code, Name: s.Name, URL: s.URL, Interval: time.Duration(s.Interval)})
-		case "replay":
-			c, err := replay.New(replay.Config{Path: s.Path, Speed: s.Speed}, pub, p.log.Named("replay").With(zap.String("source", s.ID)))
-			if err != nil {
-				return fmt.Errorf("sources %s: %w", s.ID, err)
-			}
-			addActor(g, p.log, "replay "+s.ID, c.Run, true)
+		if _, ok := byKind[s.Kind]; !ok {
+			order = append(order, s.Kind)
 		}
+		byKind[s.Kind] = append(byKind[s.Kind], s)
 	}
-	if len(feeds) > 0 {
-		cc := p.cfg.Collector
-		c, err := rss.New(rss.Config{Feeds: feeds, UserAgent: cc.UserAgent, Timeout: time.Duration(cc.Timeout), MaxBody: int64(cc.MaxBody)},
-			pub, &http.Client{Timeout: time.Duration(cc.Timeout)}, p.log)
+	for _, kind := range order {
+		build, ok := collectorBuilders[kind]
+		if !ok {
+			return fmt.Errorf("sources: no collector for kind %q", kind)
+		}
+		cs, err := build(p, pub, byKind[kind])
 		if err != nil {
 			return err
 		}
-		addActor(g, p.log, "rss", c.Run, true)
+		for _, c := range cs {
+			addActor(g, p.log, c.name, c.c.Run, true)
+		}
 	}
 	return nil
 }

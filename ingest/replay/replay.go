@@ -151,10 +151,10 @@ func (it Item) Raw(observed time.Time) wire.RawItem {
 
 // Config configures a replay collector.
 //
-//	- id: demo
-//	  kind: replay
-//	  path: testdata/replay/uci-news-2014-03.jsonl
-//	  speed: 600   # 0 = as fast as possible; 600 = ten hours of items a minute
+//   - id: demo
+//     kind: replay
+//     path: testdata/replay/uci-news-2014-03.jsonl
+//     speed: 600   # 0 = as fast as possible; 600 = ten hours of items a minute
 type Config struct {
 	Path string
 	// Speed is the pacing factor over the items' published times; 0 means no pacing.

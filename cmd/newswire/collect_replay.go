@@ -1,0 +1,25 @@
+package main
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
+)
+
+func init() {
+	collectorBuilders["replay"] = func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
+		var out []namedCollector
+		for _, s := range sources {
+			c, err := replay.New(replay.Config{Path: s.Path, Speed: s.Speed}, pub, p.log.Named("replay").With(zap.String("source", s.ID)))
+			if err != nil {
+				return nil, fmt.Errorf("sources %s: %w", s.ID, err)
+			}
+			out = append(out, namedCollector{"replay " + s.ID, c})
+		}
+		return out, nil
+	}
+}

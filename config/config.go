@@ -83,6 +83,8 @@ type CollectorConfig struct {
 	UserAgent string   `yaml:"user_agent"`
 	Timeout   Duration `yaml:"timeout"`
 	MaxBody   Size     `yaml:"max_body"`
+
+	RSSCollectorConfig `yaml:",inline"`
 }
 
 // NormalizeConfig configures the normalizer.
@@ -116,6 +118,7 @@ type Source struct {
 	Tags     []string `yaml:"tags"`
 
 	ReplayOptions `yaml:",inline"`
+	RSSOptions    `yaml:",inline"`
 }
 
 // kindCheck validates the options of one source kind. add records a
@@ -289,6 +292,7 @@ func (c *Config) Validate() Problems {
 	if c.Synth.MaxProvenance < 10 {
 		add("synth.max_provenance", "must be at least 10")
 	}
+	c.Collector.RSSCollectorConfig.check(add)
 	seen := make(map[string]int)
 	for i := range c.Sources {
 		s := &c.Sources[i]
@@ -365,7 +369,7 @@ func Default() *Config {
 			Replicas: 1,
 		},
 		HTTP:      HTTPConfig{Listen: "127.0.0.1:8080", RecentEntries: 1000},
-		Collector: CollectorConfig{UserAgent: "newswire/1 (+https://github.com/newswire/newswire)", Timeout: Duration(30e9), MaxBody: 10 << 20},
+		Collector: CollectorConfig{UserAgent: "newswire/1 (+https://github.com/newswire/newswire)", Timeout: Duration(30e9), MaxBody: 10 << 20, RSSCollectorConfig: defaultRSSCollector()},
 		Normalize: NormalizeConfig{
 			HeadlineRunes: 110, FutureSkew: Duration(10 * 60e9), FingerprintTTL: Duration(7 * 24 * 3600e9),
 			NearDuplicateDistance: 3, NearDuplicateWindow: Duration(48 * 3600e9),

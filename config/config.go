@@ -27,6 +27,7 @@ type Config struct {
 	Collector CollectorConfig `yaml:"collector"`
 	Normalize NormalizeConfig `yaml:"normalize"`
 	Synth     SynthConfig     `yaml:"synth"`
+	Telegram  TelegramConfig  `yaml:"telegram"`
 	Sources   []Source        `yaml:"sources"`
 }
 
@@ -117,7 +118,9 @@ type Source struct {
 	Interval Duration `yaml:"interval"`
 	Tags     []string `yaml:"tags"`
 
-	ReplayOptions `yaml:",inline"`
+	ReplayOptions   `yaml:",inline"`
+	TelegramOptions `yaml:",inline"`
+	TgwebOptions    `yaml:",inline"`
 	RSSOptions    `yaml:",inline"`
 }
 
@@ -293,6 +296,7 @@ func (c *Config) Validate() Problems {
 		add("synth.max_provenance", "must be at least 10")
 	}
 	c.Collector.RSSCollectorConfig.check(add)
+	c.validateTelegram(add)
 	seen := make(map[string]int)
 	for i := range c.Sources {
 		s := &c.Sources[i]

@@ -1,0 +1,19 @@
+package config
+
+// TgwebOptions are the options of a tgweb source beyond TelegramOptions.
+//
+//   - {id: nikkeiasia, kind: tgweb, channel: "@NikkeiAsia", max_pages: 5}
+type TgwebOptions struct {
+	// MaxPages bounds how many preview pages (about 20 posts each) one
+	// poll reads back towards the last seen post.
+	MaxPages int `yaml:"max_pages"`
+}
+
+func init() {
+	kinds["tgweb"] = func(s *Source, add func(sub, format string, args ...any)) {
+		checkTelegramSource(s, add)
+		if s.MaxPages < 0 || s.MaxPages > 100 {
+			add(".max_pages", "must be within 0..100")
+		}
+	}
+}

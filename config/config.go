@@ -121,7 +121,7 @@ type Source struct {
 	ReplayOptions   `yaml:",inline"`
 	TelegramOptions `yaml:",inline"`
 	TgwebOptions    `yaml:",inline"`
-	RSSOptions    `yaml:",inline"`
+	RSSOptions      `yaml:",inline"`
 }
 
 // kindCheck validates the options of one source kind. add records a

@@ -3,7 +3,10 @@
 package bus
 
 import (
+	"fmt"
+	"hash/fnv"
 	"strings"
+	"unicode"
 )
 
 // Stream, bucket and subject names of the design's NATS topology.
@@ -26,22 +29,68 @@ const (
 )
 
 // Token turns a source id, kind or story id into a subject-safe token:
-// lower case, [a-z0-9_-], never empty.
+// lower case, [a-z0-9_-], never empty. Cyrillic is transliterated; any
+// other character outside that set becomes '_', and when that loses
+// information (a letter of another script) a short hash of the original is
+// appended so that two different names never share a token.
 func Token(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
+	lossy := false
+	under := false
+	put := func(x string) {
+		for i := 0; i < len(x); i++ {
+			c := x[i]
+			if c == '_' {
+				if under || b.Len() == 0 {
+					continue
+				}
+				under = true
+			} else {
+				under = false
+			}
+			b.WriteByte(c)
 		}
 	}
-	if b.Len() == 0 {
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			put(string(r))
+		case r == '_':
+			put("_")
+		case r >= 0x400 && r <= 0x4ff:
+			if t, ok := cyrillic[r]; ok {
+				put(t)
+			} else {
+				put("_")
+				lossy = true
+			}
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			put("_")
+			lossy = true
+		default:
+			put("_")
+		}
+	}
+	out := strings.TrimRight(b.String(), "_")
+	if lossy {
+		h := fnv.New32a()
+		h.Write([]byte(s))
+		out += fmt.Sprintf("-%08x", h.Sum32())
+		out = strings.TrimLeft(out, "-")
+	}
+	if out == "" {
 		return "_"
 	}
-	return b.String()
+	return out
+}
+
+var cyrillic = map[rune]string{
+	'а': "a", 'б': "b", 'в': "v", 'г': "g", 'д': "d", 'е': "e", 'ё': "e", 'ж': "zh", 'з': "z",
+	'и': "i", 'й': "y", 'к': "k", 'л': "l", 'м': "m", 'н': "n", 'о': "o", 'п': "p", 'р': "r",
+	'с': "s", 'т': "t", 'у': "u", 'ф': "f", 'х': "kh", 'ц': "ts", 'ч': "ch", 'ш': "sh",
+	'щ': "shch", 'ъ': "", 'ы': "y", 'ь': "", 'э': "e", 'ю': "yu", 'я': "ya",
+	'і': "i", 'ї': "yi", 'є': "ye", 'ґ': "g", 'ў': "u",
 }
 
 // RawSubject is the subject a collector publishes a raw item on.

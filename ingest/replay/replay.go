@@ -194,7 +194,7 @@ func New(cfg Config, pub ingest.Publisher, log *zap.Logger) (*Collector, error) 
 	return &Collector{cfg: cfg, pub: pub, log: log, now: time.Now, sleep: sleepCtx}, nil
 }
 
-// Stats returns the counts of the last Run.
+// Stats returns the counts of the last Run; call it after Run returns.
 func (c *Collector) Stats() Stats { return c.stats }
 
 // Run publishes the file and returns when it is done or ctx ends. A line
@@ -210,6 +210,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.stats = Stats{}
 	var firstPub, start time.Time
 	for c.cfg.Limit == 0 || c.stats.Published+c.stats.Duplicates < c.cfg.Limit {
 		it, err := r.Next()

@@ -1,0 +1,144 @@
+package replay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const sample = `{"id": "uci-1", "kind": "rss", "source": "Los Angeles Times", "url": "http://www.latimes.com/a", "published_at": "2014-03-10T16:52:50Z", "title": "Fed official says weak data caused by weather", "lang": "en", "label": "s1"}
+
+{"id": "uci-2", "kind": "rss", "source": "", "url": "http://www.livemint.com/b", "published_at": "2014-03-10T16:53:50Z", "title": "Fed's Plosser sees high bar", "label": "s1"}
+{"id": "tg-1-2", "kind": "telegram", "source": "РИА Новости", "url": "https://t.me/c/1/2", "published_at": "2014-03-10T16:55:50Z", "text": "**Срочно**: [новость](https://ria.ru/x)"}
+`
+
+func TestReaderPlainAndGzip(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, _ = w.Write([]byte(sample))
+	_ = w.Close()
+	for name, in := range map[string]io.Reader{"plain": strings.NewReader(sample), "gzip": &gz} {
+		r, err := NewReader(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for {
+			it, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ids = append(ids, it.ID+"@"+it.Source)
+		}
+		want := "uci-1@Los Angeles Times uci-2@livemint.com tg-1-2@РИА Новости"
+		if got := strings.Join(ids, " "); got != want {
+			t.Errorf("%s: items = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestBadLinesNameTheLine(t *testing.T) {
+	r, _ := NewReader(strings.NewReader("{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}\nnot json\n{\"id\":\"b\"}\n"))
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Next()
+	if !errors.Is(err, ErrBadLine) || !strings.Contains(err.Error(), "line 2: not a JSON object") {
+		t.Errorf("line 2: %v", err)
+	}
+	_, err = r.Next()
+	if !errors.Is(err, ErrBadLine) || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("line 3: %v", err)
+	}
+}
+
+func TestRunPublishesKeepsTimesAndSkipsBadLines(t *testing.T) {
+	srv := bustest.Start(t)
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(sample+"garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Path: path}, ingest.NewJetStreamPublisher(srv.JS), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for round := 0; round < 2; round++ {
+		if err := c.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := c.Stats()
+	if st.Published != 0 || st.Duplicates != 3 || st.BadLines != 1 {
+		t.Errorf("second run stats = %+v, want 3 duplicates and 1 bad line", st)
+	}
+	s, _ := srv.JS.Stream(ctx, bus.StreamRaw)
+	m, err := s.GetLastMsgForSubject(ctx, bus.RawSubject("telegram", "РИА Новости"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get(bus.HeaderMsgID); got != "telegram:ria_novosti:tg-1-2" {
+		t.Errorf("Nats-Msg-Id = %q", got)
+	}
+	if !strings.Contains(string(m.Data), `"published":"2014-03-10T16:55:50Z"`) || !strings.Contains(string(m.Data), `"body_format":"markdown"`) {
+		t.Errorf("raw item = %s", m.Data)
+	}
+}
+
+// recorder is an ingest.Publisher that keeps what it was given, for pacing tests
+// that need no bus.
+type recorder struct{ items []wire.RawItem }
+
+func (r *recorder) Publish(_ context.Context, it wire.RawItem) (ingest.Ack, error) {
+	r.items = append(r.items, it)
+	return ingest.Ack{}, nil
+}
+
+func TestPacingFollowsPublishedTimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	c, err := New(Config{Path: path, Speed: 60}, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var waits []time.Duration
+	c.now = func() time.Time { return now }
+	c.sleep = func(_ context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		now = now.Add(d)
+		return nil
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// 60 s and then 120 s of published time at speed 60 are 1 s and 2 s of waiting.
+	if len(waits) != 2 || waits[0] != time.Second || waits[1] != 2*time.Second {
+		t.Errorf("waits = %v", waits)
+	}
+	if len(rec.items) != 3 {
+		t.Errorf("published %d items", len(rec.items))
+	}
+}

@@ -12,42 +12,62 @@ import (
 	"unicode/utf8"
 
 	"github.com/newswire/newswire/wire"
-	"github.com/newswire/newswire/words"
 )
 
-// Config configures the clusterer.
+// Config configures the clusterer. The defaults are documented in
+// synth/README.md with the evaluation that chose them.
 //
 //	synth:
-//	  threshold: 0.35          # cosine similarity needed to join a story
+//	  threshold: 0.15          # combined similarity needed to join a story
+//	  merge_threshold: 0.25    # centroid cosine at which two stories linked by one entry merge
 //	  window: 72h              # how far back a story can still take entries
 //	  stale_after: 24h         # a story with no entry for this long goes stale
 //	  df_half_life: 24h        # document frequencies decay with this half-life
+//	  time_half_life: 6h       # similarity halves per this much time between entry and story
 //	  snapshot_interval: 250ms # at most one snapshot per story per interval
 //	  max_provenance: 2000     # records in one snapshot; the rest are counted
 type Config struct {
 	Threshold        float64
+	MergeThreshold   float64
 	Window           time.Duration
 	StaleAfter       time.Duration
 	DFHalfLife       time.Duration
+	TimeHalfLife     time.Duration
 	SnapshotInterval time.Duration
 	MaxProvenance    int
 	// TitleWeight multiplies the weight of headline tokens over body tokens.
 	TitleWeight float64
+	// ProperWeight multiplies the weight of names, acronyms and numbers.
+	ProperWeight float64
 	// MaxBodyTokens caps how much of a long post's body is used.
 	MaxBodyTokens int
+	// CentroidWeight is the share of the score that comes from the story's
+	// centroid; the rest comes from its most similar recent member.
+	CentroidWeight float64
+	// RecentMembers is how many of a story's latest members it is compared
+	// against one by one.
+	RecentMembers int
+	// Candidates is how many stories found through the index are scored fully.
+	Candidates int
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Threshold:        0.35,
+		Threshold:        0.15,
+		MergeThreshold:   0.25,
 		Window:           72 * time.Hour,
 		StaleAfter:       24 * time.Hour,
 		DFHalfLife:       24 * time.Hour,
+		TimeHalfLife:     6 * time.Hour,
 		SnapshotInterval: 250 * time.Millisecond,
 		MaxProvenance:    2000,
 		TitleWeight:      2,
+		ProperWeight:     1.2,
 		MaxBodyTokens:    120,
+		CentroidWeight:   0.6,
+		RecentMembers:    64,
+		Candidates:       24,
 	}
 }
 
@@ -57,8 +77,11 @@ func (c Config) Validate() error {
 	if c.Threshold <= 0 || c.Threshold >= 1 {
 		errs = append(errs, errors.New("synth: threshold must be within (0, 1)"))
 	}
-	if c.Window <= 0 || c.StaleAfter <= 0 || c.DFHalfLife <= 0 {
-		errs = append(errs, errors.New("synth: window, stale_after and df_half_life must be positive"))
+	if c.MergeThreshold <= 0 || c.MergeThreshold > 1 {
+		errs = append(errs, errors.New("synth: merge_threshold must be within (0, 1]"))
+	}
+	if c.Window <= 0 || c.StaleAfter <= 0 || c.DFHalfLife <= 0 || c.TimeHalfLife <= 0 {
+		errs = append(errs, errors.New("synth: window, stale_after, df_half_life and time_half_life must be positive"))
 	}
 	if c.SnapshotInterval < 0 {
 		errs = append(errs, errors.New("synth: snapshot_interval must not be negative"))
@@ -66,8 +89,14 @@ func (c Config) Validate() error {
 	if c.MaxProvenance < 10 {
 		errs = append(errs, errors.New("synth: max_provenance must be at least 10"))
 	}
-	if c.TitleWeight <= 0 || c.MaxBodyTokens < 0 {
-		errs = append(errs, errors.New("synth: title_weight must be positive and max_body_tokens not negative"))
+	if c.TitleWeight <= 0 || c.ProperWeight <= 0 || c.MaxBodyTokens < 0 {
+		errs = append(errs, errors.New("synth: title_weight and proper_weight must be positive and max_body_tokens not negative"))
+	}
+	if c.CentroidWeight < 0 || c.CentroidWeight > 1 {
+		errs = append(errs, errors.New("synth: centroid_weight must be within [0, 1]"))
+	}
+	if c.RecentMembers < 1 || c.Candidates < 1 {
+		errs = append(errs, errors.New("synth: recent_members and candidates must be at least 1"))
 	}
 	return errors.Join(errs...)
 }
@@ -81,11 +110,14 @@ type Clusterer struct {
 	docs    decayed
 	clock   time.Time
 	stories map[string]*story
-	index   map[string][]*story // token → active stories whose centroid holds it
+	index   map[string][]*story // term → active stories whose centroid holds it
 	byEntry map[string]*story   // entry id → its story, for active stories
 	nextSeq int64
 	added   int
 	dirty   map[string]bool
+	// scratch space reused by every Add, so that the hot path does not allocate per candidate
+	acc  map[*story]float64
+	toks []token
 }
 
 type decayed struct {
@@ -107,11 +139,21 @@ func (d *decayed) add(now time.Time, halfLife time.Duration, x float64) {
 	}
 }
 
+// term is one weighted dimension of a vector. Vectors are kept as slices
+// sorted by term so that every sum runs in the same order and gives the
+// same bits on every run: the decisions must be reproducible.
+type term struct {
+	t string
+	w float64
+}
+
 type story struct {
-	id         string
-	seq        int64
-	centroid   map[string]float64
-	norm2      float64
+	id       string
+	seq      int64
+	centroid map[string]float64
+	norm2    float64
+	// recent holds the vectors of the latest independent members, oldest first.
+	recent     [][]term
 	members    []member
 	first      time.Time
 	last       time.Time
@@ -139,6 +181,7 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 		index:   make(map[string][]*story),
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
+		acc:     make(map[*story]float64),
 	}, nil
 }
 
@@ -146,9 +189,18 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 func StoryID(entryID string) string { return "s" + strings.TrimPrefix(entryID, "e") }
 
 // Add assigns e to a story and returns the story's id. Adding an entry that
-// is already in an active story changes nothing and returns that story.
+// is already in an active story changes nothing and returns that story,
+// except that a withdrawal marks the entry withdrawn there.
 func (c *Clusterer) Add(e wire.Entry) string {
 	if s, ok := c.byEntry[e.ID]; ok {
+		if e.Withdrawn {
+			for i := range s.members {
+				if m := &s.members[i]; m.entry.ID == e.ID && !m.entry.Withdrawn {
+					m.entry.Withdrawn = true
+					c.dirty[s.id] = true
+				}
+			}
+		}
 		return s.id
 	}
 	at := e.PublishedAt
@@ -161,28 +213,39 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	if c.added%256 == 0 {
 		c.expire()
 	}
-	independent := e.DuplicateOf == "" && e.RepostOf == ""
-	if !independent {
+	if e.DuplicateOf != "" || e.RepostOf != "" {
+		// A copy says nothing new: it joins its original's story and leaves
+		// the centroid where the independent reports put it.
 		if s, ok := c.byEntry[firstNonEmpty(e.DuplicateOf, e.RepostOf)]; ok && s.active {
 			c.join(s, e, nil, false)
 			return s.id
 		}
 	}
-	vec := c.vector(e)
-	best, bestScore := c.best(vec, at)
-	for t := range vec {
-		c.df[t] = c.dfFor(t)
-		c.df[t].add(c.clock, c.cfg.DFHalfLife, 1)
+	vec, lookup := c.vector(e)
+	cands := c.score(vec, lookup, at)
+	for _, x := range vec {
+		d, ok := c.df[x.t]
+		if !ok {
+			d = &decayed{}
+			c.df[x.t] = d
+		}
+		d.add(c.clock, c.cfg.DFHalfLife, 1)
 	}
 	c.docs.add(c.clock, c.cfg.DFHalfLife, 1)
-	if best != nil && bestScore >= c.cfg.Threshold {
-		c.join(best, e, vec, true)
+	independent := e.DuplicateOf == "" && e.RepostOf == ""
+	if len(cands) > 0 && cands[0].score >= c.cfg.Threshold {
+		best := cands[0].s
+		c.join(best, e, vec, independent)
+		c.mergeLinked(best, cands[1:])
+		for best.mergedInto != "" {
+			best = c.stories[best.mergedInto]
+		}
 		return best.id
 	}
 	s := &story{id: StoryID(e.ID), seq: c.nextSeq, centroid: make(map[string]float64), first: at, last: at, active: true}
 	c.nextSeq++
 	c.stories[s.id] = s
-	c.join(s, e, vec, true)
+	c.join(s, e, vec, independent)
 	return s.id
 }
 
@@ -193,113 +256,151 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-func (c *Clusterer) dfFor(t string) *decayed {
-	if d, ok := c.df[t]; ok {
-		return d
+// vector is the entry's L2-normalised TF-IDF vector over headline and body
+// terms, sorted by term, and the same weights keyed by term.
+func (c *Clusterer) vector(e wire.Entry) ([]term, map[string]float64) {
+	type tf struct {
+		f      float64
+		proper bool
 	}
-	return &decayed{}
-}
-
-// vector is the entry's L2-normalised TF-IDF vector over headline and body tokens.
-func (c *Clusterer) vector(e wire.Entry) map[string]float64 {
-	tf := make(map[string]float64)
-	for _, t := range words.Split(e.Headline) {
-		if keep(t) {
-			tf[t] += c.cfg.TitleWeight
-		}
+	counts := make(map[string]tf)
+	c.toks = tokenize(e.Headline, 0, c.toks[:0])
+	for _, t := range c.toks {
+		x := counts[t.term]
+		x.f += c.cfg.TitleWeight
+		x.proper = x.proper || t.proper
+		counts[t.term] = x
 	}
 	body := e.Text
 	if strings.HasPrefix(body, e.Headline) {
 		body = body[len(e.Headline):]
 	}
-	n := 0
-	for _, t := range words.Split(body) {
-		if n >= c.cfg.MaxBodyTokens {
-			break
-		}
-		if keep(t) {
-			tf[t]++
-			n++
+	if c.cfg.MaxBodyTokens > 0 && body != "" {
+		c.toks = tokenize(body, c.cfg.MaxBodyTokens, c.toks[:0])
+		for _, t := range c.toks {
+			x := counts[t.term]
+			x.f++
+			x.proper = x.proper || t.proper
+			counts[t.term] = x
 		}
 	}
 	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
+	vec := make([]term, 0, len(counts))
 	var norm2 float64
-	for t, f := range tf {
+	for t, x := range counts {
 		df := 0.0
 		if d, ok := c.df[t]; ok {
 			df = d.value(c.clock, c.cfg.DFHalfLife)
 		}
-		w := (1 + math.Log(f)) * (math.Log((docs+1)/(df+1)) + 1)
-		tf[t] = w
-		norm2 += w * w
+		w := (1 + math.Log(x.f)) * (math.Log((docs+1)/(df+1)) + 1)
+		if x.proper {
+			w *= c.cfg.ProperWeight
+		}
+		vec = append(vec, term{t, w})
 	}
+	sort.Slice(vec, func(i, j int) bool { return vec[i].t < vec[j].t })
+	for _, x := range vec {
+		norm2 += x.w * x.w
+	}
+	lookup := make(map[string]float64, len(vec))
 	if norm2 > 0 {
 		inv := 1 / math.Sqrt(norm2)
-		for t := range tf {
-			tf[t] *= inv
+		for i := range vec {
+			vec[i].w *= inv
+			lookup[vec[i].t] = vec[i].w
 		}
 	}
-	return tf
+	return vec, lookup
 }
 
-func keep(t string) bool {
-	if stopwords[t] {
-		return false
-	}
-	return utf8.RuneCountInString(t) >= 2 || t[0] >= 0x80 && utf8.RuneCountInString(t) == 1 && isIdeograph(t)
+type candidate struct {
+	s     *story
+	score float64
 }
 
-func isIdeograph(t string) bool {
-	r, _ := utf8.DecodeRuneInString(t)
-	return r >= 0x2E80
-}
+// maxPostings bounds how long a posting list the retrieval walks: a term
+// held by that many active stories is too common to find a story by,
+// though it still counts in the full score of the stories found otherwise.
+const maxPostings = 4096
 
-// best finds the active story most similar to vec among those sharing a token with it.
-func (c *Clusterer) best(vec map[string]float64, at time.Time) (*story, float64) {
-	terms := sortedTerms(vec)
-	seen := make(map[*story]bool)
-	var best *story
-	bestScore := 0.0
-	for _, t := range terms {
-		for _, s := range c.index[t] {
-			if seen[s] || !s.active {
-				continue
-			}
-			seen[s] = true
-			if at.Sub(s.last) > c.cfg.Window || s.first.Sub(at) > c.cfg.Window {
-				continue
-			}
-			var dot float64
-			for _, u := range terms {
-				dot += vec[u] * s.centroid[u]
-			}
-			score := dot / math.Sqrt(s.norm2)
-			if score > bestScore || (score == bestScore && best != nil && s.seq < best.seq) {
-				best, bestScore = s, score
-			}
+// score finds the active stories sharing a term with vec through the
+// index, keeps the Candidates with the largest partial centroid overlap,
+// and scores those fully: centroid cosine blended with the best cosine
+// against a recent member, discounted by the time between the entry and
+// the story. The result is sorted best first, ties to the older story.
+func (c *Clusterer) score(vec []term, lookup map[string]float64, at time.Time) []candidate {
+	acc := c.acc
+	clear(acc)
+	for _, x := range vec {
+		post := c.index[x.t]
+		if len(post) > maxPostings {
+			continue
+		}
+		for _, s := range post {
+			acc[s] += x.w * s.centroid[x.t] / math.Sqrt(s.norm2)
 		}
 	}
-	return best, bestScore
-}
-
-func sortedTerms(vec map[string]float64) []string {
-	terms := make([]string, 0, len(vec))
-	for t := range vec {
-		terms = append(terms, t)
+	found := make([]candidate, 0, len(acc))
+	for s, v := range acc {
+		if !s.active || at.Sub(s.last) > c.cfg.Window || s.first.Sub(at) > c.cfg.Window {
+			continue
+		}
+		found = append(found, candidate{s, v})
 	}
-	sort.Strings(terms)
-	return terms
+	byScore := func(i, j int) bool {
+		if found[i].score != found[j].score {
+			return found[i].score > found[j].score
+		}
+		return found[i].s.seq < found[j].s.seq
+	}
+	sort.Slice(found, byScore)
+	if len(found) > c.cfg.Candidates {
+		found = found[:c.cfg.Candidates]
+	}
+	for i := range found {
+		s := found[i].s
+		var dot float64
+		for _, x := range vec {
+			dot += x.w * s.centroid[x.t]
+		}
+		cent := dot / math.Sqrt(s.norm2)
+		var near float64
+		for _, m := range s.recent {
+			var d float64
+			for _, y := range m {
+				d += y.w * lookup[y.t]
+			}
+			near = max(near, d)
+		}
+		w := c.cfg.CentroidWeight
+		found[i].score = (w*cent + (1-w)*near) * c.timeFactor(s, at)
+	}
+	sort.Slice(found, byScore)
+	return found
 }
 
-// join adds e to s; a vector, when given, moves the story's centroid.
-func (c *Clusterer) join(s *story, e wire.Entry, vec map[string]float64, independent bool) {
-	for _, t := range sortedTerms(vec) {
-		w := vec[t]
-		old, had := s.centroid[t]
-		s.norm2 += 2*old*w + w*w
-		s.centroid[t] = old + w
-		if !had {
-			c.index[t] = append(c.index[t], s)
+// timeFactor discounts a story by how far at lies outside its time span:
+// news about one event comes in bursts, so the older a story's last
+// report, the more alike a new entry must be to join it.
+func (c *Clusterer) timeFactor(s *story, at time.Time) float64 {
+	var gap time.Duration
+	switch {
+	case at.After(s.last):
+		gap = at.Sub(s.last)
+	case at.Before(s.first):
+		gap = s.first.Sub(at)
+	}
+	return math.Exp2(-float64(gap) / float64(c.cfg.TimeHalfLife))
+}
+
+// join adds e to s; a vector, when given, moves the story's centroid and
+// becomes one of its recent members.
+func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
+	if vec != nil {
+		c.addCentroid(s, vec)
+		s.recent = append(s.recent, vec)
+		if len(s.recent) > c.cfg.RecentMembers {
+			s.recent = s.recent[len(s.recent)-c.cfg.RecentMembers:]
 		}
 	}
 	e.Text = snippet(e.Text, 600)
@@ -315,6 +416,104 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec map[string]float64, indepen
 	}
 	c.byEntry[e.ID] = s
 	c.dirty[s.id] = true
+}
+
+func (c *Clusterer) addCentroid(s *story, vec []term) {
+	for _, x := range vec {
+		old, had := s.centroid[x.t]
+		s.norm2 += 2*old*x.w + x.w*x.w
+		s.centroid[x.t] = old + x.w
+		if !had {
+			c.index[x.t] = append(c.index[x.t], s)
+		}
+	}
+}
+
+// mergeLinked merges into one story the stories that an entry just
+// joined to s was also similar enough to join, when their centroids agree
+// too: two threads that the wire has shown to be one event. The older
+// story survives; the other publishes a final snapshot pointing to it.
+func (c *Clusterer) mergeLinked(s *story, others []candidate) {
+	for _, o := range others {
+		if o.score < c.cfg.Threshold {
+			break
+		}
+		if !o.s.active || o.s == s || o.s.mergedInto != "" {
+			continue
+		}
+		if centroidCosine(s, o.s) < c.cfg.MergeThreshold {
+			continue
+		}
+		keep, gone := s, o.s
+		if gone.seq < keep.seq {
+			keep, gone = gone, keep
+		}
+		c.merge(keep, gone)
+		s = keep
+	}
+}
+
+func centroidCosine(a, b *story) float64 {
+	if len(a.centroid) > len(b.centroid) {
+		a, b = b, a
+	}
+	terms := make([]string, 0, len(a.centroid))
+	for t := range a.centroid {
+		terms = append(terms, t)
+	}
+	sort.Strings(terms)
+	var dot float64
+	for _, t := range terms {
+		dot += a.centroid[t] * b.centroid[t]
+	}
+	return dot / math.Sqrt(a.norm2*b.norm2)
+}
+
+// merge moves every member of gone into keep.
+func (c *Clusterer) merge(keep, gone *story) {
+	terms := make([]term, 0, len(gone.centroid))
+	for t, w := range gone.centroid {
+		terms = append(terms, term{t, w})
+	}
+	sort.Slice(terms, func(i, j int) bool { return terms[i].t < terms[j].t })
+	c.unindex(gone)
+	c.addCentroid(keep, terms)
+	keep.recent = append(keep.recent, gone.recent...)
+	if len(keep.recent) > c.cfg.RecentMembers {
+		keep.recent = keep.recent[len(keep.recent)-c.cfg.RecentMembers:]
+	}
+	for _, m := range gone.members {
+		keep.members = append(keep.members, m)
+		c.byEntry[m.entry.ID] = keep
+	}
+	keep.first = minTime(keep.first, gone.first)
+	if gone.last.After(keep.last) {
+		keep.last = gone.last
+	}
+	if gone.seen.After(keep.seen) {
+		keep.seen = gone.seen
+	}
+	gone.active = false
+	gone.mergedInto = keep.id
+	gone.recent = nil
+	c.dirty[keep.id] = true
+	c.dirty[gone.id] = true
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (c *Clusterer) unindex(s *story) {
+	for t := range s.centroid {
+		c.index[t] = removeStory(c.index[t], s)
+		if len(c.index[t]) == 0 {
+			delete(c.index, t)
+		}
+	}
 }
 
 func snippet(s string, n int) string {
@@ -342,13 +541,9 @@ func (c *Clusterer) expire() {
 	sort.Slice(gone, func(i, j int) bool { return gone[i].seq < gone[j].seq })
 	for _, s := range gone {
 		s.active = false
+		s.recent = nil
 		c.dirty[s.id] = true
-		for t := range s.centroid {
-			c.index[t] = removeStory(c.index[t], s)
-			if len(c.index[t]) == 0 {
-				delete(c.index, t)
-			}
-		}
+		c.unindex(s)
 		for _, m := range s.members {
 			delete(c.byEntry, m.entry.ID)
 		}

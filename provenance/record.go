@@ -72,3 +72,28 @@ func Less(a, b Record) bool {
 	}
 	return a.EntryID < b.EntryID
 }
+
+// Trail says how long after a story's first report a source first carried
+// it: the "who said it first" line of a story page.
+type Trail struct {
+	Source      string    `json:"source"`
+	EntryID     string    `json:"entry_id"`
+	PublishedAt time.Time `json:"published_at"`
+	// Minutes is how long this source trailed the first report.
+	Minutes float64 `json:"minutes"`
+}
+
+// Claim kinds.
+const (
+	ClaimNumber = "number"
+	ClaimQuote  = "quote"
+)
+
+// Claim is a figure or quoted statement that only one independent origin
+// carries, so that an editor sees what is not yet corroborated.
+type Claim struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
+	EntryID string `json:"entry_id"`
+	Source  string `json:"source"`
+}

@@ -123,7 +123,9 @@ type Story struct {
 	FirstSeen   time.Time           `json:"first_seen"`
 	LastUpdated time.Time           `json:"last_updated"`
 	MergedInto  string              `json:"merged_into,omitempty"`
-	Truncated   int                 `json:"truncated,omitempty"`
+	// SingleSource lists figures and quotes only one independent origin carries.
+	SingleSource []provenance.Claim `json:"single_source,omitempty"`
+	Truncated    int                `json:"truncated,omitempty"`
 	Provenance  []provenance.Record `json:"provenance"`
 }
 
@@ -148,6 +150,8 @@ type FirstReport struct {
 	URL         string    `json:"url,omitempty"`
 	PublishedAt time.Time `json:"published_at"`
 	LagSeconds  float64   `json:"lag_seconds"`
+	// Trail lists, per later source, how many minutes it trailed the first report.
+	Trail []provenance.Trail `json:"trail,omitempty"`
 }
 
 // Counts summarise a story's corroboration.

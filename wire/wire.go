@@ -110,23 +110,23 @@ type Fingerprint struct {
 
 // Story is a full story snapshot.
 type Story struct {
-	Schema      string              `json:"schema"`
-	ID          string              `json:"id"`
-	Version     int64               `json:"version"`
-	Status      string              `json:"status"`
-	Headline    string              `json:"headline"`
-	Brief       []BriefSentence     `json:"brief"`
-	FirstReport FirstReport         `json:"first_report"`
-	Counts      Counts              `json:"counts"`
-	Languages   []string            `json:"languages,omitempty"`
-	Keywords    []string            `json:"keywords,omitempty"`
-	FirstSeen   time.Time           `json:"first_seen"`
-	LastUpdated time.Time           `json:"last_updated"`
-	MergedInto  string              `json:"merged_into,omitempty"`
+	Schema      string          `json:"schema"`
+	ID          string          `json:"id"`
+	Version     int64           `json:"version"`
+	Status      string          `json:"status"`
+	Headline    string          `json:"headline"`
+	Brief       []BriefSentence `json:"brief"`
+	FirstReport FirstReport     `json:"first_report"`
+	Counts      Counts          `json:"counts"`
+	Languages   []string        `json:"languages,omitempty"`
+	Keywords    []string        `json:"keywords,omitempty"`
+	FirstSeen   time.Time       `json:"first_seen"`
+	LastUpdated time.Time       `json:"last_updated"`
+	MergedInto  string          `json:"merged_into,omitempty"`
 	// SingleSource lists figures and quotes only one independent origin carries.
-	SingleSource []provenance.Claim `json:"single_source,omitempty"`
-	Truncated    int                `json:"truncated,omitempty"`
-	Provenance  []provenance.Record `json:"provenance"`
+	SingleSource []provenance.Claim  `json:"single_source,omitempty"`
+	Truncated    int                 `json:"truncated,omitempty"`
+	Provenance   []provenance.Record `json:"provenance"`
 }
 
 // Story statuses.

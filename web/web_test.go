@@ -1,0 +1,120 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func publishJSON(t *testing.T, srv *bustest.Server, subject string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.JS.Publish(context.Background(), subject, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAPIServesEntriesStoriesAndProvenance(t *testing.T) {
+	srv := bustest.Start(t)
+	at := time.Date(2024, 6, 11, 10, 9, 0, 0, time.UTC)
+	src := provenance.Source{ID: "allafrica", Kind: "rss", Code: "ALLAFRICA", Name: "AllAfrica"}
+	for i, h := range []string{"first", "second", "third"} {
+		publishJSON(t, srv, bus.EntrySubject("rss", "allafrica"), wire.Entry{
+			Schema: wire.SchemaEntry, ID: "e" + h, Source: src, Headline: h, PublishedAt: at.Add(time.Duration(i) * time.Minute),
+		})
+	}
+	rec := provenance.Record{
+		EntryID: "efirst", Source: src, URL: "https://allafrica.com/x?a=1&b=<2>", Headline: `<script>alert("x")</script> Malawi`,
+		PublishedAt: at, ObservedAt: at.Add(time.Minute), Role: provenance.RoleOrigin,
+		Raw: provenance.RawRef{Stream: bus.StreamRaw, Seq: 1, MsgID: "rss:allafrica:1"},
+	}
+	for v := int64(1); v <= 2; v++ {
+		publishJSON(t, srv, bus.StorySubject("s1"), wire.Story{Schema: wire.SchemaStory, ID: "s1", Version: v, Status: wire.StatusDeveloping,
+			Headline: "Malawi", LastUpdated: at, Provenance: []provenance.Record{rec}})
+	}
+	publishJSON(t, srv, bus.StorySubject("s2"), wire.Story{Schema: wire.SchemaStory, ID: "s2", Version: 1, Status: wire.StatusMerged, MergedInto: "s1", LastUpdated: at})
+
+	store := NewStore(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.Follow(ctx, srv.JS, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	hs := httptest.NewServer(NewServer(Config{}, store, nil).Handler())
+	defer hs.Close()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, ok := store.Story("s1")
+		if len(store.Entries(10)) == 2 && ok && st.Version == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("store did not catch up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	code, body := get(t, hs.URL+"/api/entries")
+	var entries struct{ Entries []wire.Entry }
+	if err := json.Unmarshal([]byte(body), &entries); err != nil || code != 200 {
+		t.Fatalf("entries: %d %s", code, body)
+	}
+	if len(entries.Entries) != 2 || entries.Entries[0].Headline != "third" || entries.Entries[1].Headline != "second" {
+		t.Errorf("entries = %+v, want the last two, newest first", entries.Entries)
+	}
+	code, body = get(t, hs.URL+"/api/stories")
+	if code != 200 || !strings.Contains(body, `"id":"s1"`) || strings.Contains(body, `"id":"s2"`) || strings.Contains(body, "provenance\":[{") {
+		t.Errorf("stories list (merged hidden, no provenance): %d %s", code, body)
+	}
+	code, body = get(t, hs.URL+"/api/stories/s1")
+	if code != 200 || !strings.Contains(body, `"version":2`) || !strings.Contains(body, `"entry_id":"efirst"`) {
+		t.Errorf("story: %d %s", code, body)
+	}
+	if code, _ = get(t, hs.URL+"/api/stories/nope"); code != http.StatusNotFound {
+		t.Errorf("unknown story: %d", code)
+	}
+	_, body = get(t, hs.URL+"/api/stories/s1/provenance?format=html")
+	if strings.Contains(body, "<script>") || !strings.Contains(body, "&lt;script&gt;") || !strings.Contains(body, `href="https://allafrica.com/x?a=1&amp;b=&lt;2&gt;"`) {
+		t.Errorf("html provenance not escaped: %s", body)
+	}
+	_, body = get(t, hs.URL+"/api/stories/s1/provenance?format=md")
+	if !strings.Contains(body, "### Wire provenance") || strings.Contains(body, "<script>") || !strings.Contains(body, "<https://allafrica.com/x?a=1&b=%3C2%3E>") {
+		t.Errorf("markdown provenance: %s", body)
+	}
+	if code, _ = get(t, hs.URL+"/api/stories/s1/provenance?format=pdf"); code != http.StatusBadRequest {
+		t.Errorf("bad format: %d", code)
+	}
+}

@@ -1,0 +1,95 @@
+package provenance
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func hostileRecords() []Record {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	return []Record{
+		{EntryID: "e1", Source: Source{ID: "bbc", Kind: "rss", Code: "BBC", Name: "BBC"}, URL: "https://bbc.example/a?x=1&y=<2>",
+			Headline: `<script>alert(1)</script> *bold* [link](javascript:x)`, PublishedAt: t0, ObservedAt: t0.Add(time.Minute),
+			Role: RoleOrigin, Raw: RawRef{Stream: "WIRE_RAW", Seq: 7, MsgID: "rss:bbc:1"}},
+		{EntryID: "e2", Source: Source{ID: "tg", Kind: "telegram", Code: "TG"}, URL: "javascript:alert(1)",
+			Headline: "Repost", PublishedAt: t0.Add(5 * time.Minute), ObservedAt: t0.Add(6 * time.Minute),
+			Role: RoleRepost, Of: "e1", Withdrawn: true, Raw: RawRef{Stream: "WIRE_RAW", Seq: 8, MsgID: "telegram:tg:2"}},
+	}
+}
+
+func TestHTMLEscapesSourceText(t *testing.T) {
+	var b bytes.Buffer
+	if err := HTML(&b, hostileRecords()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, bad := range []string{"<script>", `href="javascript:`, "<2>"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("HTML output contains %q:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, "&lt;script&gt;") || !strings.Contains(out, "withdrawn") {
+		t.Errorf("HTML output lost escaped text or the withdrawn mark:\n%s", out)
+	}
+}
+
+func TestMarkdownEscapesSourceText(t *testing.T) {
+	var b bytes.Buffer
+	if err := Markdown(&b, hostileRecords()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "<script>") || strings.Contains(out, "[link](") || strings.Contains(out, "*bold*") {
+		t.Errorf("markdown not escaped:\n%s", out)
+	}
+	if !strings.Contains(out, "### Wire provenance") || !strings.Contains(out, "(withdrawn)") {
+		t.Errorf("markdown block incomplete:\n%s", out)
+	}
+}
+
+func TestPROVJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := PROVJSON(&b, "s1", hostileRecords()); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b.Bytes(), &raw); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if !strings.Contains(string(raw["prefix"]), "http://www.w3.org/ns/prov#") {
+		t.Errorf("prov prefix missing: %s", raw["prefix"])
+	}
+	delete(raw, "prefix")
+	rest, _ := json.Marshal(raw)
+	var doc map[string]map[string]map[string]any
+	if err := json.Unmarshal(rest, &doc); err != nil {
+		t.Fatalf("not JSON of the PROV-JSON shape: %v\n%s", err, b.String())
+	}
+	for _, id := range []string{"nw:story/s1", "nw:entry/e1", "nw:entry/e2", "nw:raw/rss:bbc:1"} {
+		if _, ok := doc["entity"][id]; !ok {
+			t.Errorf("entity %s missing", id)
+		}
+	}
+	if _, ok := doc["agent"]["nw:source/bbc"]; !ok {
+		t.Error("agent for source bbc missing")
+	}
+	if len(doc["hadMember"]) != 2 || len(doc["wasAttributedTo"]) != 2 || len(doc["wasGeneratedBy"]) != 2 {
+		t.Errorf("relations: hadMember %d wasAttributedTo %d wasGeneratedBy %d, want 2 each",
+			len(doc["hadMember"]), len(doc["wasAttributedTo"]), len(doc["wasGeneratedBy"]))
+	}
+	quotation := false
+	for _, rel := range doc["wasDerivedFrom"] {
+		if rel["prov:usedEntity"] == "nw:entry/e1" && rel["prov:generatedEntity"] == "nw:entry/e2" {
+			quotation = true
+		}
+	}
+	if !quotation || len(doc["wasDerivedFrom"]) != 3 {
+		t.Errorf("wasDerivedFrom: want raw links for both entries and e2 quoting e1, got %v", doc["wasDerivedFrom"])
+	}
+	if e2 := doc["entity"]["nw:entry/e2"]; e2["nw:withdrawn"] != true {
+		t.Errorf("withdrawn entry not marked: %v", e2)
+	}
+}

@@ -1,9 +1,11 @@
 package main
 
 import (
-	"net/http"
+	"context"
+	"fmt"
 	"time"
 
+	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/rss"
@@ -11,16 +13,57 @@ import (
 
 func init() {
 	collectorBuilders["rss"] = func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-		feeds := make([]rss.Feed, 0, len(sources))
-		for _, s := range sources {
-			feeds = append(feeds, rss.Feed{ID: s.ID, Code: s.Code, Name: s.Name, URL: s.URL, Interval: time.Duration(s.Interval)})
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+		if err != nil {
+			return nil, fmt.Errorf("rss: open %s bucket: %w", bus.BucketSource, err)
 		}
-		cc := p.cfg.Collector
-		c, err := rss.New(rss.Config{Feeds: feeds, UserAgent: cc.UserAgent, Timeout: time.Duration(cc.Timeout), MaxBody: int64(cc.MaxBody)},
-			pub, &http.Client{Timeout: time.Duration(cc.Timeout)}, p.log)
+		c, err := rss.New(rssConfig(p.cfg, sources), pub, kv, p.log)
 		if err != nil {
 			return nil, err
 		}
 		return []namedCollector{{"rss", c}}, nil
+	}
+}
+
+// rssConfig maps the configuration file onto the collector's settings.
+func rssConfig(cfg *config.Config, sources []config.Source) rss.Config {
+	cc := cfg.Collector
+	feeds := make([]rss.Feed, 0, len(sources))
+	for _, s := range sources {
+		feeds = append(feeds, rss.Feed{
+			ID: s.ID, Code: s.Code, Name: s.Name, URL: s.URL,
+			Interval: time.Duration(s.Interval), MaxBody: int64(s.MaxBody),
+			NoWebSub: s.WebSub != nil && !*s.WebSub,
+		})
+	}
+	redirects := cc.MaxRedirects
+	if redirects == 0 {
+		redirects = -1 // the file's 0 means "follow none"
+	}
+	jitter := cc.Jitter
+	if jitter == 0 {
+		jitter = -1 // the file's 0 means "no jitter"
+	}
+	return rss.Config{
+		Feeds:          feeds,
+		UserAgent:      cc.UserAgent,
+		Contact:        cc.Contact,
+		ConnectTimeout: time.Duration(cc.ConnectTimeout),
+		HeaderTimeout:  time.Duration(cc.HeaderTimeout),
+		Timeout:        time.Duration(cc.Timeout),
+		MaxBody:        int64(cc.MaxBody),
+		MaxRedirects:   redirects,
+		Interval:       time.Duration(cc.RSSInterval),
+		BackoffMax:     time.Duration(cc.BackoffMax),
+		Jitter:         jitter,
+		Workers:        cc.Workers,
+		PerHost:        cc.PerHost,
+		WebSub: rss.WebSubConfig{
+			CallbackURL: cc.WebSubCallback,
+			Listen:      cc.WebSubListen,
+			Lease:       time.Duration(cc.WebSubLease),
+		},
 	}
 }

@@ -105,6 +105,11 @@ type SynthConfig struct {
 	DFHalfLife       Duration `yaml:"df_half_life"`
 	SnapshotInterval Duration `yaml:"snapshot_interval"`
 	MaxProvenance    int      `yaml:"max_provenance"`
+	MergeThreshold   float64  `yaml:"merge_threshold"`
+	TimeHalfLife     Duration `yaml:"time_half_life"`
+	ProperWeight     float64  `yaml:"proper_weight"`
+	CentroidWeight   float64  `yaml:"centroid_weight"`
+	RecentMembers    int      `yaml:"recent_members"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -295,6 +300,15 @@ func (c *Config) Validate() Problems {
 	if c.Synth.MaxProvenance < 10 {
 		add("synth.max_provenance", "must be at least 10")
 	}
+	if c.Synth.MergeThreshold <= 0 || c.Synth.MergeThreshold > 1 {
+		add("synth.merge_threshold", "must be within (0, 1]")
+	}
+	if c.Synth.TimeHalfLife <= 0 || c.Synth.ProperWeight <= 0 || c.Synth.RecentMembers < 1 {
+		add("synth", "time_half_life and proper_weight must be positive, recent_members at least 1")
+	}
+	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
+		add("synth.centroid_weight", "must be within [0, 1]")
+	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)
 	seen := make(map[string]int)
@@ -379,8 +393,10 @@ func Default() *Config {
 			NearDuplicateDistance: 3, NearDuplicateWindow: Duration(48 * 3600e9),
 		},
 		Synth: SynthConfig{
-			Threshold: 0.35, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
+			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(250e6), MaxProvenance: 2000,
+			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
+			RecentMembers: 64,
 		},
 	}
 }

@@ -1,12 +1,29 @@
 package synth
 
 import (
+	"math"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
-	"github.com/newswire/newswire/words"
+)
+
+// Limits of what a snapshot carries beyond the provenance list, so that a
+// big story's snapshot stays small and cheap to build.
+const (
+	briefSentences   = 3
+	briefCandidates  = 64  // earliest independent members whose sentences compete for the brief
+	citeSimilarity   = 0.5 // cosine at which a member's sentence supports a brief sentence
+	briefRedundancy  = 0.3 // MMR weight of redundancy against centrality
+	maxTrail         = 100
+	maxSingleSource  = 20
+	headlineSlack    = 0.9 // an earlier origin's title wins within this share of the most central one
+	minQuoteRunes    = 12
+	maxSentenceRunes = 400
 )
 
 // Snapshot builds the full snapshot of a story and advances its version.
@@ -29,9 +46,10 @@ func (c *Clusterer) build(s *story) wire.Story {
 	recs := make([]provenance.Record, 0, len(members))
 	sources := make(map[string]bool)
 	langs := make(map[string]bool)
-	origins := 0
-	var origin *member
-	var first *member
+	live := make([]*member, 0, len(members))    // not withdrawn
+	origins := make([]*member, 0, len(members)) // independent and not withdrawn
+	haveOrigin := false
+	entries := 0
 	for i := range members {
 		m := &members[i]
 		e := m.entry
@@ -41,8 +59,8 @@ func (c *Clusterer) build(s *story) wire.Story {
 			r.Role, r.Of = provenance.RoleRepost, e.RepostOf
 		case e.DuplicateOf != "":
 			r.Role, r.Of = provenance.RoleDuplicate, e.DuplicateOf
-		case origin == nil && !e.Withdrawn:
-			r.Role = provenance.RoleOrigin
+		case !haveOrigin && !e.Withdrawn:
+			r.Role, haveOrigin = provenance.RoleOrigin, true
 		default:
 			r.Role = provenance.RoleCorroboration
 		}
@@ -50,14 +68,10 @@ func (c *Clusterer) build(s *story) wire.Story {
 		if e.Withdrawn {
 			continue
 		}
-		if first == nil {
-			first = m
-		}
+		entries++
+		live = append(live, m)
 		if r.Role == provenance.RoleOrigin || r.Role == provenance.RoleCorroboration {
-			origins++
-			if origin == nil {
-				origin = m
-			}
+			origins = append(origins, m)
 		}
 		sources[e.Source.ID] = true
 		if e.Lang != "" {
@@ -72,7 +86,8 @@ func (c *Clusterer) build(s *story) wire.Story {
 		FirstSeen:   s.first,
 		LastUpdated: s.last,
 		Keywords:    c.keywords(s, 8),
-		Counts:      wire.Counts{Entries: len(members), Sources: len(sources), Origins: origins},
+		Counts:      wire.Counts{Entries: entries, Sources: len(sources), Origins: len(origins)},
+		Brief:       []wire.BriefSentence{},
 	}
 	if !s.active {
 		st.Status = wire.StatusStale
@@ -84,19 +99,19 @@ func (c *Clusterer) build(s *story) wire.Story {
 		st.Languages = append(st.Languages, l)
 	}
 	sort.Strings(st.Languages)
-	if origin == nil {
-		origin = first
+	centroid := c.unitCentroid(s)
+	switch {
+	case len(origins) > 0:
+		st.Headline = c.headline(origins, centroid)
+	case len(live) > 0:
+		st.Headline = live[0].entry.Headline
+	case len(members) > 0:
+		st.Headline = members[0].entry.Headline
 	}
-	if origin == nil && len(members) > 0 {
-		origin = &members[0]
-	}
-	if origin != nil {
-		st.Headline = origin.entry.Headline
-		st.Brief = c.brief(origin, members)
-	}
-	if first != nil {
-		e := first.entry
-		st.FirstReport = wire.FirstReport{EntryID: e.ID, Source: e.Source.Code, URL: e.URL, PublishedAt: e.PublishedAt, LagSeconds: e.LagSeconds}
+	if len(live) > 0 {
+		st.Brief = c.brief(origins, live, centroid)
+		st.FirstReport = firstReport(live)
+		st.SingleSource = singleSource(origins, live)
 	}
 	if len(recs) > c.cfg.MaxProvenance {
 		st.Truncated = len(recs) - c.cfg.MaxProvenance
@@ -119,38 +134,368 @@ func record(e wire.Entry) provenance.Record {
 	}
 }
 
-// brief is the origin's headline, cited by every entry that carries the
-// same headline words.
-func (c *Clusterer) brief(origin *member, members []member) []wire.BriefSentence {
-	key := headlineKey(origin.entry.Headline)
-	cites := []string{origin.entry.ID}
-	for _, m := range members {
-		if m.entry.ID != origin.entry.ID && !m.entry.Withdrawn && headlineKey(m.entry.Headline) == key {
-			cites = append(cites, m.entry.ID)
-		}
+func (c *Clusterer) unitCentroid(s *story) map[string]float64 {
+	out := make(map[string]float64, len(s.centroid))
+	if s.norm2 <= 0 {
+		return out
 	}
-	return []wire.BriefSentence{{Text: origin.entry.Headline, Cites: cites}}
+	inv := 1 / math.Sqrt(s.norm2)
+	for t, w := range s.centroid {
+		out[t] = w * inv
+	}
+	return out
 }
 
-func headlineKey(h string) string {
-	toks := words.Split(h)
-	b := make([]byte, 0, len(h))
+// textVector is the unit TF-IDF vector of a piece of text under the
+// current document frequencies, sorted by term.
+func (c *Clusterer) textVector(text string) []term {
+	toks := tokenize(text, 0, nil)
+	counts := make(map[string]float64, len(toks))
 	for _, t := range toks {
-		b = append(b, t...)
-		b = append(b, ' ')
+		counts[t.term]++
 	}
-	return string(b)
+	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
+	vec := make([]term, 0, len(counts))
+	var norm2 float64
+	for t, f := range counts {
+		df := 0.0
+		if d, ok := c.df[t]; ok {
+			df = d.value(c.clock, c.cfg.DFHalfLife)
+		}
+		w := (1 + math.Log(f)) * (math.Log((docs+1)/(df+1)) + 1)
+		vec = append(vec, term{t, w})
+	}
+	sort.Slice(vec, func(i, j int) bool { return vec[i].t < vec[j].t })
+	for _, x := range vec {
+		norm2 += x.w * x.w
+	}
+	if norm2 > 0 {
+		inv := 1 / math.Sqrt(norm2)
+		for i := range vec {
+			vec[i].w *= inv
+		}
+	}
+	return vec
+}
+
+func dotMap(v []term, m map[string]float64) float64 {
+	var d float64
+	for _, x := range v {
+		d += x.w * m[x.t]
+	}
+	return d
+}
+
+func dotVec(a, b []term) float64 {
+	var d float64
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i].t == b[j].t:
+			d += a[i].w * b[j].w
+			i++
+			j++
+		case a[i].t < b[j].t:
+			i++
+		default:
+			j++
+		}
+	}
+	return d
+}
+
+// headline is the most representative title: the origin whose headline is
+// closest to the story's centroid, except that the earliest origin within
+// headlineSlack of it wins, so that the first credible report names the
+// story rather than a later rewrite. Reposts and copies never compete.
+func (c *Clusterer) headline(origins []*member, centroid map[string]float64) string {
+	limit := min(len(origins), briefCandidates)
+	scores := make([]float64, limit)
+	best := 0.0
+	for i := range limit {
+		scores[i] = dotMap(c.textVector(origins[i].entry.Headline), centroid)
+		best = max(best, scores[i])
+	}
+	for i := range limit {
+		if scores[i] >= headlineSlack*best {
+			return origins[i].entry.Headline
+		}
+	}
+	return origins[0].entry.Headline
+}
+
+type sentence struct {
+	text  string
+	vec   []term
+	entry string
+}
+
+// brief picks up to three extractive sentences by maximal marginal
+// relevance: each is the candidate most central to the story (cosine with
+// the centroid) least like the sentences already chosen. Every sentence
+// cites each live entry that carries a sentence close to it, so a reader
+// can check every claim against its sources.
+func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64) []wire.BriefSentence {
+	pool := origins
+	if len(pool) == 0 {
+		pool = live
+	}
+	var cands []sentence
+	seen := make(map[string]bool)
+	for _, m := range pool[:min(len(pool), briefCandidates)] {
+		for _, text := range memberSentences(m.entry) {
+			key := strings.ToLower(text)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			v := c.textVector(text)
+			if len(v) == 0 {
+				continue
+			}
+			cands = append(cands, sentence{text: text, vec: v, entry: m.entry.ID})
+		}
+	}
+	cent := make([]float64, len(cands))
+	for i := range cands {
+		cent[i] = dotMap(cands[i].vec, centroid)
+	}
+	var chosen []int
+	used := make([]bool, len(cands))
+	for len(chosen) < briefSentences {
+		pick, pickScore := -1, math.Inf(-1)
+		for i := range cands {
+			if used[i] {
+				continue
+			}
+			redundancy := 0.0
+			for _, j := range chosen {
+				redundancy = max(redundancy, dotVec(cands[i].vec, cands[j].vec))
+			}
+			if redundancy >= citeSimilarity {
+				continue // says what a chosen sentence already says
+			}
+			score := (1-briefRedundancy)*cent[i] - briefRedundancy*redundancy
+			if score > pickScore {
+				pick, pickScore = i, score
+			}
+		}
+		if pick < 0 || (len(chosen) > 0 && cent[pick] <= 0) {
+			break
+		}
+		used[pick] = true
+		chosen = append(chosen, pick)
+	}
+	out := make([]wire.BriefSentence, 0, len(chosen))
+	var liveSentences [][]term
+	var liveOwner []string
+	for _, m := range live {
+		for _, text := range memberSentences(m.entry) {
+			liveSentences = append(liveSentences, c.textVector(text))
+			liveOwner = append(liveOwner, m.entry.ID)
+		}
+	}
+	for _, i := range chosen {
+		cites := []string{cands[i].entry}
+		cited := map[string]bool{cands[i].entry: true}
+		for k, v := range liveSentences {
+			if !cited[liveOwner[k]] && dotVec(cands[i].vec, v) >= citeSimilarity {
+				cited[liveOwner[k]] = true
+				cites = append(cites, liveOwner[k])
+			}
+		}
+		out = append(out, wire.BriefSentence{Text: cands[i].text, Cites: cites})
+	}
+	return out
+}
+
+// memberSentences are the headline and the sentences of the text snippet,
+// without a text that only repeats the headline and without a cut-off last
+// sentence of the snippet.
+func memberSentences(e wire.Entry) []string {
+	out := []string{}
+	if h := strings.TrimSpace(e.Headline); h != "" {
+		out = append(out, h)
+	}
+	body := strings.TrimSpace(strings.TrimPrefix(e.Text, e.Headline))
+	parts := splitSentences(body)
+	for i, p := range parts {
+		last := i == len(parts)-1
+		if last && len(e.Text) >= 600 {
+			break // the snippet cut this one short
+		}
+		if utf8.RuneCountInString(p) < 20 || utf8.RuneCountInString(p) > maxSentenceRunes {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func splitSentences(text string) []string {
+	var out []string
+	start := 0
+	runes := []rune(text)
+	for i, r := range runes {
+		end := false
+		switch r {
+		case '\n', '。', '！', '？', '؟':
+			end = true
+		case '.', '!', '?':
+			// A stop ends a sentence when a space and a capital (or the end) follow.
+			end = i+1 == len(runes) || (unicode.IsSpace(runes[i+1]) && (i+2 >= len(runes) || !unicode.IsLower(runes[i+2])))
+			if r == '.' && end && i > 0 && i-start < 4 {
+				end = false // "U.S." and initials
+			}
+		}
+		if end {
+			if s := strings.TrimSpace(string(runes[start : i+1])); s != "" {
+				out = append(out, s)
+			}
+			start = i + 1
+		}
+	}
+	if s := strings.TrimSpace(string(runes[start:])); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// firstReport is the earliest live entry, and how many minutes each later
+// source trailed it.
+func firstReport(live []*member) wire.FirstReport {
+	e := live[0].entry
+	fr := wire.FirstReport{EntryID: e.ID, Source: e.Source.Code, URL: e.URL, PublishedAt: e.PublishedAt.UTC(), LagSeconds: e.LagSeconds}
+	seen := map[string]bool{e.Source.ID: true}
+	for _, m := range live[1:] {
+		x := m.entry
+		if seen[x.Source.ID] {
+			continue
+		}
+		seen[x.Source.ID] = true
+		if len(fr.Trail) == maxTrail {
+			break
+		}
+		mins := x.PublishedAt.Sub(e.PublishedAt).Minutes()
+		fr.Trail = append(fr.Trail, provenance.Trail{
+			Source: x.Source.Code, EntryID: x.ID, PublishedAt: x.PublishedAt.UTC(),
+			Minutes: math.Round(max(mins, 0)*10) / 10,
+		})
+	}
+	return fr
+}
+
+// singleSource lists numbers and quotations that appear in exactly one
+// independent origin (its copies and reposts do not corroborate it).
+func singleSource(origins, live []*member) []provenance.Claim {
+	if len(origins) == 0 {
+		return nil
+	}
+	type claimAt struct {
+		claim provenance.Claim
+		key   string
+	}
+	var all []claimAt
+	support := make(map[string]map[string]bool) // claim key → origin entry ids
+	listed := make(map[string]bool)
+	originOf := make(map[string]string)         // entry id → the origin it copies
+	for _, m := range origins {
+		originOf[m.entry.ID] = m.entry.ID
+	}
+	for _, m := range live {
+		e := m.entry
+		if o := firstNonEmpty(e.DuplicateOf, e.RepostOf); o != "" {
+			if root, ok := originOf[o]; ok {
+				originOf[e.ID] = root
+			} else {
+				originOf[e.ID] = o
+			}
+		}
+	}
+	for _, m := range live {
+		e := m.entry
+		root := originOf[e.ID]
+		for _, cl := range claims(e.Headline + "\n" + e.Text) {
+			if support[cl.key] == nil {
+				support[cl.key] = make(map[string]bool)
+			}
+			if root == e.ID && !listed[cl.key] {
+				listed[cl.key] = true
+				all = append(all, claimAt{provenance.Claim{Kind: cl.kind, Text: cl.text, EntryID: e.ID, Source: e.Source.Code}, cl.key})
+			}
+			support[cl.key][root] = true
+		}
+	}
+	var out []provenance.Claim
+	for _, x := range all {
+		if len(support[x.key]) == 1 {
+			out = append(out, x.claim)
+			if len(out) == maxSingleSource {
+				break
+			}
+		}
+	}
+	return out
+}
+
+type claim struct{ kind, text, key string }
+
+// claims finds figures (numbers with their unit or scale word) and quoted
+// statements in text. Keys normalise what two reports would write
+// differently: digit grouping and case.
+func claims(text string) []claim {
+	var out []claim
+	runes := []rune(text)
+	for i := 0; i < len(runes); i++ {
+		r := runes[i]
+		switch {
+		case unicode.IsDigit(r) && (i == 0 || !unicode.IsLetter(runes[i-1]) && !unicode.IsDigit(runes[i-1])):
+			j := i
+			for j < len(runes) && (unicode.IsDigit(runes[j]) || (runes[j] == '.' || runes[j] == ',') && j+1 < len(runes) && unicode.IsDigit(runes[j+1])) {
+				j++
+			}
+			num := string(runes[i:j])
+			if utf8.RuneCountInString(num) < 2 && (j >= len(runes) || runes[j] != '%') {
+				i = j
+				continue // single digits are ordinals and list numbers more often than figures
+			}
+			start := i
+			if i > 0 && strings.ContainsRune("$€£¥₽", runes[i-1]) {
+				start = i - 1
+			}
+			end := j
+			if end < len(runes) && runes[end] == '%' {
+				end++
+			}
+			if year := len(num) == 4 && (num[:2] == "19" || num[:2] == "20"); year && start == i && end == j {
+				i = j
+				continue // a bare year dates the story; it is not a claim
+			}
+			key := strings.NewReplacer(",", "", ".", "").Replace(num)
+			out = append(out, claim{kind: provenance.ClaimNumber, text: string(runes[start:end]), key: "n:" + key})
+			i = j
+		case strings.ContainsRune("\"“«„", r):
+			closer := map[rune]string{'"': "\"", '“': "”\"", '«': "»", '„': "“”"}[r]
+			j := i + 1
+			for j < len(runes) && !strings.ContainsRune(closer, runes[j]) && runes[j] != '\n' {
+				j++
+			}
+			if j < len(runes) && strings.ContainsRune(closer, runes[j]) {
+				q := strings.TrimSpace(string(runes[i+1 : j]))
+				if utf8.RuneCountInString(q) >= minQuoteRunes && strings.Count(q, " ") >= 2 {
+					out = append(out, claim{kind: provenance.ClaimQuote, text: q, key: "q:" + strings.ToLower(strings.Join(strings.Fields(q), " "))})
+				}
+				i = j
+			}
+		}
+	}
+	return out
 }
 
 // keywords are the story's heaviest centroid terms.
 func (c *Clusterer) keywords(s *story, n int) []string {
-	type tw struct {
-		t string
-		w float64
-	}
-	all := make([]tw, 0, len(s.centroid))
+	all := make([]term, 0, len(s.centroid))
 	for t, w := range s.centroid {
-		all = append(all, tw{t, w})
+		all = append(all, term{t, w})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].w != all[j].w {

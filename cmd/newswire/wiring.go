@@ -122,6 +122,11 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.DFHalfLife = time.Duration(s.DFHalfLife)
 	c.SnapshotInterval = time.Duration(s.SnapshotInterval)
 	c.MaxProvenance = s.MaxProvenance
+	c.MergeThreshold = s.MergeThreshold
+	c.TimeHalfLife = time.Duration(s.TimeHalfLife)
+	c.ProperWeight = s.ProperWeight
+	c.CentroidWeight = s.CentroidWeight
+	c.RecentMembers = s.RecentMembers
 	return c
 }
 

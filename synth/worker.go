@@ -129,6 +129,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	if ferr := w.Flush(fctx); ferr != nil {
 		w.log.Warn("final flush failed; unacknowledged entries will be redelivered", zap.Error(ferr))
 	}
+	// Hand the pin over at once on a clean stop; a crashed worker's pin
+	// lapses after PinnedTTL instead.
+	if stream, serr := w.js.Stream(fctx, bus.StreamEntry); serr == nil {
+		if uerr := stream.UnpinConsumer(fctx, ConsumerName, PriorityGroup); uerr != nil {
+			w.log.Debug("unpin on stop failed; the pin lapses after its TTL", zap.Error(uerr))
+		}
+	}
 	w.log.Info("synthesizer stopped", zap.Int64("entries", w.stats.Entries.Load()), zap.Int64("snapshots", w.stats.Snapshots.Load()))
 	return err
 }
@@ -160,8 +167,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 	}
-	id := w.cl.Add(e)
-	w.cl.dirty[id] = true
+	// A redelivered entry the clusterer already holds changes nothing and
+	// publishes nothing: its story went out when it was first applied.
+	w.cl.Add(e)
 	if md.Sequence.Stream > w.applied {
 		w.applied = md.Sequence.Stream
 	}
@@ -181,6 +189,15 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	} else {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, w.applied+1
 	}
+	// Entries at or below the ack floor are in published snapshots; those
+	// above it may have died with the previous worker before their
+	// snapshot went out, so their stories are published again.
+	info, err := w.cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("synth: catch-up: consumer info: %w", err)
+	}
+	ackFloor := info.AckFloor.Stream
+	republish := make(map[string]bool)
 	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, cfg)
 	if err != nil {
 		return fmt.Errorf("synth: catch-up consumer: %w", err)
@@ -200,7 +217,10 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 			}
 			var e wire.Entry
 			if json.Unmarshal(m.Data(), &e) == nil && e.ID != "" {
-				w.cl.Add(e)
+				id := w.cl.Add(e)
+				if md.Sequence.Stream > ackFloor {
+					republish[id] = true
+				}
 				n++
 			}
 			w.applied = md.Sequence.Stream
@@ -213,8 +233,11 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 		}
 	}
 	w.applied = max(w.applied, upTo)
-	// Those stories' snapshots were published by whoever handled the entries.
+	// The other stories' snapshots were published by whoever handled the entries.
 	w.cl.TakeDirty()
+	for id := range republish {
+		w.cl.dirty[id] = true
+	}
 	w.stats.CaughtUp.Add(int64(n))
 	if n > 0 {
 		w.log.Info("rebuilt state from WIRE_ENTRY", zap.Int("entries", n), zap.Uint64("up_to_seq", upTo))

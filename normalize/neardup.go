@@ -5,49 +5,55 @@ import (
 	"time"
 )
 
-// nearIndex finds earlier entries whose SimHash lies within a Hamming
-// distance of a new one. With a distance d ≤ 3 the 64 bits are split into
-// four 16-bit bands; two hashes within distance 3 agree exactly on at least
-// one band (pigeonhole), so a lookup probes four buckets instead of scanning.
-// The index keeps entries of a sliding time window and at most maxEntries.
+// nearIndex finds the earliest indexed entry whose MinHash sketch
+// estimates a Jaccard similarity at or above a threshold. Locality-
+// sensitive hashing keeps lookups sub-linear: every sketch is filed under
+// one key per band, and only entries that share a band key are compared.
+// The index keeps the entries of a sliding time window, at most maxEntries
+// of them, so that its memory is bounded (about 400 bytes an entry,
+// measured by BenchmarkNearIndexMemory).
 type nearIndex struct {
 	mu         sync.Mutex
-	distance   int
+	threshold  float64
 	window     time.Duration
 	maxEntries int
-	bands      [4]map[uint16][]int32
+	buckets    map[uint64][]int64
+	ids        map[string]int64
 	items      []nearItem // ring in insertion order
 	head       int        // index of the oldest live item
-	base       int32      // position of items[0] in the insertion sequence
+	base       int64      // insertion position of items[0]
+	newest     time.Time
 }
 
 type nearItem struct {
-	id   string
-	hash uint64
-	at   time.Time
+	id     string
+	sketch Sketch
+	at     time.Time
 }
 
-func newNearIndex(distance int, window time.Duration, maxEntries int) *nearIndex {
-	ix := &nearIndex{distance: distance, window: window, maxEntries: maxEntries}
-	for i := range ix.bands {
-		ix.bands[i] = make(map[uint16][]int32)
+func newNearIndex(threshold float64, window time.Duration, maxEntries int) *nearIndex {
+	return &nearIndex{
+		threshold: threshold, window: window, maxEntries: maxEntries,
+		buckets: make(map[uint64][]int64), ids: make(map[string]int64),
 	}
-	return ix
 }
 
-// Match returns the id of the earliest indexed entry within the distance of h.
-func (ix *nearIndex) Match(h uint64) (string, bool) {
+// Match returns the id of the earliest indexed entry similar to s.
+func (ix *nearIndex) Match(s *Sketch) (string, bool) {
+	keys := s.bandKeys()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	best := int32(-1)
-	for b := 0; b < 4; b++ {
-		key := uint16(h >> (16 * uint(b)))
-		for _, pos := range ix.bands[b][key] {
+	best := int64(-1)
+	for _, key := range keys {
+		for _, pos := range ix.buckets[key] {
+			if best >= 0 && pos >= best {
+				continue
+			}
 			i := int(pos - ix.base)
 			if i < ix.head || i >= len(ix.items) {
 				continue
 			}
-			if Hamming(ix.items[i].hash, h) <= ix.distance && (best < 0 || pos < best) {
+			if ix.items[i].id != "" && ix.items[i].sketch.Jaccard(s) >= ix.threshold {
 				best = pos
 			}
 		}
@@ -58,29 +64,59 @@ func (ix *nearIndex) Match(h uint64) (string, bool) {
 	return ix.items[int(best-ix.base)].id, true
 }
 
-// Add indexes an entry and evicts entries that left the window.
-func (ix *nearIndex) Add(id string, h uint64, at time.Time) {
+// Add indexes an entry unless it is indexed already (a replica learns its
+// own entries back from WIRE_ENTRY), then evicts what left the window.
+func (ix *nearIndex) Add(id string, s *Sketch, at time.Time) {
+	keys := s.bandKeys()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	pos := ix.base + int32(len(ix.items))
-	ix.items = append(ix.items, nearItem{id: id, hash: h, at: at})
-	for b := 0; b < 4; b++ {
-		key := uint16(h >> (16 * uint(b)))
-		ix.bands[b][key] = append(ix.bands[b][key], pos)
+	if _, ok := ix.ids[id]; ok {
+		return
 	}
-	ix.evict(at)
+	pos := ix.base + int64(len(ix.items))
+	ix.items = append(ix.items, nearItem{id: id, sketch: *s, at: at})
+	ix.ids[id] = pos
+	for _, key := range keys {
+		ix.buckets[key] = append(ix.buckets[key], pos)
+	}
+	if at.After(ix.newest) {
+		ix.newest = at
+	}
+	ix.evict()
 }
 
-func (ix *nearIndex) evict(now time.Time) {
+// Remove forgets an entry that turned out not to be an original (an exact
+// duplicate folded into another, or one whose publish failed). Its buckets
+// are left to eviction; lookups skip it.
+func (ix *nearIndex) Remove(id string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	pos, ok := ix.ids[id]
+	if !ok {
+		return
+	}
+	delete(ix.ids, id)
+	if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
+		ix.items[i].id = ""
+	}
+}
+
+// Len is the number of live entries.
+func (ix *nearIndex) Len() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.items) - ix.head
+}
+
+func (ix *nearIndex) evict() {
 	for ix.head < len(ix.items) {
-		it := ix.items[ix.head]
-		if len(ix.items)-ix.head <= ix.maxEntries && now.Sub(it.at) <= ix.window {
+		it := &ix.items[ix.head]
+		if len(ix.items)-ix.head <= ix.maxEntries && ix.newest.Sub(it.at) <= ix.window {
 			break
 		}
-		pos := ix.base + int32(ix.head)
-		for b := 0; b < 4; b++ {
-			key := uint16(it.hash >> (16 * uint(b)))
-			list := ix.bands[b][key]
+		pos := ix.base + int64(ix.head)
+		for _, key := range it.sketch.bandKeys() {
+			list := ix.buckets[key]
 			for k, p := range list {
 				if p == pos {
 					list = append(list[:k], list[k+1:]...)
@@ -88,17 +124,21 @@ func (ix *nearIndex) evict(now time.Time) {
 				}
 			}
 			if len(list) == 0 {
-				delete(ix.bands[b], key)
+				delete(ix.buckets, key)
 			} else {
-				ix.bands[b][key] = list
+				ix.buckets[key] = list
 			}
+		}
+		if it.id != "" {
+			delete(ix.ids, it.id)
 		}
 		ix.items[ix.head] = nearItem{}
 		ix.head++
 	}
-	// Compact the ring when more than half of it is dead.
+	// Compact the ring when more than half of it is dead, so that memory
+	// follows the live entries.
 	if ix.head > 1024 && ix.head*2 > len(ix.items) {
-		ix.base += int32(ix.head)
+		ix.base += int64(ix.head)
 		ix.items = append([]nearItem(nil), ix.items[ix.head:]...)
 		ix.head = 0
 	}

@@ -21,21 +21,37 @@ import (
 // Config configures the normalizer.
 //
 //	normalize:
-//	  headline_runes: 110     # ticker headline length for posts without a title
-//	  future_skew: 10m        # a published time further ahead than this is replaced
-//	  fingerprint_ttl: 168h   # how long wire_fp remembers content
-//	  near_duplicate_distance: 3
-//	  near_duplicate_window: 48h
+//	  headline_runes: 110             # ticker headline length for posts without a title
+//	  future_skew: 10m                # a published time further ahead than this is replaced
+//	  fingerprint_ttl: 168h           # how long wire_fp remembers content
+//	  near_duplicate_similarity: 0.5  # estimated Jaccard of word 1+2-grams for duplicate_of
+//	  near_duplicate_window: 48h      # how far back the near-duplicate index reaches
+//	  near_duplicate_max_entries: 200000
+//	  languages: [en, ru, uk, ...]    # candidates for language detection; [] = script rules only
+//	  max_in_flight: 512              # raw items between receipt and ack per replica
 type Config struct {
-	HeadlineRunes   int
-	FutureSkew      time.Duration
-	FingerprintTTL  time.Duration
-	NearDupDistance int
-	NearDupWindow   time.Duration
+	HeadlineRunes  int
+	FutureSkew     time.Duration
+	FingerprintTTL time.Duration
+	// NearDupSimilarity is the estimated Jaccard similarity at which an
+	// entry becomes a duplicate of an earlier one.
+	NearDupSimilarity float64
+	NearDupWindow     time.Duration
 	// NearDupMaxEntries bounds the near-duplicate index.
 	NearDupMaxEntries int
+	// Languages are the ISO 639-1 codes language detection chooses from.
+	Languages []string
+	// Detector names the language of entries that declare none; nil uses
+	// ScriptDetector. NewWorker builds a Lingua detector from Languages.
+	Detector LanguageDetector
+	// MaxInFlight bounds the raw items a worker holds between receipt and
+	// ack, and so its outstanding asynchronous publishes.
+	MaxInFlight int
 	// Sources gives display codes and names by source id, from configuration.
 	Sources map[string]provenance.Source
+	// Now is the worker's clock (nil: time.Now); it places the start of
+	// the near-duplicate window when the index is rebuilt.
+	Now func() time.Time
 }
 
 // DefaultConfig returns the documented defaults.
@@ -44,9 +60,11 @@ func DefaultConfig() Config {
 		HeadlineRunes:     110,
 		FutureSkew:        10 * time.Minute,
 		FingerprintTTL:    7 * 24 * time.Hour,
-		NearDupDistance:   3,
+		NearDupSimilarity: 0.5,
 		NearDupWindow:     48 * time.Hour,
-		NearDupMaxEntries: 500_000,
+		NearDupMaxEntries: 200_000,
+		Languages:         DefaultLanguages(),
+		MaxInFlight:       512,
 	}
 }
 
@@ -62,9 +80,21 @@ func (c Config) Validate() error {
 	if c.FingerprintTTL < time.Second {
 		errs = append(errs, errors.New("normalize: fingerprint_ttl must be at least 1s"))
 	}
-	if c.NearDupDistance < 0 || c.NearDupDistance > 3 {
-		// the banded index finds every match only up to distance 3
-		errs = append(errs, errors.New("normalize: near_duplicate_distance must be within 0..3"))
+	if c.NearDupSimilarity <= 0 || c.NearDupSimilarity > 1 {
+		errs = append(errs, errors.New("normalize: near_duplicate_similarity must be within (0, 1]"))
+	}
+	if c.NearDupWindow <= 0 {
+		errs = append(errs, errors.New("normalize: near_duplicate_window must be positive"))
+	}
+	if c.NearDupMaxEntries < 1 {
+		errs = append(errs, errors.New("normalize: near_duplicate_max_entries must be at least 1"))
+	}
+	if len(c.Languages) == 1 {
+		errs = append(errs, errors.New("normalize: languages must name none or at least two"))
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 4000 {
+		// 4000 is the client's default limit of outstanding async publishes
+		errs = append(errs, errors.New("normalize: max_in_flight must be within 1..4000"))
 	}
 	return errors.Join(errs...)
 }
@@ -82,6 +112,9 @@ const (
 	FlagAncientTime = "published_before_1995"
 	FlagNoTime      = "published_missing"
 	FlagBadTime     = "published_unparseable"
+	// FlagLangDetected marks a language the normalizer detected rather
+	// than one the source declared.
+	FlagLangDetected = "lang_detected"
 )
 
 var earliestNews = time.Date(1995, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -159,6 +192,15 @@ func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	fpText := title + "\n" + text
 	e.Fingerprint.Exact = ExactFingerprint(canon, fpText)
 	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHash(words.Split(fpText), 2))
+	if e.Lang == "" {
+		det := cfg.Detector
+		if det == nil {
+			det = ScriptDetector{}
+		}
+		if e.Lang = det.Detect(fpText); e.Lang != "" {
+			e.Flags = append(e.Flags, FlagLangDetected)
+		}
+	}
 	if f := raw.ForwardOf; f != nil && f.NativeID != "" {
 		kind := f.Kind
 		if kind == "" {
@@ -173,6 +215,20 @@ func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		e.RepostOf = EntryID(bus.RawMsgID(kind, q.Source, q.NativeID))
 	}
 	return e, nil
+}
+
+// SketchOf is the MinHash sketch of an entry, computed from its fields
+// alone, so that a replica rebuilding its index from WIRE_ENTRY gets the
+// sketch the publishing replica had.
+func SketchOf(e *wire.Entry) Sketch {
+	return MinHash(Features(words.Split(featureText(e))))
+}
+
+func featureText(e *wire.Entry) string {
+	if strings.HasPrefix(e.Text, strings.TrimSuffix(e.Headline, "…")) {
+		return e.Text // a headline taken from the text adds nothing
+	}
+	return e.Headline + "\n" + e.Text
 }
 
 // ExactFingerprint is the hex SHA-256 of the canonical URL and the

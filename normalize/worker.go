@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +23,9 @@ const ConsumerName = "normalize"
 
 // Stage is the stage name in dead letters and logs.
 const Stage = "normalize"
+
+// handleTimeout bounds the work on one raw item, from receipt to ack.
+const handleTimeout = 30 * time.Second
 
 // ConsumerConfig is the durable pull consumer on WIRE_RAW.
 func ConsumerConfig() jetstream.ConsumerConfig {
@@ -45,29 +48,43 @@ type Stats struct {
 	Entries      atomic.Int64
 	Folded       atomic.Int64
 	NearDups     atomic.Int64
+	Reposts      atomic.Int64
 	DeadLettered atomic.Int64
 	Retried      atomic.Int64
+	// Learned counts entries the index took from WIRE_ENTRY: this replica's
+	// own, those of other replicas, and on start-up the window's history.
+	Learned atomic.Int64
 }
 
 // Worker consumes WIRE_RAW and publishes entries on WIRE_ENTRY.
 type Worker struct {
-	cfg   Config
-	js    jetstream.JetStream
-	fp    jetstream.KeyValue
-	cons  jetstream.Consumer
-	near  *nearIndex
-	log   *zap.Logger
-	stats Stats
+	cfg      Config
+	js       jetstream.JetStream
+	fp       jetstream.KeyValue
+	fpPrefix string
+	cons     jetstream.Consumer
+	near     *nearIndex
+	log      *zap.Logger
+	stats    Stats
 }
 
 // NewWorker binds a worker to the shared durable consumer. The topology
-// must exist (bus.EnsureTopology).
+// must exist (bus.EnsureTopology). When cfg.Detector is nil and
+// cfg.Languages names languages, it loads the Lingua models (about 20 MiB
+// and 0.1 s for the default list).
 func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if cfg.Detector == nil && len(cfg.Languages) > 0 {
+		det, err := NewLingua(cfg.Languages)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Detector = det
 	}
 	fp, err := js.KeyValue(ctx, bus.BucketFingerprint)
 	if err != nil {
@@ -79,79 +96,174 @@ func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap
 	}
 	return &Worker{
 		cfg: cfg, js: js, fp: fp, cons: cons, log: log.Named(Stage),
-		near: newNearIndex(cfg.NearDupDistance, cfg.NearDupWindow, cfg.NearDupMaxEntries),
+		// the subject KV Create writes to; the fast path publishes there itself
+		fpPrefix: "$KV." + bus.BucketFingerprint + ".",
+		near:     newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
 	}, nil
 }
 
 // Stats returns the worker's counters.
 func (w *Worker) Stats() *Stats { return &w.stats }
 
-// Run consumes until ctx ends, then finishes the messages in hand.
+// Run learns the near-duplicate window from WIRE_ENTRY, then consumes raw
+// items until ctx ends, and finishes the items in hand before returning.
+// Items are handled in arrival order up to the point of publishing; the
+// fingerprint claim, the entry's PubAck and the raw item's ack are waited
+// for concurrently, up to cfg.MaxInFlight items at a time, so that one
+// item's round trips do not hold back the next.
 func (w *Worker) Run(ctx context.Context) error {
-	w.log.Info("normalizer started")
-	defer w.log.Info("normalizer stopped", zap.Int64("entries", w.stats.Entries.Load()))
+	w.log.Info("normalizer starting: learning recent entries")
+	learnCtx, stopLearning := context.WithCancel(ctx)
+	learned := make(chan error, 1)
+	caughtUp := make(chan struct{})
+	go func() { learned <- w.learn(learnCtx, caughtUp) }()
+	defer func() {
+		stopLearning()
+		if err := <-learned; err != nil {
+			w.log.Warn("entry reader stopped", zap.Error(err))
+		}
+	}()
+	select {
+	case <-caughtUp:
+	case err := <-learned:
+		learned <- err // for the deferred read
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("normalize: learning recent entries: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+	w.log.Info("normalizer started", zap.Int("indexed", w.near.Len()))
+	defer func() { w.log.Info("normalizer stopped", zap.Int64("entries", w.stats.Entries.Load())) }()
+
 	// In-flight work finishes on a context that outlives ctx, so that a
-	// shutdown does not abandon a message between publish and ack.
+	// shutdown does not abandon an item between publish and ack.
 	work := context.WithoutCancel(ctx)
+	slots := make(chan struct{}, w.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	return bus.Consume(ctx, w.cons, func(msg jetstream.Msg) {
-		hctx, cancel := context.WithTimeout(work, 30*time.Second)
-		defer cancel()
-		w.handle(hctx, msg)
-	}, jetstream.PullMaxMessages(256))
+		slots <- struct{}{}
+		hctx, cancel := context.WithTimeout(work, handleTimeout)
+		finish := w.handle(hctx, msg)
+		if finish == nil {
+			cancel()
+			<-slots
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			defer cancel()
+			finish()
+		}()
+	}, jetstream.PullMaxMessages(w.cfg.MaxInFlight))
 }
 
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+// handle does the ordered part of an item's work: decode, normalize,
+// near-duplicate lookup, and the start of the fingerprint claim. It
+// returns the rest, which waits on the bus, or nil when the item is done.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
 	md, err := msg.Metadata()
 	if err != nil {
+		// not a JetStream message: nothing to record it against
 		w.log.Error("message without metadata", zap.Error(err))
 		_ = msg.Term()
-		return
+		return nil
 	}
 	ref := provenance.RawRef{Stream: md.Stream, Seq: md.Sequence.Stream, MsgID: msg.Headers().Get(bus.HeaderMsgID)}
 	var raw wire.RawItem
 	if err := json.Unmarshal(msg.Data(), &raw); err != nil {
 		w.deadLetter(ctx, msg, fmt.Errorf("normalize: raw item is not JSON: %w", err))
-		return
+		return nil
+	}
+	if raw.ObservedAt.IsZero() {
+		// the bus's own receipt time is the best observation left
+		raw.ObservedAt = md.Timestamp
 	}
 	entry, err := Normalize(w.cfg, raw, ref)
 	if err != nil {
 		w.deadLetter(ctx, msg, err)
-		return
+		return nil
 	}
-	folded, err := w.claim(ctx, entry)
+	if entry.RepostOf != "" {
+		w.stats.Reposts.Add(1)
+	} else {
+		sk := SketchOf(&entry)
+		if id, ok := w.near.Match(&sk); ok && id != entry.ID {
+			entry.DuplicateOf = id
+			w.stats.NearDups.Add(1)
+		} else {
+			w.near.Add(entry.ID, &sk, entry.PublishedAt)
+		}
+	}
+	claim, err := w.js.PublishMsgAsync(&nats.Msg{
+		Subject: w.fpPrefix + entry.Fingerprint.Exact,
+		Data:    []byte(entry.ID),
+	}, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	if err != nil {
+		w.near.Remove(entry.ID)
+		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
+		return nil
+	}
+	return func() { w.finish(ctx, msg, entry, claim) }
+}
+
+// finish waits for the fingerprint claim, publishes the entry and acks the
+// raw item after the entry's PubAck.
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim jetstream.PubAckFuture) {
+	holder, err := w.claimResult(ctx, entry, claim)
+	if err != nil {
+		w.near.Remove(entry.ID)
 		w.retry(msg, err)
 		return
 	}
-	if folded != "" {
+	if holder != "" {
+		// The same text at the same URL is already an entry: one wire line,
+		// not two. Its id must not stay in the index as an original.
+		w.near.Remove(entry.ID)
 		w.stats.Folded.Add(1)
-		w.log.Debug("exact duplicate folded", zap.String("msg_id", ref.MsgID), zap.String("entry", folded))
+		w.log.Debug("exact duplicate folded", zap.String("msg_id", entry.Raw.MsgID), zap.String("entry", holder))
 		w.ack(msg)
 		return
 	}
-	if entry.RepostOf == "" && entry.DuplicateOf == "" {
-		h, _ := strconv.ParseUint(entry.Fingerprint.SimHash, 16, 64)
-		if id, ok := w.near.Match(h); ok && id != entry.ID {
-			entry.DuplicateOf = id
-			w.stats.NearDups.Add(1)
-		}
-		if entry.DuplicateOf == "" {
-			w.near.Add(entry.ID, h, entry.PublishedAt)
-		}
+	data, err := json.Marshal(entry)
+	if err != nil {
+		w.deadLetter(ctx, msg, fmt.Errorf("normalize: encode entry: %w", err))
+		return
 	}
-	if err := w.publish(ctx, entry); err != nil {
-		w.retry(msg, err)
+	out := nats.NewMsg(bus.EntrySubject(entry.Source.Kind, entry.Source.ID))
+	out.Data = data
+	out.Header.Set(bus.HeaderMsgID, bus.EntryMsgID(entry.Raw.MsgID))
+	pub, err := w.js.PublishMsgAsync(out)
+	if err == nil {
+		err = waitAck(ctx, pub)
+	}
+	if err != nil {
+		w.retry(msg, fmt.Errorf("normalize: publish entry: %w", err))
 		return
 	}
 	w.stats.Entries.Add(1)
 	w.ack(msg)
 }
 
-// claim records the entry's exact fingerprint in wire_fp; the first writer
-// wins across replicas. It returns the id of the entry that holds the
-// fingerprint when that is another entry.
-func (w *Worker) claim(ctx context.Context, e wire.Entry) (string, error) {
-	_, err := w.fp.Create(ctx, e.Fingerprint.Exact, []byte(e.ID), jetstream.KeyTTL(w.cfg.FingerprintTTL))
+// claimResult reads the fingerprint claim: "" when this entry holds the
+// fingerprint, the holder's id when another entry does. A claim that met
+// an existing key goes through KV Create, which also takes over keys whose
+// last record is a delete or TTL marker.
+func (w *Worker) claimResult(ctx context.Context, e wire.Entry, claim jetstream.PubAckFuture) (string, error) {
+	err := waitAck(ctx, claim)
+	if err == nil {
+		return "", nil
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || (apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence &&
+		apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return "", fmt.Errorf("normalize: claim fingerprint: %w", err)
+	}
+	_, err = w.fp.Create(ctx, e.Fingerprint.Exact, []byte(e.ID), jetstream.KeyTTL(w.cfg.FingerprintTTL))
 	if err == nil {
 		return "", nil
 	}
@@ -168,18 +280,15 @@ func (w *Worker) claim(ctx context.Context, e wire.Entry) (string, error) {
 	return "", nil // a redelivery of our own entry: publish again, JetStream dedupes
 }
 
-func (w *Worker) publish(ctx context.Context, e wire.Entry) error {
-	data, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("normalize: encode entry: %w", err)
+func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	out := nats.NewMsg(bus.EntrySubject(e.Source.Kind, e.Source.ID))
-	out.Data = data
-	out.Header.Set(bus.HeaderMsgID, bus.EntryMsgID(e.Raw.MsgID))
-	if _, err := w.js.PublishMsg(ctx, out); err != nil {
-		return fmt.Errorf("normalize: publish entry: %w", err)
-	}
-	return nil
 }
 
 func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, reason error) {

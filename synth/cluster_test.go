@@ -1,0 +1,284 @@
+package synth
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/wire"
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func entry(id, source, headline, text string, minute int) wire.Entry {
+	at := t0.Add(time.Duration(minute) * time.Minute)
+	return wire.Entry{
+		Schema: wire.SchemaEntry, ID: id, Headline: headline, Text: text,
+		Source:      provenance.Source{ID: source, Kind: "rss", Code: source},
+		URL:         "https://" + source + ".example/" + id,
+		PublishedAt: at, ObservedAt: at.Add(30 * time.Second), LagSeconds: 30,
+		Raw: provenance.RawRef{Stream: "WIRE_RAW", Seq: uint64(minute + 1), MsgID: "rss:" + source + ":" + id},
+	}
+}
+
+func newTestClusterer(t testing.TB) *Clusterer {
+	t.Helper()
+	c, err := NewClusterer(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// background gives the clusterer document frequencies, as a live wire would.
+func background(c *Clusterer) {
+	topics := []string{
+		"Central bank raises interest rates to fight inflation",
+		"Football club signs striker in record transfer deal",
+		"Storm brings heavy snow and flight cancellations",
+		"Tech company unveils new smartphone with folding screen",
+		"Parliament debates budget as opposition walks out",
+	}
+	for i, h := range topics {
+		c.Add(entry(fmt.Sprintf("ebg%d", i), "bg", h, h, -60+i))
+	}
+}
+
+// Each case is a small stream and which entries must share a story.
+func TestClusterCases(t *testing.T) {
+	cases := []struct {
+		name     string
+		entries  []wire.Entry
+		together [][]string // groups that must each be one story
+		apart    [][2]string
+	}{
+		{
+			name: "english rewording joins, other topic stays apart",
+			entries: []wire.Entry{
+				entry("ea1", "bbc", "Earthquake of magnitude 7.1 strikes off Japan's Fukushima coast", "", 0),
+				entry("ea2", "reuters", "Magnitude 7.1 quake hits off Fukushima, Japan issues tsunami warning", "", 4),
+				entry("ea3", "ap", "Japan: strong earthquake near Fukushima triggers tsunami alert", "", 9),
+				entry("eb1", "cnn", "Senate passes farm subsidies bill after long debate", "", 10),
+			},
+			together: [][]string{{"ea1", "ea2", "ea3"}},
+			apart:    [][2]string{{"ea1", "eb1"}},
+		},
+		{
+			name: "russian inflections meet after stemming",
+			entries: []wire.Entry{
+				entry("er1", "tass", "Выборы президента Молдовы пройдут в ноябре", "", 0),
+				entry("er2", "ria", "ЦИК Молдовы назначил выборы президента на ноябрь", "", 3),
+				entry("er3", "meduza", "В Молдове на выборах президента лидирует Санду", "", 8),
+				entry("er4", "rbc", "Курс доллара на бирже опустился ниже 90 рублей", "", 9),
+			},
+			together: [][]string{{"er1", "er2", "er3"}},
+			apart:    [][2]string{{"er1", "er4"}},
+		},
+		{
+			name: "chinese bigrams",
+			entries: []wire.Entry{
+				entry("ec1", "xinhua", "台风海葵登陆福建沿海地区", "", 0),
+				entry("ec2", "cctv", "台风海葵在福建登陆 多地停课", "", 5),
+				entry("ec3", "sina", "央行宣布下调存款准备金率", "", 6),
+			},
+			together: [][]string{{"ec1", "ec2"}},
+			apart:    [][2]string{{"ec1", "ec3"}},
+		},
+		{
+			name: "arabic light stemming",
+			entries: []wire.Entry{
+				entry("ar1", "aljazeera", "زلزال بقوة 6 درجات يضرب المغرب", "", 0),
+				entry("ar2", "alarabiya", "المغرب: زلزال قوي يضرب مراكش", "", 5),
+				entry("ar3", "bbcarabic", "ارتفاع أسعار النفط في الأسواق العالمية", "", 6),
+			},
+			together: [][]string{{"ar1", "ar2"}},
+			apart:    [][2]string{{"ar1", "ar3"}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestClusterer(t)
+			background(c)
+			for _, e := range tc.entries {
+				c.Add(e)
+			}
+			for _, g := range tc.together {
+				want, _ := c.StoryOf(g[0])
+				for _, id := range g[1:] {
+					if got, _ := c.StoryOf(id); got != want {
+						t.Errorf("%s is in %s, want %s with %s", id, got, want, g[0])
+					}
+				}
+			}
+			for _, p := range tc.apart {
+				a, _ := c.StoryOf(p[0])
+				b, _ := c.StoryOf(p[1])
+				if a == b {
+					t.Errorf("%s and %s share story %s", p[0], p[1], a)
+				}
+			}
+		})
+	}
+}
+
+func TestDuplicateJoinsWithoutMovingCentroid(t *testing.T) {
+	c := newTestClusterer(t)
+	background(c)
+	id := c.Add(entry("e1", "bbc", "Volcano erupts in Iceland, flights grounded", "", 0))
+	s := c.stories[id]
+	norm := s.norm2
+	dup := entry("e2", "mirror", "Totally different words here about nothing", "", 2)
+	dup.DuplicateOf = "e1"
+	rep := entry("e3", "tg", "Forwarded", "", 3)
+	rep.RepostOf = "e1"
+	if got := c.Add(dup); got != id {
+		t.Fatalf("duplicate went to %s, want %s", got, id)
+	}
+	if got := c.Add(rep); got != id {
+		t.Fatalf("repost went to %s, want %s", got, id)
+	}
+	if s.norm2 != norm {
+		t.Errorf("centroid moved: norm² %v → %v", norm, s.norm2)
+	}
+	st, _ := c.Snapshot(id)
+	if st.Counts.Entries != 3 || st.Counts.Origins != 1 || st.Counts.Sources != 3 {
+		t.Errorf("counts %+v, want 3 entries, 1 origin, 3 sources", st.Counts)
+	}
+	roles := map[string]provenance.Role{}
+	for _, r := range st.Provenance {
+		roles[r.EntryID] = r.Role
+	}
+	if roles["e1"] != provenance.RoleOrigin || roles["e2"] != provenance.RoleDuplicate || roles["e3"] != provenance.RoleRepost {
+		t.Errorf("roles %v", roles)
+	}
+}
+
+func TestWithdrawalLeavesProvenanceAndCounts(t *testing.T) {
+	c := newTestClusterer(t)
+	background(c)
+	id := c.Add(entry("e1", "tg1", "Explosion reported at chemical plant near Leverkusen", "", 0))
+	c.Add(entry("e2", "dw", "Blast at Leverkusen chemical plant, residents told to stay indoors", "", 6))
+	c.TakeDirty()
+	w := entry("e1", "tg1", "", "", 0)
+	w.Withdrawn = true
+	if got := c.Add(w); got != id {
+		t.Fatalf("withdrawal went to %s, want %s", got, id)
+	}
+	if d := c.TakeDirty(); len(d) != 1 || d[0] != id {
+		t.Fatalf("withdrawal did not mark the story changed: %v", d)
+	}
+	st, _ := c.Snapshot(id)
+	if len(st.Provenance) != 2 || !st.Provenance[0].Withdrawn {
+		t.Fatalf("provenance %+v, want both entries with e1 withdrawn", st.Provenance)
+	}
+	if st.Counts.Entries != 1 || st.FirstReport.EntryID != "e2" {
+		t.Errorf("counts %+v first report %s: the withdrawn entry still counts", st.Counts, st.FirstReport.EntryID)
+	}
+	for _, b := range st.Brief {
+		for _, cite := range b.Cites {
+			if cite == "e1" {
+				t.Errorf("brief cites the withdrawn entry: %+v", b)
+			}
+		}
+	}
+}
+
+func TestSnapshotBriefTrailAndSingleSource(t *testing.T) {
+	c := newTestClusterer(t)
+	background(c)
+	id := c.Add(entry("e1", "AFP", "Ferry sinks off Greek island of Lesbos",
+		`Ferry sinks off Greek island of Lesbos. The coast guard said 41 people were rescued from the water. "We are still searching for survivors," a coast guard spokesman said.`, 0))
+	c.Add(entry("e2", "REUTERS", "Greek coast guard rescues 41 after ferry sinks near Lesbos",
+		"Greek coast guard rescues 41 after ferry sinks near Lesbos. The ferry carried 57 passengers, the port authority said.", 12))
+	c.Add(entry("e3", "AP", "Ferry sinking near Lesbos: coast guard rescues dozens", "", 30))
+	st, _ := c.Snapshot(id)
+	if st.FirstReport.EntryID != "e1" || st.FirstReport.LagSeconds != 30 {
+		t.Errorf("first report %+v", st.FirstReport)
+	}
+	trail := map[string]float64{}
+	for _, tr := range st.FirstReport.Trail {
+		trail[tr.Source] = tr.Minutes
+	}
+	if trail["REUTERS"] != 12 || trail["AP"] != 30 {
+		t.Errorf("trail %+v, want REUTERS 12 and AP 30 minutes", st.FirstReport.Trail)
+	}
+	if n := len(st.Brief); n < 1 || n > 3 {
+		t.Fatalf("brief has %d sentences", n)
+	}
+	members := map[string]bool{"e1": true, "e2": true, "e3": true}
+	for _, b := range st.Brief {
+		if len(b.Cites) == 0 {
+			t.Errorf("uncited brief sentence %q", b.Text)
+		}
+		for _, cite := range b.Cites {
+			if !members[cite] {
+				t.Errorf("brief cites %s, not a member", cite)
+			}
+		}
+	}
+	single := map[string]string{}
+	for _, cl := range st.SingleSource {
+		single[cl.Text] = cl.EntryID
+	}
+	if single["57"] != "e2" {
+		t.Errorf("57 passengers is only in e2; single-source claims %+v", st.SingleSource)
+	}
+	if _, ok := single["41"]; ok {
+		t.Errorf("41 is corroborated by two origins; single-source claims %+v", st.SingleSource)
+	}
+	if single["We are still searching for survivors,"] != "e1" {
+		t.Errorf("the quote is only in e1; single-source claims %+v", st.SingleSource)
+	}
+}
+
+func TestMergePublishesPointer(t *testing.T) {
+	cfg := DefaultConfig()
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	background(c)
+	a := c.Add(entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0))
+	b := c.Add(entry("e2", "y", "Governor Rossello asks Washington for emergency aid funds", "", 1))
+	if a == b {
+		t.Skip("the two seeds already share a story; nothing to merge")
+	}
+	got := c.Add(entry("e3", "z", "Puerto Rico governor Rossello asks Washington for aid after hurricane Maria damages power grid", "", 2))
+	if got != a {
+		t.Fatalf("bridging entry went to %s, want the older story %s", got, a)
+	}
+	st, ok := c.Snapshot(b)
+	if !ok || st.Status != wire.StatusMerged || st.MergedInto != a {
+		t.Fatalf("merged-away story: status %q merged_into %q, want merged into %s", st.Status, st.MergedInto, a)
+	}
+	if s, _ := c.StoryOf("e2"); s != a {
+		t.Errorf("e2 is in %s after the merge, want %s", s, a)
+	}
+}
+
+func TestDeterministicIDs(t *testing.T) {
+	stream := []wire.Entry{}
+	for i := range 300 {
+		topic := i % 7
+		stream = append(stream, entry(fmt.Sprintf("e%03d", i), fmt.Sprintf("src%d", i%11),
+			fmt.Sprintf("Topic%d event keyword%d update %d", topic, topic*3, i%5), "", i))
+	}
+	run := func() []string {
+		c := newTestClusterer(t)
+		out := make([]string, len(stream))
+		for i, e := range stream {
+			out[i] = c.Add(e)
+		}
+		for i, e := range stream {
+			out[i], _ = c.StoryOf(e.ID)
+		}
+		return out
+	}
+	a, b := run(), run()
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("entry %d: story %s then %s", i, a[i], b[i])
+		}
+	}
+}

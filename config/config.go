@@ -90,11 +90,18 @@ type CollectorConfig struct {
 
 // NormalizeConfig configures the normalizer.
 type NormalizeConfig struct {
-	HeadlineRunes         int      `yaml:"headline_runes"`
-	FutureSkew            Duration `yaml:"future_skew"`
-	FingerprintTTL        Duration `yaml:"fingerprint_ttl"`
-	NearDuplicateDistance int      `yaml:"near_duplicate_distance"`
-	NearDuplicateWindow   Duration `yaml:"near_duplicate_window"`
+	HeadlineRunes  int      `yaml:"headline_runes"`
+	FutureSkew     Duration `yaml:"future_skew"`
+	FingerprintTTL Duration `yaml:"fingerprint_ttl"`
+	// NearDuplicateSimilarity is the estimated Jaccard similarity of word
+	// 1- and 2-grams at which an entry becomes duplicate_of an earlier one.
+	NearDuplicateSimilarity float64  `yaml:"near_duplicate_similarity"`
+	NearDuplicateWindow     Duration `yaml:"near_duplicate_window"`
+	NearDuplicateMaxEntries int      `yaml:"near_duplicate_max_entries"`
+	// Languages are the ISO 639-1 candidates of language detection; an
+	// empty list leaves only the script rules.
+	Languages   []string `yaml:"languages"`
+	MaxInFlight int      `yaml:"max_in_flight"`
 }
 
 // SynthConfig configures the synthesizer.
@@ -291,8 +298,17 @@ func (c *Config) Validate() Problems {
 	if c.Normalize.HeadlineRunes < 20 {
 		add("normalize.headline_runes", "must be at least 20")
 	}
-	if c.Normalize.NearDuplicateDistance < 0 || c.Normalize.NearDuplicateDistance > 3 {
-		add("normalize.near_duplicate_distance", "must be within 0..3")
+	if c.Normalize.NearDuplicateSimilarity <= 0 || c.Normalize.NearDuplicateSimilarity > 1 {
+		add("normalize.near_duplicate_similarity", "must be within (0, 1]")
+	}
+	if c.Normalize.NearDuplicateMaxEntries < 1 {
+		add("normalize.near_duplicate_max_entries", "must be at least 1")
+	}
+	if len(c.Normalize.Languages) == 1 {
+		add("normalize.languages", "must name none or at least two languages")
+	}
+	if c.Normalize.MaxInFlight < 1 || c.Normalize.MaxInFlight > 4000 {
+		add("normalize.max_in_flight", "must be within 1..4000")
 	}
 	if c.Synth.Threshold <= 0 || c.Synth.Threshold >= 1 {
 		add("synth.threshold", "must be within (0, 1)")
@@ -390,7 +406,10 @@ func Default() *Config {
 		Collector: CollectorConfig{UserAgent: "newswire/1 (+https://github.com/newswire/newswire)", Timeout: Duration(30e9), MaxBody: 10 << 20, RSSCollectorConfig: defaultRSSCollector()},
 		Normalize: NormalizeConfig{
 			HeadlineRunes: 110, FutureSkew: Duration(10 * 60e9), FingerprintTTL: Duration(7 * 24 * 3600e9),
-			NearDuplicateDistance: 3, NearDuplicateWindow: Duration(48 * 3600e9),
+			NearDuplicateSimilarity: 0.5, NearDuplicateWindow: Duration(48 * 3600e9),
+			NearDuplicateMaxEntries: 200_000, MaxInFlight: 512,
+			Languages: []string{"en", "ru", "uk", "be", "bg", "sr", "kk", "fr", "de", "es", "pt", "it", "nl",
+				"pl", "tr", "ar", "fa", "ur", "he", "zh", "ja", "ko", "hi", "sw", "id"},
 		},
 		Synth: SynthConfig{
 			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),

@@ -34,10 +34,10 @@ type replayItem struct {
 
 // nearPair is one labelled pair of the near-duplicate evaluation.
 type nearPair struct {
-	Set   string `json:"set"`
-	Dup   *bool  `json:"dup"` // nil: ambiguous, reported but not scored
-	A     string `json:"a"`
-	B     string `json:"b"`
+	Set string `json:"set"`
+	Dup *bool  `json:"dup"` // nil: ambiguous, reported but not scored
+	A   string `json:"a"`
+	B   string `json:"b"`
 }
 
 // TestBuildNearDupPairs writes the labelled pairs from the shared data.

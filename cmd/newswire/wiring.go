@@ -104,8 +104,11 @@ func normalizeConfig(cfg *config.Config) normalize.Config {
 	c.HeadlineRunes = n.HeadlineRunes
 	c.FutureSkew = time.Duration(n.FutureSkew)
 	c.FingerprintTTL = time.Duration(n.FingerprintTTL)
-	c.NearDupDistance = n.NearDuplicateDistance
+	c.NearDupSimilarity = n.NearDuplicateSimilarity
 	c.NearDupWindow = time.Duration(n.NearDuplicateWindow)
+	c.NearDupMaxEntries = n.NearDuplicateMaxEntries
+	c.Languages = n.Languages
+	c.MaxInFlight = n.MaxInFlight
 	c.Sources = make(map[string]provenance.Source)
 	for _, s := range cfg.Sources {
 		c.Sources[s.ID] = provenance.Source{ID: s.ID, Kind: s.Kind, Code: s.Code, Name: s.Name}

@@ -178,7 +178,7 @@ func (f *fetcher) fetch(ctx context.Context, url, etag, lastModified string, max
 	body, err := readBody(resp, maxBody)
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, ErrBodyTimeout) {
-			err = fmt.Errorf("%w after %s: %w", ErrBodyTimeout, f.bodyTimeout, err)
+			err = fmt.Errorf("%w (%s)", ErrBodyTimeout, f.bodyTimeout)
 		}
 		return r, fmt.Errorf("rss: read %s: %w", url, err)
 	}

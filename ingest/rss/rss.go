@@ -586,6 +586,13 @@ func (c *Collector) succeeded(ctx context.Context, fr *feedRun, now time.Time, r
 
 func (c *Collector) failed(ctx context.Context, fr *feedRun, now time.Time, err error) time.Time {
 	st := fr.st
+	if ctx.Err() != nil {
+		// Shutdown cut the poll short; that is no fault of the feed. What
+		// was published is in the seen-window, and the validators were
+		// kept, so the next run fetches the document again.
+		c.save(ctx, fr)
+		return st.NextPoll
+	}
 	c.stats.failures.Add(1)
 	st.Errors++
 	st.LastError = err.Error()

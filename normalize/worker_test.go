@@ -1,0 +1,208 @@
+package normalize
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testConfig skips the lingua models: the worker tests are about the bus.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Detector = ScriptDetector{}
+	return cfg
+}
+
+func startWorker(t *testing.T, js jetstream.JetStream, cfg Config) (*Worker, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := NewWorker(ctx, cfg, js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return w, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}
+}
+
+func publishRaw(t *testing.T, js jetstream.JetStream, raw wire.RawItem) {
+	t.Helper()
+	raw.Schema = wire.SchemaRaw
+	data, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishRawBytes(t, js, raw.Kind, raw.Source, bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID), data)
+}
+
+func publishRawBytes(t *testing.T, js jetstream.JetStream, kind, source, msgID string, data []byte) {
+	t.Helper()
+	m := nats.NewMsg(bus.RawSubject(kind, source))
+	m.Data = data
+	m.Header.Set(bus.HeaderMsgID, msgID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll reads n messages of a stream's subjects, failing after a timeout.
+func readAll(t *testing.T, js jetstream.JetStream, stream, subject string, n int) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for len(out) < n {
+		batch, err := cons.Fetch(n-len(out), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			out = append(out, m.Data())
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d messages from %s", len(out), n, stream)
+		}
+	}
+	return out
+}
+
+func entriesByNative(t *testing.T, js jetstream.JetStream, n int) map[string]wire.Entry {
+	t.Helper()
+	out := map[string]wire.Entry{}
+	for _, data := range readAll(t, js, bus.StreamEntry, bus.SubjectEntryAll, n) {
+		var e wire.Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			t.Fatal(err)
+		}
+		out[e.Raw.MsgID[strings.LastIndexByte(e.Raw.MsgID, ':')+1:]] = e
+	}
+	return out
+}
+
+const story = "Malawi Vice-President Saulos Chilima and nine others died when their military plane crashed in the Chikangawa forest, the president said on Tuesday after a day-long search."
+
+func TestWorkerEndToEnd(t *testing.T) {
+	srv := bustest.Start(t)
+	w, stop := startWorker(t, srv.JS, testConfig())
+	defer stop()
+	obs := time.Date(2024, 6, 11, 10, 0, 0, 0, time.UTC)
+	item := func(source, id, url, body string) wire.RawItem {
+		return wire.RawItem{Kind: "rss", Source: source, NativeID: id, URL: url, Body: body,
+			Published: "Tue, 11 Jun 2024 09:30:00 GMT", ObservedAt: obs}
+	}
+	publishRaw(t, srv.JS, item("allafrica", "1", "https://allafrica.com/stories/1.html", story))
+	// the same story at the same URL, seen again under another id: folded
+	publishRaw(t, srv.JS, item("allafrica", "1b", "https://allafrica.com/stories/1.html?utm_source=tw", story))
+	// a syndicated copy with an agency tag: a near-duplicate
+	publishRaw(t, srv.JS, item("nation", "7", "https://nation.africa/x", story+" (Reuters)"))
+	// a Telegram forward of the original: a repost
+	fwd := item("chan", "55", "https://t.me/s/chan/55", "Chilima crash: "+story)
+	fwd.Kind = "telegram"
+	fwd.ForwardOf = &wire.Ref{Kind: "rss", Source: "allafrica", NativeID: "1"}
+	publishRaw(t, srv.JS, fwd)
+	// poison: not JSON, and JSON with nothing in it
+	publishRawBytes(t, srv.JS, "rss", "bad", "rss:bad:x", []byte("{not json"))
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "bad", NativeID: "empty", ObservedAt: obs})
+
+	got := entriesByNative(t, srv.JS, 3)
+	orig, copyE, repost := got["1"], got["7"], got["55"]
+	if orig.ID == "" || copyE.ID == "" || repost.ID == "" {
+		t.Fatalf("entries: %v", got)
+	}
+	if orig.DuplicateOf != "" || orig.RepostOf != "" {
+		t.Errorf("original marked: %+v", orig)
+	}
+	if copyE.DuplicateOf != orig.ID {
+		t.Errorf("copy duplicate_of = %q, want %q", copyE.DuplicateOf, orig.ID)
+	}
+	if repost.RepostOf != orig.ID || repost.URL != "https://t.me/chan/55" {
+		t.Errorf("repost: repost_of %q url %q", repost.RepostOf, repost.URL)
+	}
+	dl := readAll(t, srv.JS, bus.StreamDLQ, bus.DLQSubject(Stage), 2)
+	for _, data := range dl {
+		var d wire.DeadLetter
+		if err := json.Unmarshal(data, &d); err != nil || d.Reason == "" || d.Stage != Stage {
+			t.Errorf("dead letter %s: %v", data, err)
+		}
+	}
+	waitFor(t, func() bool { return w.Stats().Folded.Load() == 1 && w.Stats().DeadLettered.Load() == 2 })
+	// nothing left unacknowledged
+	waitFor(t, func() bool {
+		info, err := w.cons.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+}
+
+func TestWorkerRebuildsIndexAndLearnsOtherReplicas(t *testing.T) {
+	srv := bustest.Start(t)
+	obs := time.Now().UTC()
+	cfg := testConfig()
+	first, stop := startWorker(t, srv.JS, cfg)
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "a", NativeID: "1", Body: story, ObservedAt: obs, Published: obs.Format(time.RFC3339)})
+	orig := entriesByNative(t, srv.JS, 1)["1"]
+	waitFor(t, func() bool { return first.Stats().Entries.Load() == 1 })
+	stop()
+
+	// A new process has an empty index until it reads WIRE_ENTRY.
+	second, stop := startWorker(t, srv.JS, cfg)
+	defer stop()
+	waitFor(t, func() bool { return second.Stats().Learned.Load() >= 1 })
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "b", NativeID: "2", Body: story + " More to follow.", ObservedAt: obs, Published: obs.Format(time.RFC3339)})
+
+	// Another replica's entry, published while this one runs, is learned too.
+	other := orig
+	other.ID, other.Text, other.Headline = "eother", "Floods in Porto Alegre: the Guaíba river rose to a record 5.3 metres on Sunday, the city said, and thousands left their homes.", "Floods"
+	other.Raw.MsgID = "rss:c:3"
+	data, _ := json.Marshal(other)
+	m := nats.NewMsg(bus.EntrySubject("rss", "c"))
+	m.Data = data
+	if _, err := srv.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return second.Stats().Learned.Load() >= 2 })
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "d", NativeID: "4", Body: other.Text + " (AP)", ObservedAt: obs, Published: obs.Format(time.RFC3339)})
+
+	got := entriesByNative(t, srv.JS, 4)
+	if got["2"].DuplicateOf != orig.ID {
+		t.Errorf("after restart: duplicate_of = %q, want %q", got["2"].DuplicateOf, orig.ID)
+	}
+	if got["4"].DuplicateOf != "eother" {
+		t.Errorf("other replica's entry: duplicate_of = %q, want eother", got["4"].DuplicateOf)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

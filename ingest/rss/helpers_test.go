@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/newswire/newswire/bus"
@@ -191,3 +192,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+func nopLogger() *zap.Logger { return zap.NewNop() }

@@ -45,7 +45,9 @@ func HTMLToText(s string) string {
 				atom.Header, atom.Footer, atom.Figure, atom.Figcaption, atom.Hr:
 				b.WriteString("\n\n")
 			case atom.Li, atom.Tr, atom.Dt, atom.Dd:
-				b.WriteByte('\n')
+				if tt != html.EndTagToken { // "</li><li>" is one line break, not a paragraph
+					b.WriteByte('\n')
+				}
 			case atom.Td, atom.Th:
 				b.WriteByte(' ')
 			}
@@ -65,8 +67,13 @@ var (
 func MarkdownToText(s string) string {
 	s = mdLink.ReplaceAllStringFunc(s, func(m string) string {
 		sub := mdLink.FindStringSubmatch(m)
-		if strings.TrimSpace(sub[1]) == "" {
+		if sub[1] == "" {
 			return sub[2]
+		}
+		if !strings.ContainsFunc(sub[1], visible) {
+			// "[\u200b](https://telegra.ph/file/…)": Telegram's hidden link to
+			// a media preview, not part of the text
+			return ""
 		}
 		return sub[1]
 	})
@@ -120,15 +127,43 @@ func CleanText(s string) string {
 	return b.String()
 }
 
-// Headline makes a ticker headline from text: the first sentence (or line),
-// cut at a word boundary with "…" when longer than max runes.
+func visible(r rune) bool {
+	return !unicode.IsSpace(r) && !unicode.In(r, unicode.Cc, unicode.Cf)
+}
+
+// Headline makes a ticker headline from text: the first sentence of the
+// first line that says something (lines of hashtags or mentions alone are
+// skipped, leading emoji and bullets dropped), cut at a word boundary with
+// "…" when longer than max runes.
 func Headline(text string, max int) string {
-	text = strings.TrimSpace(text)
-	if i := strings.IndexByte(text, '\n'); i >= 0 {
-		text = strings.TrimSpace(text[:i])
+	first := ""
+	for line := range strings.Lines(text) {
+		line = strings.TrimLeftFunc(line, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("\"«“„'(#@$€£", r)
+		})
+		line = strings.TrimSpace(line)
+		if line == "" || tagsOnly(line) {
+			continue
+		}
+		first = line
+		break
 	}
-	text = firstSentence(text)
-	return truncateWords(text, max)
+	if first == "" {
+		first = strings.TrimSpace(text)
+		if i := strings.IndexByte(first, '\n'); i >= 0 {
+			first = strings.TrimSpace(first[:i])
+		}
+	}
+	return truncateWords(firstSentence(first), max)
+}
+
+func tagsOnly(line string) bool {
+	for _, f := range strings.Fields(line) {
+		if f[0] != '#' && f[0] != '@' {
+			return false
+		}
+	}
+	return true
 }
 
 // firstSentence returns text up to and including the first sentence end

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,21 @@ var timeLayouts = []string{
 	time.RFC822,
 	time.ANSIC,
 	time.UnixDate,
+	time.RubyDate,
+	"2006-01-02 15:04:05-07",
+	"2006-01-02 15:04:05.000000-07",
+	"2006/01/02 15:04:05",
+	"2006/01/02 15:04",
+	"02.01.2006 15:04:05",
+	"02.01.2006 15:04",
+	"02.01.2006",
+	"January 2, 2006 15:04 MST",
+	"January 2, 2006 3:04 PM MST",
+	"Jan 2, 2006 3:04 PM MST",
+	"January 2, 2006",
+	"Jan 2, 2006",
+	"2 January 2006",
+	"Mon Jan 2 15:04:05 -0700 2006",
 }
 
 // namedZones maps zone abbreviations that feeds use to their offsets; Go's
@@ -61,6 +77,17 @@ func ParseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, ErrNoTime
 	}
+	if i := strings.IndexByte(s, '('); i > 0 && strings.HasSuffix(s, ")") {
+		// mail-style trailing comment: "… +0000 (UTC)"
+		s = strings.TrimSpace(s[:i])
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && strings.ContainsRune(s, '.') && !strings.ContainsAny(s, "eE") {
+		sec, frac := math.Modf(f)
+		if sec > 1e11 || sec < -1e11 {
+			return time.Time{}, ErrNoTime
+		}
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		switch {
 		case n > 1e14: // microseconds
@@ -71,6 +98,19 @@ func ParseTime(s string) (time.Time, error) {
 			return time.Unix(n, 0).UTC(), nil
 		}
 	}
+	if t, ok := parseLayouts(s); ok {
+		return t, nil
+	}
+	// "2024-06-11t09:30:00z" and other lower-case forms
+	if up := strings.ToUpper(s); up != s {
+		if t, ok := parseLayouts(up); ok {
+			return t, nil
+		}
+	}
+	return time.Time{}, ErrNoTime
+}
+
+func parseLayouts(s string) (time.Time, bool) {
 	for _, layout := range timeLayouts {
 		t, err := time.Parse(layout, s)
 		if err != nil {
@@ -82,7 +122,7 @@ func ParseTime(s string) (time.Time, error) {
 				t = t.Add(-time.Duration(o) * time.Second)
 			}
 		}
-		return t.UTC(), nil
+		return t.UTC(), true
 	}
-	return time.Time{}, ErrNoTime
+	return time.Time{}, false
 }

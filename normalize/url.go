@@ -26,14 +26,27 @@ var hostAliases = map[string]string{
 	"mobile.x.com":        "x.com",
 	"m.facebook.com":      "facebook.com",
 	"m.youtube.com":       "youtube.com",
-	"youtu.be":            "youtube.com",
 	"telegram.me":         "t.me",
 	"m.bbc.co.uk":         "bbc.co.uk",
 	"m.bbc.com":           "bbc.com",
 	"amp.theguardian.com": "theguardian.com",
 	"mobile.reuters.com":  "reuters.com",
 	"m.allafrica.com":     "allafrica.com",
+	"amp.cnn.com":         "cnn.com",
+	"edition.cnn.com":     "cnn.com",
+	"m.lenta.ru":          "lenta.ru",
+	"m.ria.ru":            "ria.ru",
+	"m.dw.com":            "dw.com",
+	"m.aljazeera.com":     "aljazeera.com",
+	"m.wikipedia.org":     "wikipedia.org",
+	"mobile.nytimes.com":  "nytimes.com",
+	"m.vk.com":            "vk.com",
+	"m.interfax.ru":       "interfax.ru",
+	"m.tass.ru":           "tass.ru",
 }
+
+// xParams are query parameters x.com adds to shared links.
+var xParams = map[string]bool{"s": true, "t": true, "ref_src": true}
 
 // CanonicalURL returns the canonical form of a link: lower-case scheme and
 // host, no default port, no fragment, no tracking parameters, sorted query,
@@ -59,6 +72,21 @@ func CanonicalURL(raw string) string {
 	if alias, ok := hostAliases[host]; ok {
 		host = alias
 	}
+	if host == "youtu.be" {
+		// youtu.be/<id> is youtube.com/watch?v=<id>, not youtube.com/<id>
+		if id := strings.Trim(u.Path, "/"); id != "" && !strings.Contains(id, "/") {
+			q := u.Query()
+			q.Set("v", id)
+			return CanonicalURL("https://youtube.com/watch?" + q.Encode())
+		}
+	}
+	if (host == "google.com" || strings.HasPrefix(host, "google.")) && strings.HasPrefix(u.Path, "/amp/s/") {
+		// Google's AMP viewer: google.com/amp/s/<host>/<path>
+		if inner, err := url.Parse("https://" + strings.TrimPrefix(u.Path, "/amp/s/")); err == nil && inner.Host != "" {
+			inner.RawQuery = u.RawQuery
+			return CanonicalURL(inner.String())
+		}
+	}
 	if strings.HasSuffix(host, ".cdn.ampproject.org") {
 		// https://example-com.cdn.ampproject.org/c/s/example.com/path → https://example.com/path
 		p := strings.TrimPrefix(u.EscapedPath(), "/")
@@ -82,8 +110,11 @@ func CanonicalURL(raw string) string {
 	if host == "t.me" && strings.HasPrefix(path, "/s/") {
 		path = path[len("/s"):]
 	}
-	if strings.HasSuffix(path, "/amp") {
-		path = strings.TrimSuffix(path, "/amp")
+	for _, amp := range []string{"/amp/", "/amp", ".amp"} {
+		if strings.HasSuffix(path, amp) && len(path) > len(amp) {
+			path = strings.TrimSuffix(path, amp)
+			break
+		}
 	}
 	if path == "/" {
 		path = ""
@@ -93,7 +124,7 @@ func CanonicalURL(raw string) string {
 		q := u.Query()
 		for k := range q {
 			lk := strings.ToLower(k)
-			if strings.HasPrefix(lk, "utm_") || trackingParams[lk] {
+			if strings.HasPrefix(lk, "utm_") || trackingParams[lk] || (host == "x.com" && xParams[lk]) {
 				q.Del(k)
 			}
 		}

@@ -39,7 +39,7 @@ type WebSubConfig struct {
 var ErrWebSubConfig = errors.New("rss: websub callback must be an absolute http(s) URL")
 
 // Subscriptions are retried this long after a request the hub did not
-// confirm, and renewed this long before their lease ends.
+// confirm, and renewed up to this long before their lease ends.
 const (
 	subscribeRetry = time.Hour
 	renewMargin    = 24 * time.Hour
@@ -105,13 +105,15 @@ func (w *websub) serve(ctx context.Context) {
 func (w *websub) ensure(ctx context.Context, fr *feedRun, hub, topic string, now time.Time) {
 	ws := fr.st.WebSub
 	same := ws != nil && ws.Hub == hub && ws.Topic == topic
-	switch {
-	case same && ws.Verified && now.Before(ws.LeaseUntil.Add(-renewMargin)):
-		return
-	case same && !ws.Verified && now.Sub(ws.Requested) < subscribeRetry:
-		return
-	case same && ws.Verified && now.Sub(ws.Requested) < subscribeRetry:
-		return
+	if same {
+		// Renew a quarter of the lease before it ends, at most a day before.
+		margin := min(renewMargin, ws.LeaseUntil.Sub(ws.Requested)/4)
+		switch {
+		case ws.Verified && now.Before(ws.LeaseUntil.Add(-margin)):
+			return
+		case now.Sub(ws.Requested) < subscribeRetry:
+			return
+		}
 	}
 	secret := ""
 	if same {

@@ -1,0 +1,161 @@
+package rss
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testHub is a WebSub hub speaking the protocol over HTTP: it accepts a
+// subscription, verifies the intent at the callback, then delivers
+// content signed with the subscriber's secret, and one forged delivery.
+type testHub struct {
+	t       *testing.T
+	content []byte
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	form    url.Values
+	echoed  bool
+}
+
+func (h *testHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("hub.mode") != "subscribe" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	h.form = r.PostForm
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	h.wg.Go(func() { h.verifyAndDeliver(r.PostForm) })
+}
+
+func (h *testHub) verifyAndDeliver(form url.Values) {
+	cb := form.Get("hub.callback")
+	q := url.Values{"hub.mode": {"subscribe"}, "hub.topic": {form.Get("hub.topic")}, "hub.challenge": {"c-12345"}, "hub.lease_seconds": {"86400"}}
+	resp, err := http.Get(cb + "?" + q.Encode())
+	if err != nil {
+		h.t.Errorf("verify: %v", err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	h.mu.Lock()
+	h.echoed = resp.StatusCode == 200 && string(body) == "c-12345"
+	h.mu.Unlock()
+	// A forged delivery first, then the real one.
+	deliver := func(sig string) {
+		req, _ := http.NewRequest(http.MethodPost, cb, strings.NewReader(string(h.content)))
+		req.Header.Set("Content-Type", "application/atom+xml")
+		req.Header.Set("X-Hub-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			h.t.Errorf("deliver: %v", err)
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			h.t.Errorf("delivery answered %d", resp.StatusCode)
+		}
+	}
+	deliver("sha256=" + strings.Repeat("00", 32))
+	m := hmac.New(sha256.New, []byte(form.Get("hub.secret")))
+	m.Write(h.content)
+	deliver("sha256=" + hex.EncodeToString(m.Sum(nil)))
+}
+
+func TestWebSub(t *testing.T) {
+	hub := &testHub{t: t}
+	hubSrv := httptest.NewServer(hub)
+	defer hubSrv.Close()
+	atom := strings.ReplaceAll(string(readTestdata(t, "atom.xml")), "https://hub.example.org/", hubSrv.URL+"/")
+	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/atom+xml")
+		io.WriteString(w, atom)
+	}))
+	defer feedSrv.Close()
+	var handler http.Handler
+	cbSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	defer cbSrv.Close()
+	defer hub.wg.Wait()
+	// The pushed document carries one entry the feed did not have yet.
+	hub.content = []byte(strings.Replace(atom, "<entry>", `<entry><title>Pushed: dernière minute</title><id>tag:fr.example.org,2024:pushed</id><link rel="alternate" href="https://fr.example.org/2024/06/pushed"/><updated>2024-06-11T10:30:00+02:00</updated><summary>Urgent.</summary></entry><entry>`, 1))
+
+	r := newRig(t, Config{
+		Feeds:  []Feed{{ID: "fr-news", URL: feedSrv.URL + "/atom.xml"}},
+		WebSub: WebSubConfig{CallbackURL: cbSrv.URL + "/websub", Lease: 48 * time.Hour},
+	})
+	handler = r.c.WebSubHandler()
+	r.pollFeed(0)
+	waitFor(t, "the pushed entry", func() bool { st := r.c.Stats(); return st.Pushes == 1 && st.PushRejected == 1 })
+	settle := func() {
+		r.c.websub.wg.Wait()
+		hub.wg.Wait()
+	}
+	settle()
+
+	hub.mu.Lock()
+	form, echoed := hub.form, hub.echoed
+	hub.mu.Unlock()
+	if !echoed {
+		t.Fatal("the callback did not echo the hub's challenge")
+	}
+	if form.Get("hub.topic") != "https://fr.example.org/atom.xml" || form.Get("hub.callback") != cbSrv.URL+"/websub/fr-news" || form.Get("hub.lease_seconds") != "172800" || len(form.Get("hub.secret")) != 64 {
+		t.Fatalf("subscription request %v", form)
+	}
+	items, _ := rawItems(t, r.srv.JS)
+	if len(items) != 3 || items[2].Title != "Pushed: dernière minute" {
+		t.Fatalf("bus holds %d items, last %+v", len(items), items[len(items)-1])
+	}
+	st := r.state(0)
+	if st.WebSub == nil || !st.WebSub.Verified || !st.WebSub.LeaseUntil.Equal(t0.Add(24*time.Hour)) || st.WebSub.Pushes != 1 {
+		t.Fatalf("websub state %+v", st.WebSub)
+	}
+
+	// A poll within the lease does not subscribe again; one near its end renews.
+	r.clock.Advance(2 * time.Hour)
+	r.pollFeed(0)
+	settle()
+	if st := r.c.Stats(); st.Pushes != 1 {
+		t.Fatalf("resubscribed within the lease: %+v", st)
+	}
+	r.clock.Advance(17 * time.Hour) // 19h into a 24h lease: inside the last quarter
+	r.pollFeed(0)
+	waitFor(t, "the renewed subscription's delivery", func() bool { return r.c.Stats().Pushes == 2 })
+	settle()
+	if st := r.c.Stats(); st.Pushes != 2 || st.Published != 3 {
+		t.Fatalf("lease not renewed, or a push re-published: %+v", st)
+	}
+
+	// Unknown callbacks are told to go away.
+	resp, err := http.Post(cbSrv.URL+"/websub/nobody", "application/atom+xml", strings.NewReader(atom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Fatalf("unknown callback answered %d", resp.StatusCode)
+	}
+}
+
+func TestLinkHeader(t *testing.T) {
+	h := http.Header{}
+	h.Add("Link", `<https://hub.example.org/>; rel="hub", <https://example.org/feed>; rel="self"`)
+	if got := linkHeader(h, "hub"); got != "https://hub.example.org/" {
+		t.Fatalf("hub %q", got)
+	}
+	if got := linkHeader(h, "self"); got != "https://example.org/feed" {
+		t.Fatalf("self %q", got)
+	}
+	if got := linkHeader(h, "next"); got != "" {
+		t.Fatalf("next %q", got)
+	}
+}

@@ -1,0 +1,74 @@
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/newswire/newswire/bus"
+)
+
+// StateStore is the part of the wire_source KV bucket the collector uses.
+type StateStore interface {
+	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
+	Put(ctx context.Context, key string, value []byte) (uint64, error)
+}
+
+// State is what the collector keeps per source in wire_source, under
+// StateKey(source id). It survives restarts: the resolved peer (so
+// @username is resolved once), the last message id taken (the min_id of
+// the next poll), and the visible health counters.
+type State struct {
+	Username   string `json:"username"`
+	ChannelID  int64  `json:"channel_id,omitempty"`
+	AccessHash int64  `json:"access_hash,omitempty"`
+	Title      string `json:"title,omitempty"`
+	// LastID is the highest message id handed to the bus (or skipped on
+	// purpose); the next poll asks for min_id = LastID.
+	LastID int `json:"last_id"`
+	// Gaps counts message ids that were missing from the history and could
+	// not be fetched one by one either (deleted, or beyond a poll's limit);
+	// Recovered counts missing ids that the second fetch did return.
+	Gaps      int64 `json:"gaps"`
+	Recovered int64 `json:"recovered"`
+	// Failing is set while the source cannot be read for a reason only its
+	// owner or the operator can fix (private channel, unknown username).
+	Failing  bool      `json:"failing,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Errors   int64     `json:"errors"`
+	Polled   time.Time `json:"polled,omitempty"`
+	NextPoll time.Time `json:"next_poll,omitempty"`
+}
+
+// StateKey is the wire_source key of a telegram source.
+func StateKey(sourceID string) string { return "telegram." + bus.Token(sourceID) }
+
+func loadState(ctx context.Context, kv StateStore, sourceID string) (State, error) {
+	e, err := kv.Get(ctx, StateKey(sourceID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("telegram: load state of %s: %w", sourceID, err)
+	}
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return State{}, fmt.Errorf("telegram: state of %s is not valid JSON (delete key %s in %s to start over): %w", sourceID, StateKey(sourceID), bus.BucketSource, err)
+	}
+	return st, nil
+}
+
+func saveState(ctx context.Context, kv StateStore, sourceID string, st State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("telegram: encode state: %w", err)
+	}
+	if _, err := kv.Put(ctx, StateKey(sourceID), data); err != nil {
+		return fmt.Errorf("telegram: save state of %s: %w", sourceID, err)
+	}
+	return nil
+}

@@ -274,6 +274,10 @@ func SourceOf(cfg Config, raw wire.RawItem) provenance.Source {
 	}
 	if src.Code == "" {
 		src.Code = DeriveCode(src.Name)
+		if !isASCII(src.Code) {
+			// a script without a romanisation here: the source id is ASCII
+			src.Code = DeriveCode(src.ID)
+		}
 	}
 	return src
 }
@@ -283,6 +287,7 @@ func SourceOf(cfg Config, raw wire.RawItem) provenance.Source {
 // ALLAFRICA), its initials when longer ("Los Angeles Times" → LAT), at most
 // 12 characters.
 func DeriveCode(name string) string {
+	name = transliterate(name)
 	words := strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	var b strings.Builder
 	if len(words) >= 3 {
@@ -303,6 +308,36 @@ func DeriveCode(name string) string {
 		return "SRC"
 	}
 	return string(code)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// cyrillicLatin romanises Cyrillic for display codes (a simplified
+// BGN/PCGN), so that a ticker of Latin codes stays readable.
+var cyrillicLatin = map[rune]string{
+	'а': "A", 'б': "B", 'в': "V", 'г': "G", 'д': "D", 'е': "E", 'ё': "E", 'ж': "ZH", 'з': "Z",
+	'и': "I", 'й': "Y", 'к': "K", 'л': "L", 'м': "M", 'н': "N", 'о': "O", 'п': "P", 'р': "R",
+	'с': "S", 'т': "T", 'у': "U", 'ф': "F", 'х': "KH", 'ц': "TS", 'ч': "CH", 'ш': "SH", 'щ': "SHCH",
+	'ъ': "", 'ы': "Y", 'ь': "", 'э': "E", 'ю': "YU", 'я': "YA", 'і': "I", 'ї': "YI", 'є': "YE", 'ґ': "G",
+}
+
+func transliterate(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if lat, ok := cyrillicLatin[unicode.ToLower(r)]; ok {
+			b.WriteString(lat)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func looksLikeHTML(s string) bool {

@@ -127,6 +127,8 @@ func CleanText(s string) string {
 	return b.String()
 }
 
+var bareURL = regexp.MustCompile(`(?i)\bhttps?://\S+`)
+
 func visible(r rune) bool {
 	return !unicode.IsSpace(r) && !unicode.In(r, unicode.Cc, unicode.Cf)
 }
@@ -136,6 +138,8 @@ func visible(r rune) bool {
 // skipped, leading emoji and bullets dropped), cut at a word boundary with
 // "…" when longer than max runes.
 func Headline(text string, max int) string {
+	// a link says nothing on a ticker
+	text = bareURL.ReplaceAllString(text, "")
 	first := ""
 	for line := range strings.Lines(text) {
 		line = strings.TrimLeftFunc(line, func(r rune) bool {

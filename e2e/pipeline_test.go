@@ -160,10 +160,14 @@ func TestRSSFeedsToStoriesWithProvenance(t *testing.T) {
 
 	srv := bustest.Start(t)
 	pipeline(t, srv)
+	state, err := srv.JS.KeyValue(context.Background(), bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
 	coll, err := rss.New(rss.Config{Feeds: []rss.Feed{
 		{ID: "allafrica", Code: "ALLAFRICA", Name: "AllAfrica", URL: hs.URL + "/a.xml", Interval: time.Hour},
 		{ID: "wire-b", Code: "WIREB", Name: "Wire B", URL: hs.URL + "/b.xml", Interval: time.Hour},
-	}}, ingest.NewJetStreamPublisher(srv.JS), hs.Client(), nil)
+	}}, ingest.NewJetStreamPublisher(srv.JS), state, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,634 @@
+// Package tgweb reads public Telegram channels without an account, from
+// the web preview at https://t.me/s/<channel>, and publishes their posts
+// as raw items of kind "telegram" with the same native ids and URLs as
+// ingest/telegram, so a post both collectors see becomes one entry.
+// See README.md for options, limits and failure modes.
+package tgweb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/wire"
+)
+
+// Kind is the raw item kind, shared with ingest/telegram.
+const Kind = "telegram"
+
+// Errors a poll can end with.
+var (
+	// ErrNoPublicPreview: t.me redirects the preview to the channel's
+	// landing page, which it does for channels that disabled the preview,
+	// private channels, groups and unknown names.
+	ErrNoPublicPreview = errors.New("tgweb: channel has no public preview")
+	// ErrThrottled: the server answered 429 or 503; the source waits for
+	// Retry-After (or its backoff) before the next request.
+	ErrThrottled = errors.New("tgweb: throttled by server")
+)
+
+// StateStore is the part of the wire_source KV bucket the collector uses.
+type StateStore interface {
+	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
+	Put(ctx context.Context, key string, value []byte) (uint64, error)
+}
+
+// Channel is one configured source.
+type Channel struct {
+	ID       string
+	Username string
+	Code     string
+	Name     string
+	// Interval between polls (default 5m). MaxPages bounds how far one poll
+	// pages back (default 10 pages of about 20 posts).
+	Interval time.Duration
+	MaxPages int
+}
+
+// Config configures the collector.
+type Config struct {
+	Channels []Channel
+	// BaseURL is where the previews live (default https://t.me).
+	BaseURL   string
+	UserAgent string
+	Timeout   time.Duration
+	MaxBody   int64
+	// HostInterval is the least time between two requests to one host,
+	// over all channels (default 3s).
+	HostInterval time.Duration
+	// MaxBackoff caps the wait after repeated failures (default 6h); a
+	// channel without a public preview is retried after FailingRetry
+	// (default 12h).
+	MaxBackoff   time.Duration
+	FailingRetry time.Duration
+	Now          func() time.Time
+}
+
+// State is what the collector keeps per source in wire_source under
+// StateKey(source id).
+type State struct {
+	Username     string `json:"username"`
+	LastID       int    `json:"last_id"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	// Gaps counts post ids between the last seen post and the newest that
+	// the preview did not show (deleted, service messages, or beyond
+	// max_pages); the preview cannot be asked for them one by one.
+	Gaps      int64     `json:"gaps"`
+	NoPreview bool      `json:"no_preview,omitempty"`
+	Failing   bool      `json:"failing,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Errors    int64     `json:"errors"`
+	Polled    time.Time `json:"polled,omitempty"`
+	NextPoll  time.Time `json:"next_poll,omitempty"`
+}
+
+// StateKey is the wire_source key of a tgweb source.
+func StateKey(sourceID string) string { return "tgweb." + bus.Token(sourceID) }
+
+// ChannelStats are a source's counters since start.
+type ChannelStats struct {
+	Published, Duplicates, Skipped, Malformed, Pages, NotModified, Errors int64
+	Gaps                                                              int64
+	LastID                                                            int
+}
+
+// Collector polls channel previews.
+type Collector struct {
+	cfg    Config
+	pub    ingest.Publisher
+	kv     StateStore
+	client *http.Client
+	log    *zap.Logger
+
+	mu       sync.Mutex
+	hosts    map[string]*hostGate
+	stats    map[string]*ChannelStats
+	baseHost string
+}
+
+// hostGate spaces requests to one host and holds them back after a
+// Retry-After.
+type hostGate struct {
+	limiter   *rate.Limiter
+	mu        sync.Mutex
+	notBefore time.Time
+}
+
+// New checks cfg and returns a collector. client may be nil.
+func New(cfg Config, pub ingest.Publisher, kv StateStore, client *http.Client, log *zap.Logger) (*Collector, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if len(cfg.Channels) == 0 {
+		return nil, errors.New("tgweb: no channels configured")
+	}
+	if pub == nil || kv == nil {
+		return nil, errors.New("tgweb: a publisher and the wire_source bucket are required")
+	}
+	for i, ch := range cfg.Channels {
+		if ch.ID == "" || ch.Username == "" {
+			return nil, fmt.Errorf("tgweb: channel %d needs an id and a username", i)
+		}
+		if ch.Interval <= 0 {
+			cfg.Channels[i].Interval = 5 * time.Minute
+		}
+		if ch.MaxPages <= 0 {
+			cfg.Channels[i].MaxPages = 10
+		}
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "https://t.me"
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("tgweb: base URL %q is not an absolute URL", cfg.BaseURL)
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "newswire/1 (+https://github.com/newswire/newswire)"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 4 << 20
+	}
+	if cfg.HostInterval <= 0 {
+		cfg.HostInterval = 3 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 6 * time.Hour
+	}
+	if cfg.FailingRetry <= 0 {
+		cfg.FailingRetry = 12 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if client == nil {
+		client = &http.Client{Timeout: cfg.Timeout}
+	}
+	// Redirects are read, not followed: a preview that redirects to the
+	// channel's landing page means there is no preview, and following it
+	// would parse the wrong page.
+	c2 := *client
+	c2.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Collector{cfg: cfg, pub: pub, kv: kv, client: &c2, log: log.Named("tgweb"),
+		hosts: map[string]*hostGate{}, stats: map[string]*ChannelStats{}, baseHost: base.Host}
+	for _, ch := range cfg.Channels {
+		c.stats[ch.ID] = &ChannelStats{}
+	}
+	return c, nil
+}
+
+// Stats returns a copy of every source's counters.
+func (c *Collector) Stats() map[string]ChannelStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]ChannelStats, len(c.stats))
+	for id, s := range c.stats {
+		out[id] = *s
+	}
+	return out
+}
+
+func (c *Collector) stat(id string, f func(*ChannelStats)) {
+	c.mu.Lock()
+	f(c.stats[id])
+	c.mu.Unlock()
+}
+
+// Run polls every channel on its interval until ctx ends.
+func (c *Collector) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i, ch := range c.cfg.Channels {
+		wg.Go(func() {
+			// Spread the first polls so that start-up is not a burst.
+			if !sleep(ctx, time.Duration(i)*c.cfg.HostInterval/2) {
+				return
+			}
+			c.loop(ctx, ch)
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+func (c *Collector) loop(ctx context.Context, ch Channel) {
+	log := c.log.With(zap.String("source", ch.ID), zap.String("channel", ch.Username))
+	failures := 0
+	for {
+		err := c.Poll(ctx, ch)
+		wait := ch.Interval
+		var ra retryAfter
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			failures = 0
+		case errors.Is(err, ErrNoPublicPreview):
+			wait = c.cfg.FailingRetry
+			log.Error("no public preview; source failing, the others go on", zap.Duration("retry_in", wait), zap.Error(err))
+		case errors.As(err, &ra):
+			failures++
+			wait = max(ra.d, min(ch.Interval<<min(failures, 8), c.cfg.MaxBackoff))
+			log.Warn("throttled", zap.Duration("retry_in", wait), zap.Error(err))
+		default:
+			failures++
+			wait = min(ch.Interval<<min(failures, 8), c.cfg.MaxBackoff)
+			log.Warn("poll failed", zap.Int("failures", failures), zap.Duration("retry_in", wait), zap.Error(err))
+		}
+		// Jitter keeps channels with one interval from polling in lockstep.
+		wait += rand.N(wait/10 + 1)
+		c.noteNextPoll(ctx, ch, wait)
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (c *Collector) noteNextPoll(ctx context.Context, ch Channel, wait time.Duration) {
+	st, err := c.load(ctx, ch.ID)
+	if err != nil {
+		return
+	}
+	st.NextPoll = c.cfg.Now().Add(wait).UTC()
+	_ = c.save(ctx, ch.ID, st)
+}
+
+func (c *Collector) load(ctx context.Context, id string) (State, error) {
+	e, err := c.kv.Get(ctx, StateKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("tgweb: load state of %s: %w", id, err)
+	}
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return State{}, fmt.Errorf("tgweb: state of %s is not valid JSON (delete key %s in %s to start over): %w", id, StateKey(id), bus.BucketSource, err)
+	}
+	return st, nil
+}
+
+func (c *Collector) save(ctx context.Context, id string, st State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("tgweb: encode state: %w", err)
+	}
+	if _, err := c.kv.Put(ctx, StateKey(id), data); err != nil {
+		return fmt.Errorf("tgweb: save state of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Poll reads one channel once: the newest page (conditionally), then older
+// pages with ?before= until it reaches the last seen post or MaxPages,
+// and publishes the new posts oldest first.
+func (c *Collector) Poll(ctx context.Context, ch Channel) error {
+	st, err := c.load(ctx, ch.ID)
+	if err != nil {
+		return err
+	}
+	pollErr := c.poll(ctx, ch, &st)
+	st.Polled = c.cfg.Now().UTC()
+	switch {
+	case pollErr == nil:
+		st.Failing, st.NoPreview, st.Error = false, false, ""
+	case errors.Is(pollErr, ErrNoPublicPreview):
+		st.Failing, st.NoPreview, st.Error = true, true, pollErr.Error()
+		st.Errors++
+	case ctx.Err() == nil:
+		st.Error = pollErr.Error()
+		st.Errors++
+	}
+	c.stat(ch.ID, func(s *ChannelStats) {
+		s.LastID, s.Gaps = st.LastID, st.Gaps
+		if pollErr != nil && ctx.Err() == nil {
+			s.Errors++
+		}
+	})
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.save(sctx, ch.ID, st); err != nil {
+		return errors.Join(pollErr, err)
+	}
+	return pollErr
+}
+
+func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
+	username := strings.ToLower(ch.Username)
+	if st.Username != username {
+		*st = State{Username: username, Gaps: st.Gaps, Errors: st.Errors}
+	}
+	pageURL := c.cfg.BaseURL + "/s/" + url.PathEscape(ch.Username)
+	res, err := c.fetch(ctx, pageURL, st)
+	if err != nil {
+		return err
+	}
+	if res.notModified {
+		c.stat(ch.ID, func(s *ChannelStats) { s.NotModified++ })
+		return nil
+	}
+	etag, lastMod := res.etag, res.lastModified
+	posts := newPosts(res.page, st.LastID)
+	malformed := res.page.Malformed
+	pages := 1
+	oldest := oldestID(res.page)
+	// Page back while the oldest post on the page is newer than the one
+	// after the last seen id. The first poll takes the newest page only.
+	for st.LastID > 0 && oldest > st.LastID+1 && pages < ch.MaxPages {
+		older, err := c.fetch(ctx, pageURL+"?before="+strconv.Itoa(oldest), nil)
+		if err != nil {
+			return err
+		}
+		pages++
+		malformed += older.page.Malformed
+		more := newPosts(older.page, st.LastID)
+		if len(more) == 0 {
+			break
+		}
+		posts = append(posts, more...)
+		next := oldestID(older.page)
+		if next >= oldest {
+			break // a page that does not go back would loop forever
+		}
+		oldest = next
+	}
+	c.stat(ch.ID, func(s *ChannelStats) { s.Pages += int64(pages); s.Malformed += int64(malformed) })
+	if malformed > 0 {
+		c.log.Warn("skipped message blocks without a readable data-post", zap.String("source", ch.ID), zap.Int("count", malformed))
+	}
+	slices.SortFunc(posts, func(a, b Post) int { return a.ID - b.ID })
+	posts = slices.CompactFunc(posts, func(a, b Post) bool { return a.ID == b.ID })
+	if len(posts) > 0 {
+		lo := st.LastID
+		if lo == 0 {
+			lo = posts[0].ID - 1
+		}
+		if gaps := countGaps(lo, posts); gaps > 0 {
+			st.Gaps += int64(gaps)
+			c.log.Info("post ids missing from the preview (deleted, service messages or beyond max_pages)",
+				zap.String("source", ch.ID), zap.Int("count", gaps), zap.Int64("gaps_total", st.Gaps))
+		}
+	}
+	for _, p := range posts {
+		if err := c.publish(ctx, ch, st, p, pageURL); err != nil {
+			return err
+		}
+		st.LastID = p.ID
+	}
+	// Validators are kept only once everything on the page is on the bus,
+	// so a failed publish is not hidden behind a 304 next time.
+	st.ETag, st.LastModified = etag, lastMod
+	return nil
+}
+
+func newPosts(p *Page, lastID int) []Post {
+	var out []Post
+	for _, post := range p.Posts {
+		if post.ID > lastID {
+			out = append(out, post)
+		}
+	}
+	return out
+}
+
+func oldestID(p *Page) int {
+	oldest := 0
+	for _, post := range p.Posts {
+		if oldest == 0 || post.ID < oldest {
+			oldest = post.ID
+		}
+	}
+	return oldest
+}
+
+func countGaps(lo int, posts []Post) int {
+	n, next := 0, lo+1
+	for _, p := range posts {
+		if p.ID > next {
+			n += p.ID - next
+		}
+		next = p.ID + 1
+	}
+	return n
+}
+
+type fetched struct {
+	page              *Page
+	notModified       bool
+	etag, lastModified string
+}
+
+type retryAfter struct {
+	d      time.Duration
+	status int
+}
+
+func (r retryAfter) Error() string {
+	return fmt.Sprintf("%v: HTTP %d, retry after %s", ErrThrottled, r.status, r.d)
+}
+func (r retryAfter) Unwrap() error { return ErrThrottled }
+
+func (c *Collector) gate(host string) *hostGate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.hosts[host]
+	if !ok {
+		g = &hostGate{limiter: rate.NewLimiter(rate.Every(c.cfg.HostInterval), 1)}
+		c.hosts[host] = g
+	}
+	return g
+}
+
+// fetch GETs one page politely; st, when given, supplies the validators
+// of a conditional request.
+func (c *Collector) fetch(ctx context.Context, pageURL string, st *State) (*fetched, error) {
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		return nil, fmt.Errorf("tgweb: %w", err)
+	}
+	g := c.gate(u.Host)
+	g.mu.Lock()
+	hold := time.Until(g.notBefore)
+	g.mu.Unlock()
+	if hold > 0 && !sleep(ctx, hold) {
+		return nil, ctx.Err()
+	}
+	if err := g.limiter.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("tgweb: host limit: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("tgweb: request %s: %w", pageURL, err)
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+	if st != nil {
+		if st.ETag != "" {
+			req.Header.Set("If-None-Match", st.ETag)
+		}
+		if st.LastModified != "" {
+			req.Header.Set("If-Modified-Since", st.LastModified)
+		}
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("tgweb: fetch %s: %w", pageURL, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		return &fetched{notModified: true}, nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		loc := resp.Header.Get("Location")
+		return nil, fmt.Errorf("%w: %s redirects to %q", ErrNoPublicPreview, pageURL, loc)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		d := parseRetryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())
+		if d <= 0 {
+			d = time.Minute
+		}
+		d = min(d, c.cfg.MaxBackoff)
+		g.mu.Lock()
+		g.notBefore = time.Now().Add(d)
+		g.mu.Unlock()
+		return nil, retryAfter{d: d, status: resp.StatusCode}
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("tgweb: fetch %s: HTTP %d", pageURL, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("tgweb: read %s: %w", pageURL, err)
+	}
+	if int64(len(data)) > c.cfg.MaxBody {
+		return nil, fmt.Errorf("tgweb: %s: page over %d bytes", pageURL, c.cfg.MaxBody)
+	}
+	page, err := ParsePage(data)
+	if err != nil {
+		return nil, fmt.Errorf("tgweb: %s: %w", pageURL, err)
+	}
+	return &fetched{page: page, etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")}, nil
+}
+
+// parseRetryAfter reads seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// NativeID and PostURL match ingest/telegram's, so that both collectors
+// name a post alike.
+func NativeID(username string, id int) string {
+	return strings.ToLower(username) + "/" + strconv.Itoa(id)
+}
+
+// PostURL is the canonical link of a post.
+func PostURL(username string, id int) string {
+	return "https://t.me/" + strings.ToLower(username) + "/" + strconv.Itoa(id)
+}
+
+func (c *Collector) publish(ctx context.Context, ch Channel, st *State, p Post, pageURL string) error {
+	if strings.TrimSpace(p.Text) == "" {
+		c.stat(ch.ID, func(s *ChannelStats) { s.Skipped++ })
+		c.log.Debug("post has no text to publish", zap.String("source", ch.ID), zap.Int("id", p.ID), zap.String("media", p.MediaType))
+		return nil
+	}
+	item := wire.RawItem{
+		Kind:       Kind,
+		Source:     ch.ID,
+		NativeID:   NativeID(st.Username, p.ID),
+		SourceCode: ch.Code,
+		SourceName: ch.Name,
+		URL:        PostURL(st.Username, p.ID),
+		Author:     p.Author,
+		Body:       p.Text,
+		BodyFormat: wire.FormatMarkdown,
+		Published:  PublishedRFC3339(p.Published),
+		ObservedAt: c.cfg.Now().UTC(),
+		Fetch:      &wire.Fetch{URL: pageURL, Status: http.StatusOK},
+	}
+	if item.SourceName == "" {
+		item.SourceName = p.Author
+	}
+	if p.Views > 0 || p.MediaType != "" {
+		item.Meta = &wire.PostStats{Views: p.Views, MediaType: p.MediaType}
+	}
+	if f := p.ForwardFrom; f != nil {
+		item.ForwardOf = c.ref(ch, st, f)
+	}
+	if r := p.ReplyTo; r != nil {
+		item.ReplyTo = c.ref(ch, st, r)
+	}
+	ack, err := c.pub.Publish(ctx, item)
+	if err != nil {
+		return fmt.Errorf("tgweb: %s: %w", ch.ID, err)
+	}
+	c.stat(ch.ID, func(s *ChannelStats) {
+		if ack.Duplicate {
+			s.Duplicates++
+		} else {
+			s.Published++
+		}
+	})
+	return nil
+}
+
+// ref names another post the way ingest/telegram does: by the origin's
+// username (or this source's id for its own posts), or only by name.
+func (c *Collector) ref(ch Channel, st *State, r *PostRef) *wire.Ref {
+	if r.Channel == "" || r.ID == 0 {
+		if r.Name == "" {
+			return nil
+		}
+		return &wire.Ref{Kind: Kind, Source: r.Name}
+	}
+	u := strings.ToLower(r.Channel)
+	source := u
+	if u == st.Username {
+		source = ch.ID
+	}
+	return &wire.Ref{Kind: Kind, Source: source, NativeID: NativeID(u, r.ID), URL: PostURL(u, r.ID)}
+}

@@ -31,7 +31,7 @@ var ErrLanguages = errors.New("normalize: languages")
 
 // detectRunes bounds the text a detection reads: trigram statistics settle
 // well within a few hundred letters, and the cost grows with the length.
-const detectRunes = 400
+const detectRunes = 160
 
 // Lingua detects languages with lingua-go in its low-accuracy (trigram)
 // mode, after script rules settle the scripts that belong to one language.

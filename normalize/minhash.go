@@ -13,7 +13,7 @@ const (
 	bands      = sketchSize / bandRows
 	// maxFeatureTokens bounds the work per entry: copies share their lead,
 	// so the first tokens decide.
-	maxFeatureTokens = 100
+	maxFeatureTokens = 64
 )
 
 // Sketch is the MinHash signature of a text's features.
@@ -62,8 +62,9 @@ func Features(toks []string) []uint64 {
 }
 
 // MinHash computes the sketch of a feature set. Each of the 64 hash
-// functions is the feature hash re-mixed with its own odd multiplier, which
-// is cheap and, after the splitmix finaliser, close to independent.
+// functions is multiply-shift hashing (Dietzfelbinger) of the already
+// mixed feature hash with its own odd multiplier: one multiplication per
+// function, where re-mixing would cost five.
 func MinHash(features []uint64) Sketch {
 	var s Sketch
 	for i := range s {
@@ -71,7 +72,7 @@ func MinHash(features []uint64) Sketch {
 	}
 	for _, f := range features {
 		for i := range s {
-			v := uint32(mix64(f ^ sketchSeeds[i]))
+			v := uint32((f * sketchSeeds[i]) >> 32)
 			if v < s[i] {
 				s[i] = v
 			}
@@ -85,7 +86,7 @@ var sketchSeeds = func() (seeds [sketchSize]uint64) {
 	x := uint64(0x9e3779b97f4a7c15)
 	for i := range seeds {
 		x += 0x9e3779b97f4a7c15
-		seeds[i] = mix64(x)
+		seeds[i] = mix64(x) | 1
 	}
 	return seeds
 }()

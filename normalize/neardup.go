@@ -10,7 +10,7 @@ import (
 // sensitive hashing keeps lookups sub-linear: every sketch is filed under
 // one key per band, and only entries that share a band key are compared.
 // The index keeps the entries of a sliding time window, at most maxEntries
-// of them, so that its memory is bounded (about 400 bytes an entry,
+// of them, so that its memory is bounded (about 1.4 KiB an entry,
 // measured by BenchmarkNearIndexMemory).
 type nearIndex struct {
 	mu         sync.Mutex

@@ -129,11 +129,18 @@ func EntryID(rawMsgID string) string {
 // Normalize makes an entry from a raw item. It is a pure function of its
 // inputs: no clock, no bus. Errors mean the item can never be normalized.
 func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry, error) {
+	e, _, err := normalize(cfg, raw, ref)
+	return e, err
+}
+
+// normalize is Normalize that also returns the entry's MinHash sketch, so
+// the worker tokenizes each text once.
+func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry, Sketch, error) {
 	if raw.Schema != "" && raw.Schema != wire.SchemaRaw {
-		return wire.Entry{}, fmt.Errorf("%w %q", ErrSchema, raw.Schema)
+		return wire.Entry{}, Sketch{}, fmt.Errorf("%w %q", ErrSchema, raw.Schema)
 	}
 	if raw.Kind == "" || raw.Source == "" || raw.NativeID == "" {
-		return wire.Entry{}, ErrBadItem
+		return wire.Entry{}, Sketch{}, ErrBadItem
 	}
 	if ref.MsgID == "" {
 		ref.MsgID = bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID)
@@ -157,7 +164,7 @@ func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	}
 	title = strings.Join(strings.Fields(CleanText(title)), " ")
 	if title == "" && text == "" {
-		return wire.Entry{}, ErrNoContent
+		return wire.Entry{}, Sketch{}, ErrNoContent
 	}
 	headline := title
 	if headline == "" {
@@ -191,7 +198,8 @@ func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	}
 	fpText := title + "\n" + text
 	e.Fingerprint.Exact = ExactFingerprint(canon, fpText)
-	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHash(words.Split(fpText), 2))
+	feats := Features(words.Split(featureText(&e)))
+	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHashFeatures(feats))
 	if e.Lang == "" {
 		det := cfg.Detector
 		if det == nil {
@@ -214,7 +222,7 @@ func Normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		}
 		e.RepostOf = EntryID(bus.RawMsgID(kind, q.Source, q.NativeID))
 	}
-	return e, nil
+	return e, MinHash(feats), nil
 }
 
 // SketchOf is the MinHash sketch of an entry, computed from its fields

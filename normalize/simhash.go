@@ -50,5 +50,22 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
+// SimHashFeatures is the 64-bit SimHash of already hashed features.
+func SimHashFeatures(features []uint64) uint64 {
+	var v [64]int32
+	for _, x := range features {
+		for b := range v {
+			v[b] += int32(x>>uint(b)&1)*2 - 1
+		}
+	}
+	var out uint64
+	for b := range v {
+		if v[b] > 0 {
+			out |= 1 << uint(b)
+		}
+	}
+	return out
+}
+
 // Hamming is the number of differing bits of two SimHashes.
 func Hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }

@@ -56,16 +56,23 @@ func HTMLToText(s string) string {
 }
 
 var (
-	mdLink     = regexp.MustCompile(`\[([^\]\n]*)\]\(([^)\s]*)\)`)
-	mdEmphasis = regexp.MustCompile(`(\*\*|__|~~|\|\|)`)
-	mdCode     = regexp.MustCompile("`{1,3}")
+	mdLink = regexp.MustCompile(`\[([^\]\n]*)\]\(([^)\s]*)\)`)
+	// emphasis, strike, spoiler and code markers, dropped
+	mdMarkers = strings.NewReplacer("**", "", "__", "", "~~", "", "||", "", "`", "")
 )
 
 // MarkdownToText renders Telegram-style markdown as plain text: links keep
 // their label (or the URL when the label is empty), emphasis, strike,
 // spoiler and code markers are dropped.
 func MarkdownToText(s string) string {
-	s = mdLink.ReplaceAllStringFunc(s, func(m string) string {
+	if strings.Contains(s, "](") {
+		s = mdLinks(s)
+	}
+	return CleanText(mdMarkers.Replace(s))
+}
+
+func mdLinks(s string) string {
+	return mdLink.ReplaceAllStringFunc(s, func(m string) string {
 		sub := mdLink.FindStringSubmatch(m)
 		if sub[1] == "" {
 			return sub[2]
@@ -77,9 +84,6 @@ func MarkdownToText(s string) string {
 		}
 		return sub[1]
 	})
-	s = mdEmphasis.ReplaceAllString(s, "")
-	s = mdCode.ReplaceAllString(s, "")
-	return CleanText(s)
 }
 
 // CleanText repairs invalid UTF-8, applies Unicode NFC, removes control
@@ -138,10 +142,11 @@ func visible(r rune) bool {
 // skipped, leading emoji and bullets dropped), cut at a word boundary with
 // "…" when longer than max runes.
 func Headline(text string, max int) string {
-	// a link says nothing on a ticker
-	text = bareURL.ReplaceAllString(text, "")
 	first := ""
 	for line := range strings.Lines(text) {
+		if strings.Contains(line, "://") {
+			line = bareURL.ReplaceAllString(line, "") // a link says nothing on a ticker
+		}
 		line = strings.TrimLeftFunc(line, func(r rune) bool {
 			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("\"«“„'(#@$€£", r)
 		})
@@ -153,7 +158,7 @@ func Headline(text string, max int) string {
 		break
 	}
 	if first == "" {
-		first = strings.TrimSpace(text)
+		first = strings.TrimSpace(bareURL.ReplaceAllString(text, ""))
 		if i := strings.IndexByte(first, '\n'); i >= 0 {
 			first = strings.TrimSpace(first[:i])
 		}

@@ -183,7 +183,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
 		// the bus's own receipt time is the best observation left
 		raw.ObservedAt = md.Timestamp
 	}
-	entry, err := Normalize(w.cfg, raw, ref)
+	entry, sk, err := normalize(w.cfg, raw, ref)
 	if err != nil {
 		w.deadLetter(ctx, msg, err)
 		return nil
@@ -191,7 +191,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
 	} else {
-		sk := SketchOf(&entry)
+
 		if id, ok := w.near.Match(&sk); ok && id != entry.ID {
 			entry.DuplicateOf = id
 			w.stats.NearDups.Add(1)

@@ -15,7 +15,8 @@ func Split(text string) []string {
 	lower := strings.ToLower(text)
 	for i, r := range lower {
 		switch {
-		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
+		case r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
+			// (the range test first: no script below U+0E00 is one of these)
 			if start >= 0 {
 				toks = append(toks, lower[start:i])
 				start = -1

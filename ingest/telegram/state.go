@@ -37,11 +37,14 @@ type State struct {
 	Recovered int64 `json:"recovered"`
 	// Failing is set while the source cannot be read for a reason only its
 	// owner or the operator can fix (private channel, unknown username).
-	Failing  bool      `json:"failing,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Errors   int64     `json:"errors"`
-	Polled   time.Time `json:"polled,omitempty"`
-	NextPoll time.Time `json:"next_poll,omitempty"`
+	Failing     bool      `json:"failing,omitempty"`
+	Error       string    `json:"last_error,omitempty"`
+	Errors      int64     `json:"errors"`
+	Polled      time.Time `json:"last_poll,omitzero"`
+	NextPoll    time.Time `json:"next_poll,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	// Published counts items the bus took as new.
+	Published int64 `json:"published"`
 }
 
 // StateKey is the wire_source key of a telegram source.

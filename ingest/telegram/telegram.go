@@ -331,7 +331,7 @@ func (c *Collector) Poll(ctx context.Context, api *tg.Client, ch Channel) error 
 	st.Polled = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:
-		st.Failing, st.Error = false, ""
+		st.Failing, st.Error, st.LastSuccess = false, "", st.Polled
 	case errors.Is(pollErr, ErrChannelUnavailable), errors.Is(pollErr, ErrNotChannel):
 		st.Failing, st.Error = true, pollErr.Error()
 		st.Errors++
@@ -583,6 +583,9 @@ func (c *Collector) publish(ctx context.Context, ch Channel, st *State, m *tg.Me
 	ack, err := c.pub.Publish(ctx, item)
 	if err != nil {
 		return fmt.Errorf("telegram: %s: %w", ch.ID, err)
+	}
+	if !ack.Duplicate {
+		st.Published++
 	}
 	c.stat(ch.ID, func(s *ChannelStats) {
 		if ack.Duplicate {

@@ -90,13 +90,16 @@ type State struct {
 	// Gaps counts post ids between the last seen post and the newest that
 	// the preview did not show (deleted, service messages, or beyond
 	// max_pages); the preview cannot be asked for them one by one.
-	Gaps      int64     `json:"gaps"`
-	NoPreview bool      `json:"no_preview,omitempty"`
-	Failing   bool      `json:"failing,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Errors    int64     `json:"errors"`
-	Polled    time.Time `json:"polled,omitempty"`
-	NextPoll  time.Time `json:"next_poll,omitempty"`
+	Gaps        int64     `json:"gaps"`
+	NoPreview   bool      `json:"no_preview,omitempty"`
+	Failing     bool      `json:"failing,omitempty"`
+	Error       string    `json:"last_error,omitempty"`
+	Errors      int64     `json:"errors"`
+	Polled      time.Time `json:"last_poll,omitzero"`
+	NextPoll    time.Time `json:"next_poll,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	// Published counts items the bus took as new.
+	Published int64 `json:"published"`
 }
 
 // StateKey is the wire_source key of a tgweb source.
@@ -105,8 +108,8 @@ func StateKey(sourceID string) string { return "tgweb." + bus.Token(sourceID) }
 // ChannelStats are a source's counters since start.
 type ChannelStats struct {
 	Published, Duplicates, Skipped, Malformed, Pages, NotModified, Errors int64
-	Gaps                                                              int64
-	LastID                                                            int
+	Gaps                                                                  int64
+	LastID                                                                int
 }
 
 // Collector polls channel previews.
@@ -325,7 +328,7 @@ func (c *Collector) Poll(ctx context.Context, ch Channel) error {
 	st.Polled = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:
-		st.Failing, st.NoPreview, st.Error = false, false, ""
+		st.Failing, st.NoPreview, st.Error, st.LastSuccess = false, false, "", st.Polled
 	case errors.Is(pollErr, ErrNoPublicPreview):
 		st.Failing, st.NoPreview, st.Error = true, true, pollErr.Error()
 		st.Errors++
@@ -447,8 +450,8 @@ func countGaps(lo int, posts []Post) int {
 }
 
 type fetched struct {
-	page              *Page
-	notModified       bool
+	page               *Page
+	notModified        bool
 	etag, lastModified string
 }
 
@@ -605,6 +608,9 @@ func (c *Collector) publish(ctx context.Context, ch Channel, st *State, p Post, 
 	ack, err := c.pub.Publish(ctx, item)
 	if err != nil {
 		return fmt.Errorf("tgweb: %s: %w", ch.ID, err)
+	}
+	if !ack.Duplicate {
+		st.Published++
 	}
 	c.stat(ch.ID, func(s *ChannelStats) {
 		if ack.Duplicate {

@@ -25,6 +25,8 @@ Usage:
   newswire eval FILE [--assignments OUT]    score story clustering on a labelled file
   newswire tail [--config FILE] [--last N]  print the live wire
   newswire config check [FILE]              report every error in a config file
+  newswire telegram login [--phone N] [--code-file F] [--password-file F]
+                                            sign the Telegram account in once (ingest/telegram)
   newswire sources [--config FILE] [--json] list sources with their health (errors, last/next poll)
   newswire sources import FILE.opml [--into CONFIG.yaml]
                                             print OPML feeds as YAML sources, or add them to CONFIG.yaml
@@ -69,6 +71,8 @@ func dispatch(ctx context.Context, args []string) error {
 		return cmdTail(ctx, rest)
 	case "sources":
 		return cmdSources(ctx, rest)
+	case "telegram":
+		return cmdTelegram(ctx, rest)
 	case "config":
 		if len(rest) == 0 || rest[0] != "check" {
 			return usageError{"usage: newswire config check [FILE]"}

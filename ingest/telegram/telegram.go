@@ -194,8 +194,17 @@ func clientOptions(base gotd.Options, sessionFile string, log *zap.Logger, mw ..
 }
 
 // Run polls every channel until ctx ends. It returns nil on cancellation
-// and ErrNotLoggedIn or ErrSessionInvalid when the account cannot read.
+// and ErrNotLoggedIn or ErrSessionInvalid when the account cannot read;
+// those are logged once, here, with what to do about them.
 func (c *Collector) Run(ctx context.Context) error {
+	err := c.run(ctx)
+	if errors.Is(err, ErrSessionInvalid) || errors.Is(err, ErrNotLoggedIn) {
+		c.log.Error("telegram collector stopped; no channel is read until the account logs in again", zap.Error(err))
+	}
+	return err
+}
+
+func (c *Collector) run(ctx context.Context) error {
 	if _, err := os.Stat(c.cfg.SessionFile); err != nil {
 		return fmt.Errorf("%w (session file %s: %w)", ErrNotLoggedIn, c.cfg.SessionFile, err)
 	}
@@ -214,29 +223,21 @@ func (c *Collector) Run(ctx context.Context) error {
 		c.log.Info("reading channels", zap.Int("channels", len(c.cfg.Channels)))
 		return c.readAll(ctx, client.API())
 	})
-	if ctx.Err() != nil && err == nil || errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	switch {
+	case err == nil || ctx.Err() != nil && !errors.Is(err, ErrSessionInvalid):
 		return nil
+	case errors.Is(err, ErrNotLoggedIn):
+		return ErrNotLoggedIn
 	}
-	if err != nil {
-		if errors.Is(err, ErrSessionInvalid) || errors.Is(err, ErrNotLoggedIn) {
-			c.log.Error("telegram collector stopped", zap.Error(err))
-		}
-		return unwrapCallback(err)
-	}
-	return nil
+	return unwrapCallback(err)
 }
 
 // unwrapCallback keeps our own error as the message: gotd prefixes the
 // callback's error with "callback: ".
 func unwrapCallback(err error) error {
-	for _, sentinel := range []error{ErrSessionInvalid, ErrNotLoggedIn} {
-		if errors.Is(err, sentinel) {
-			var own *sessionErr
-			if errors.As(err, &own) {
-				return own
-			}
-			return err
-		}
+	var own *sessionErr
+	if errors.As(err, &own) {
+		return own
 	}
 	return fmt.Errorf("telegram: %w", err)
 }

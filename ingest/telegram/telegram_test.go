@@ -22,11 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// nats-server and gotd keep a few process-wide workers.
-		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).logRejectedTLSConns"),
-		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -236,10 +232,11 @@ func TestPollPublishesRawItems(t *testing.T) {
 	c := f.collector(t,
 		Channel{ID: "reuters", Username: "Reuters", Code: "RTRS", Interval: time.Hour},
 		Channel{ID: "secret", Username: "SecretDesk", Interval: time.Hour},
+		Channel{ID: "ghost", Username: "NoSuchChannel", Interval: time.Hour},
 	)
 	err := runUntil(t, c, func() bool {
 		st := c.Stats()
-		return st["reuters"].LastID == 7 && st["secret"].Failing
+		return st["reuters"].LastID == 7 && st["secret"].Failing && st["ghost"].Failing
 	})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -288,6 +285,9 @@ func TestPollPublishesRawItems(t *testing.T) {
 	}
 	if s := c.Stats()["reuters"]; s.Published != 4 || s.Skipped != 1 {
 		t.Errorf("stats: %+v", s)
+	}
+	if g := state(t, f.kv, "ghost"); !g.Failing || !strings.Contains(g.Error, "USERNAME_NOT_OCCUPIED") || g.Errors != 1 {
+		t.Errorf("ghost source state: %+v", g)
 	}
 	sec := state(t, f.kv, "secret")
 	if !sec.Failing || !strings.Contains(sec.Error, "CHANNEL_PRIVATE") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	gotd "github.com/gotd/td/telegram"
@@ -75,6 +76,11 @@ func Login(ctx context.Context, cfg LoginConfig, log *zap.Logger) (*tg.User, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	// gotd saves the key as the connection comes up; make sure it did
+	// before telling the operator the login is done.
+	if _, err := os.Stat(cfg.SessionFile); err != nil {
+		return nil, fmt.Errorf("telegram: signed in, but the session was not saved: %w", err)
 	}
 	return self, nil
 }

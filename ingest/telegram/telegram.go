@@ -187,7 +187,9 @@ func clientOptions(base gotd.Options, sessionFile string, log *zap.Logger, mw ..
 	opts := base
 	opts.SessionStorage = &FileSession{Path: sessionFile}
 	opts.Middlewares = append(slices.Clone(base.Middlewares), mw...)
-	opts.Logger = log.Named("mtproto")
+	// gotd logs every connection step at info level, key ids included;
+	// only its warnings belong in newswire's log.
+	opts.Logger = log.Named("mtproto").WithOptions(zap.IncreaseLevel(zap.WarnLevel))
 	opts.NoUpdates = true
 	opts.UpdateHandler = nil
 	return opts

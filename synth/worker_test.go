@@ -1,0 +1,267 @@
+package synth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/wire"
+)
+
+// testStream is a deterministic entry stream with a few topics and
+// realistic word overlap, timed around now so catch-up windows hold it.
+func testStream(n int) []wire.Entry {
+	topics := [][]string{
+		{"wildfire", "california", "evacuation", "acres", "firefighters"},
+		{"election", "moldova", "president", "sandu", "runoff"},
+		{"bitcoin", "exchange", "bankruptcy", "gox", "creditors"},
+		{"earthquake", "japan", "tsunami", "fukushima", "magnitude"},
+		{"merger", "airline", "regulators", "antitrust", "shares"},
+	}
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	out := make([]wire.Entry, n)
+	for i := range n {
+		w := topics[i%len(topics)]
+		h := fmt.Sprintf("%s %s %s %s", w[0], w[1+i%4], w[1+(i/5)%4], w[4-i%3])
+		e := entry(fmt.Sprintf("e%04x", i), fmt.Sprintf("src%d", i%13), h, h, 0)
+		e.PublishedAt = base.Add(time.Duration(i) * time.Second)
+		e.ObservedAt = e.PublishedAt.Add(time.Second)
+		out[i] = e
+	}
+	return out
+}
+
+func publishEntries(t testing.TB, js jetstream.JetStream, es []wire.Entry) {
+	t.Helper()
+	ctx := context.Background()
+	for _, e := range es {
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := nats.NewMsg(bus.EntrySubject("rss", e.Source.ID))
+		msg.Data = data
+		msg.Header.Set(bus.HeaderMsgID, "entry:"+e.ID)
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// reference runs the stream through a clusterer in memory.
+func reference(t testing.TB, es []wire.Entry) map[string]string {
+	c := newTestClusterer(t)
+	for _, e := range es {
+		c.Add(e)
+	}
+	out := make(map[string]string, len(es))
+	for _, e := range es {
+		out[e.ID], _ = c.StoryOf(e.ID)
+	}
+	return out
+}
+
+type storyLog struct {
+	last     map[string]wire.Story // story id → last snapshot
+	versions map[string][]int64    // every version published, in stream order
+	of       map[string]string     // entry → story, merges followed
+}
+
+// readStoryLog reads every snapshot in WIRE_STORY.
+func readStoryLog(t testing.TB, js jetstream.JetStream) storyLog {
+	t.Helper()
+	ctx := context.Background()
+	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.SubjectStoryAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := storyLog{last: map[string]wire.Story{}, versions: map[string][]int64{}, of: map[string]string{}}
+	for {
+		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			var st wire.Story
+			if err := json.Unmarshal(m.Data(), &st); err != nil {
+				t.Fatal(err)
+			}
+			l.last[st.ID] = st
+			l.versions[st.ID] = append(l.versions[st.ID], st.Version)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		if got == 0 {
+			break
+		}
+	}
+	for id, st := range l.last {
+		if st.MergedInto != "" {
+			continue
+		}
+		for _, r := range st.Provenance {
+			l.of[r.EntryID] = id
+		}
+	}
+	return l
+}
+
+// checkLog asserts every entry is in the story the reference puts it in
+// and that versions of every story strictly rise: nothing lost, nothing doubled.
+func checkLog(t *testing.T, l storyLog, want map[string]string) {
+	t.Helper()
+	for e, s := range want {
+		if l.of[e] != s {
+			t.Errorf("entry %s: published story %q, reference %q", e, l.of[e], s)
+		}
+	}
+	for id, vs := range l.versions {
+		for i := 1; i < len(vs); i++ {
+			if vs[i] <= vs[i-1] {
+				t.Errorf("story %s versions %v do not rise", id, vs)
+				break
+			}
+		}
+	}
+}
+
+func startWorker(t *testing.T, srv *bustest.Server) (*Worker, func()) {
+	t.Helper()
+	nc, js := srv.Connect(t)
+	cfg := DefaultConfig()
+	cfg.SnapshotInterval = 20 * time.Millisecond
+	w, err := NewWorker(context.Background(), cfg, nc, js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return w, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}
+}
+
+// waitAcked waits until the synth consumer has acknowledged n entries.
+func waitAcked(t *testing.T, js jetstream.JetStream, n uint64) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		cons, err := js.Consumer(ctx, bus.StreamEntry, ConsumerName)
+		if err == nil {
+			if info, err := cons.Info(ctx); err == nil && info.AckFloor.Stream >= n {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("synth consumer did not acknowledge %d entries in time", n)
+}
+
+func TestRestartRebuildsSameIDs(t *testing.T) {
+	srv := bustest.Start(t)
+	stream := testStream(400)
+	want := reference(t, stream)
+
+	_, stop := startWorker(t, srv)
+	publishEntries(t, srv.JS, stream[:200])
+	waitAcked(t, srv.JS, 200)
+	stop()
+
+	// A new worker has no state: it must rebuild from WIRE_ENTRY and carry on with the same ids.
+	publishEntries(t, srv.JS, stream[200:])
+	w2, stop2 := startWorker(t, srv)
+	waitAcked(t, srv.JS, 400)
+	stop2()
+	if w2.Stats().CaughtUp.Load() == 0 {
+		t.Error("the restarted worker did not rebuild from WIRE_ENTRY")
+	}
+	checkLog(t, readStoryLog(t, srv.JS), want)
+}
+
+func TestStandbyTakesOver(t *testing.T) {
+	srv := bustest.Start(t)
+	stream := testStream(300)
+	want := reference(t, stream)
+
+	// The active worker's connection dies without a clean stop, as in a crash.
+	ncA, jsA := srv.Connect(t)
+	cfg := DefaultConfig()
+	cfg.SnapshotInterval = 20 * time.Millisecond
+	wa, err := NewWorker(context.Background(), cfg, ncA, jsA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	doneA := make(chan error, 1)
+	go func() { doneA <- wa.Run(ctxA) }()
+	publishEntries(t, srv.JS, stream[:150])
+	waitAcked(t, srv.JS, 150)
+
+	wb, stopB := startWorker(t, srv)
+	time.Sleep(200 * time.Millisecond)
+	if wb.Stats().Entries.Load() != 0 {
+		t.Fatal("the standby took entries while the active worker was pinned")
+	}
+	ncA.Close()
+	cancelA()
+	<-doneA
+
+	publishEntries(t, srv.JS, stream[150:])
+	waitAcked(t, srv.JS, 300)
+	if wb.Stats().Entries.Load() == 0 {
+		t.Fatal("the standby never took over")
+	}
+	stopB()
+	checkLog(t, readStoryLog(t, srv.JS), want)
+}
+
+func TestSnapshotOverMaxPayloadIsTruncated(t *testing.T) {
+	c := newTestClusterer(t)
+	id := ""
+	for i := range 300 {
+		e := entry(fmt.Sprintf("e%03d", i), fmt.Sprintf("s%d", i), "Storm floods the old town of Prague", "", i)
+		e.DuplicateOf = ""
+		if i > 0 {
+			e.DuplicateOf = "e000"
+		}
+		id = c.Add(e)
+	}
+	w := &Worker{cl: c, maxPayload: 16 << 10, log: zapNop()}
+	st, _ := c.Snapshot(id)
+	data, err := w.encode(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > w.maxPayload-1024 {
+		t.Fatalf("encoded snapshot %d bytes, limit %d", len(data), w.maxPayload-1024)
+	}
+	if st.Truncated == 0 || st.Truncated+len(st.Provenance) != 300 {
+		t.Fatalf("truncated %d + kept %d, want 300 with some truncated", st.Truncated, len(st.Provenance))
+	}
+	if st.Counts.Entries != 300 {
+		t.Errorf("counts must cover every entry, not only the records kept: %+v", st.Counts)
+	}
+	if st.Provenance[0].EntryID != "e000" {
+		t.Errorf("the earliest records must be kept, first is %s", st.Provenance[0].EntryID)
+	}
+	if w.Stats().Truncated.Load() == 0 {
+		t.Error("truncation not counted")
+	}
+}

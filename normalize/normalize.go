@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
-	"github.com/newswire/newswire/words"
 )
 
 // Config configures the normalizer.
@@ -198,7 +198,8 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	}
 	fpText := title + "\n" + text
 	e.Fingerprint.Exact = ExactFingerprint(canon, fpText)
-	feats := Features(words.Split(featureText(&e)))
+	var buf [2 * maxFeatureTokens]uint64
+	feats := textFeatures(featureText(&e), &buf)
 	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHashFeatures(feats))
 	if e.Lang == "" {
 		det := cfg.Detector
@@ -229,7 +230,8 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 // alone, so that a replica rebuilding its index from WIRE_ENTRY gets the
 // sketch the publishing replica had.
 func SketchOf(e *wire.Entry) Sketch {
-	return MinHash(Features(words.Split(featureText(e))))
+	var buf [2 * maxFeatureTokens]uint64
+	return MinHash(textFeatures(featureText(e), &buf))
 }
 
 func featureText(e *wire.Entry) string {
@@ -241,12 +243,69 @@ func featureText(e *wire.Entry) string {
 
 // ExactFingerprint is the hex SHA-256 of the canonical URL and the
 // normalized text: the same post seen by two collectors has the same one.
+// The text is hashed as strings.ToLower(strings.Join(strings.Fields(text),
+// " ")) (fingerprints in wire_fp must keep their value across versions),
+// but folded and lowered through a small buffer rather than three copies.
 func ExactFingerprint(canonURL, text string) string {
 	h := sha256.New()
 	h.Write([]byte(canonURL))
-	h.Write([]byte{0})
-	h.Write([]byte(strings.ToLower(strings.Join(strings.Fields(text), " "))))
+	var chunk [512]byte
+	buf := append(chunk[:0], 0)
+	inField, fields := false, 0
+	for i := 0; i < len(text); {
+		if len(buf) > len(chunk)-utf8.UTFMax-1 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+		c := text[i]
+		if c < utf8.RuneSelf {
+			i++
+			if asciiSpace(c) || c == '\v' {
+				inField = false
+				continue
+			}
+			if !inField && fields > 0 {
+				buf = append(buf, ' ')
+			}
+			if !inField {
+				inField = true
+				fields++
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf = append(buf, c)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		if unicode.IsSpace(r) {
+			inField = false
+			continue
+		}
+		if !inField && fields > 0 {
+			buf = append(buf, ' ')
+		}
+		if !inField {
+			inField = true
+			fields++
+		}
+		buf = utf8.AppendRune(buf, lowerRune(r))
+	}
+	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// lowerRune is unicode.ToLower with the Cyrillic alphabet answered
+// directly, since the case tables cost a binary search per rune.
+func lowerRune(r rune) rune {
+	switch {
+	case 0x0410 <= r && r <= 0x042F: // А–Я
+		return r + 0x20
+	case 0x0430 <= r && r <= 0x045F: // а–я, ѐ–џ
+		return r
+	}
+	return unicode.ToLower(r)
 }
 
 func checkTime(s string, observed time.Time, skew time.Duration) (time.Time, []string) {

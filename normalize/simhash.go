@@ -50,17 +50,28 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// SimHashFeatures is the 64-bit SimHash of already hashed features.
+// SimHashFeatures is the 64-bit SimHash of already hashed features: bit b
+// is set when more than half of the features have it. The per-bit counts
+// are kept bit-sliced, counter bit j of all 64 positions in planes[j], so
+// that adding a feature is a ripple-carry over a few words instead of 64
+// separate increments.
 func SimHashFeatures(features []uint64) uint64 {
-	var v [64]int32
+	var planes [64]uint64
+	nplanes := bits.Len(uint(len(features))) // enough for a count of every feature
 	for _, x := range features {
-		for b := range v {
-			v[b] += int32(x>>uint(b)&1)*2 - 1
+		carry := x
+		for j := 0; carry != 0; j++ {
+			planes[j], carry = planes[j]^carry, planes[j]&carry
 		}
 	}
+	half := len(features) / 2 // set when count > n/2, i.e. 2·count − n > 0
 	var out uint64
-	for b := range v {
-		if v[b] > 0 {
+	for b := 0; b < 64; b++ {
+		count := 0
+		for j := range nplanes {
+			count |= int(planes[j]>>uint(b)&1) << j
+		}
+		if count > half {
 			out |= 1 << uint(b)
 		}
 	}

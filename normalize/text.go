@@ -55,12 +55,6 @@ func HTMLToText(s string) string {
 	}
 }
 
-var (
-	mdLink = regexp.MustCompile(`\[([^\]\n]*)\]\(([^)\s]*)\)`)
-	// emphasis, strike, spoiler and code markers, dropped
-	mdMarkers = strings.NewReplacer("**", "", "__", "", "~~", "", "||", "", "`", "")
-)
-
 // MarkdownToText renders Telegram-style markdown as plain text: links keep
 // their label (or the URL when the label is empty), emphasis, strike,
 // spoiler and code markers are dropped.
@@ -68,22 +62,92 @@ func MarkdownToText(s string) string {
 	if strings.Contains(s, "](") {
 		s = mdLinks(s)
 	}
-	return CleanText(mdMarkers.Replace(s))
+	return CleanText(dropMarkers(s))
 }
 
+// mdLinks renders the links "[label](url)": a hand-written scan, since a
+// regexp here cost as much as the rest of the normalizer. A label runs to
+// the first "]" on its line and the URL has no spaces; text that is not
+// such a link stays as it is.
 func mdLinks(s string) string {
-	return mdLink.ReplaceAllStringFunc(s, func(m string) string {
-		sub := mdLink.FindStringSubmatch(m)
-		if sub[1] == "" {
-			return sub[2]
+	var b strings.Builder
+	b.Grow(len(s))
+	done := 0 // s[:done] is in b
+	for i := 0; i < len(s); i++ {
+		if s[i] != '[' {
+			continue
 		}
-		if !strings.ContainsFunc(sub[1], visible) {
+		label, url, end, ok := mdLinkAt(s, i)
+		if !ok {
+			continue
+		}
+		b.WriteString(s[done:i])
+		switch {
+		case label == "":
+			b.WriteString(url)
+		case !strings.ContainsFunc(label, visible):
 			// "[\u200b](https://telegra.ph/file/…)": Telegram's hidden link to
 			// a media preview, not part of the text
-			return ""
+		default:
+			b.WriteString(label)
 		}
-		return sub[1]
-	})
+		done = end
+		i = end - 1
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// mdLinkAt reads a link starting with the "[" at s[i] and returns the
+// offset just after it.
+func mdLinkAt(s string, i int) (label, url string, end int, ok bool) {
+	j := i + 1
+	for j < len(s) && s[j] != ']' && s[j] != '\n' {
+		j++
+	}
+	if j+1 >= len(s) || s[j] != ']' || s[j+1] != '(' {
+		return "", "", 0, false
+	}
+	k := j + 2
+	for k < len(s) && s[k] != ')' && !asciiSpace(s[k]) {
+		k++
+	}
+	if k >= len(s) || s[k] != ')' {
+		return "", "", 0, false
+	}
+	return s[i+1 : j], s[j+2 : k], k + 1, true
+}
+
+// asciiSpace is the \s of Go's regexp syntax.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// dropMarkers removes the emphasis, strike, spoiler and code markers
+// "**", "__", "~~", "||" and "`", each pair read left to right.
+func dropMarkers(s string) string {
+	first := strings.IndexAny(s, "*_~|`")
+	if first < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:first]...)
+	for i := first; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '`':
+			continue
+		case '*', '_', '~', '|':
+			if i+1 < len(s) && s[i+1] == c {
+				i++
+				continue
+			}
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // CleanText repairs invalid UTF-8, applies Unicode NFC, removes control
@@ -91,16 +155,30 @@ func mdLinks(s string) string {
 // scripts that need them), folds runs of spaces and keeps at most one blank
 // line between paragraphs.
 func CleanText(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+	switch valid, inert := scanText(s); {
+	case !valid:
+		s = norm.NFC.String(strings.ToValidUTF8(s, "\uFFFD"))
+	case !inert:
+		s = norm.NFC.String(s)
 	}
-	s = norm.NFC.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	newlines := 0
 	space := false
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		c := s[i]
+		var r rune
+		size := 1
+		if c < utf8.RuneSelf {
+			r = rune(c)
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
 		switch {
+		case r > 0x20 && r < 0x7F, r > 0xA0 && r < 0x600 && r != 0xAD:
+			// printable ASCII, and Latin-1 letters to Armenian: no spaces,
+			// controls or format characters there (checked by a test)
 		case r == '\n' || r == '\u2028' || r == '\u2029':
 			newlines++
 			space = false
@@ -126,9 +204,69 @@ func CleanText(s string) string {
 			}
 		}
 		newlines, space = 0, false
-		b.WriteRune(r)
+		b.WriteString(s[i-size : i])
 	}
 	return b.String()
+}
+
+// scanText reports whether s is valid UTF-8 and whether all its runes are
+// nfcInert, in which case s is in NFC already. It answers for most text
+// several times faster than the normalizer's own quick check, which looks
+// every rune up in its tables.
+func scanText(s string) (valid, inert bool) {
+	inert = true
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return false, false
+		}
+		if inert && !nfcInert(r) {
+			inert = false
+		}
+		i += size
+	}
+	return true, inert
+}
+
+// nfcInert reports runes that NFC leaves alone wherever they stand: they
+// are normalized, of combining class 0 and never compose with the rune
+// before them, so a text of nothing else is in NFC. The ranges cover
+// Latin, Cyrillic, Arabic letters, CJK, Hangul, punctuation and emoji;
+// TestNFCInert checks every rune in them against the Unicode tables.
+func nfcInert(r rune) bool {
+	switch {
+	case r < 0x0300: // ASCII, Latin-1, Latin Extended-A/B, IPA, modifiers
+		return true
+	case r < 0x0400:
+		return false // combining diacritics and Greek, whose tonos has singletons
+	case r < 0x0483: // Cyrillic
+		return true
+	case r < 0x048A:
+		return false // Cyrillic combining titlo and signs
+	case r < 0x0530: // Cyrillic, Cyrillic Supplement
+		return true
+	case 0x0621 <= r && r < 0x064B, 0x0660 <= r && r < 0x066A, 0x0671 <= r && r < 0x06D4:
+		return true // Arabic letters and digits without harakat or hamza marks
+	case 0x200B <= r && r < 0x2028, 0x2030 <= r && r < 0x2065, 0x20A0 <= r && r < 0x20C1, r == 0x20E3:
+		return true // zero-width marks, dashes, quotes, ellipsis, currency, keycap
+	case 0x2100 <= r && r < 0x2300 && r != 0x2126 && r != 0x212A && r != 0x212B:
+		return true // letterlike (but Ω, K, Å: singletons), arrows, maths
+	case 0x2300 <= r && r < 0x2800 && r != 0x2329 && r != 0x232A:
+		return true // technical (but 〈 〉), boxes, shapes, symbols, dingbats
+	case 0x2B00 <= r && r < 0x2C00, 0xFE00 <= r && r < 0xFE10:
+		return true // symbols and arrows, variation selectors (emoji style)
+	case 0x3000 <= r && r < 0x302A, 0x3030 <= r && r < 0x3099, 0x30A0 <= r && r < 0x3100, 0x4E00 <= r && r < 0xA000:
+		return true // CJK punctuation, kana without voicing marks, ideographs
+	case 0xAC00 <= r && r < 0xD7A4: // Hangul syllables
+		return true
+	case 0x1F000 <= r && r < 0x1FB00: // emoji and pictographs
+		return true
+	}
+	return false
 }
 
 var bareURL = regexp.MustCompile(`(?i)\bhttps?://\S+`)
@@ -179,17 +317,22 @@ func tagsOnly(line string) bool {
 // (., !, ?, 。, ！, ？ followed by space or end) that leaves a sentence long
 // enough to stand alone.
 func firstSentence(text string) string {
-	runes := []rune(text)
-	for i, r := range runes {
+	n := 0 // runes before text[i]
+	for i, r := range text {
 		switch r {
 		case '.', '!', '?', '。', '！', '？', '…':
-			if i < 12 {
-				continue
+			if n < 12 {
+				break
 			}
-			if i+1 == len(runes) || unicode.IsSpace(runes[i+1]) || r == '。' || r == '！' || r == '？' {
-				return string(runes[:i+1])
+			next := i + utf8.RuneLen(r)
+			if next == len(text) || r == '。' || r == '！' || r == '？' {
+				return text[:next]
+			}
+			if after, _ := utf8.DecodeRuneInString(text[next:]); unicode.IsSpace(after) {
+				return text[:next]
 			}
 		}
+		n++
 	}
 	return text
 }

@@ -3,6 +3,7 @@ package normalize
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -139,4 +140,37 @@ func FuzzHTMLToText(f *testing.F) {
 			t.Fatalf("HTMLToText(%q) = %q: whitespace not folded", s, out)
 		}
 	})
+}
+
+// TestNFCInert checks the fast path of CleanText against the Unicode
+// tables: every rune nfcInert accepts must be normalized on its own, of
+// combining class 0 and unable to compose with a rune before it, so that
+// a text of such runes is in NFC whatever their order.
+func TestNFCInert(t *testing.T) {
+	bad := 0
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !nfcInert(r) || !utf8.ValidRune(r) {
+			continue
+		}
+		s := string(r)
+		p := norm.NFC.PropertiesString(s)
+		if !norm.NFC.IsNormalString(s) || p.CCC() != 0 || !p.BoundaryBefore() || !norm.NFC.IsNormalString("a"+s) {
+			if bad++; bad <= 20 {
+				t.Errorf("nfcInert(%U %q) but NFC may change it", r, r)
+			}
+		}
+	}
+}
+
+// TestCleanTextPlainRunes checks the runes CleanText copies without
+// looking them up: none of them is a space, control or format character.
+func TestCleanTextPlainRunes(t *testing.T) {
+	for r := rune(0xA1); r < 0x600; r++ {
+		if r == 0xAD {
+			continue
+		}
+		if unicode.IsSpace(r) || unicode.In(r, unicode.Cc, unicode.Cf) {
+			t.Errorf("%U is copied as plain text but is a space, control or format character", r)
+		}
+	}
 }

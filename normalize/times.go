@@ -111,7 +111,13 @@ func ParseTime(s string) (time.Time, error) {
 }
 
 func parseLayouts(s string) (time.Time, bool) {
+	digit := isDigit(s[0])
 	for _, layout := range timeLayouts {
+		if isDigit(layout[0]) != digit {
+			// "Mon, …" cannot match "2006-…" nor the reverse; skipping
+			// saves a failed parse and its error value per layout
+			continue
+		}
 		t, err := time.Parse(layout, s)
 		if err != nil {
 			continue
@@ -126,3 +132,5 @@ func parseLayouts(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

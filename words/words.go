@@ -4,37 +4,119 @@
 package words
 
 import (
-	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Split returns the lower-case word tokens of text.
 func Split(text string) []string {
 	toks := make([]string, 0, len(text)/6+1)
-	start := -1
-	lower := strings.ToLower(text)
-	for i, r := range lower {
-		switch {
-		case r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
-			// (the range test first: no script below U+0E00 is one of these)
-			if start >= 0 {
-				toks = append(toks, lower[start:i])
-				start = -1
-			}
-			toks = append(toks, string(r))
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || (r == '\'' && start >= 0):
-			if start < 0 {
-				start = i
-			}
-		default:
-			if start >= 0 {
-				toks = append(toks, strings.TrimRight(lower[start:i], "'"))
-				start = -1
-			}
-		}
-	}
-	if start >= 0 {
-		toks = append(toks, strings.TrimRight(lower[start:], "'"))
+	var t Tokenizer
+	t.Reset(text)
+	for tok := t.Next(); tok != nil; tok = t.Next() {
+		toks = append(toks, string(tok))
 	}
 	return toks
 }
+
+// Tokenizer yields the tokens of Split one at a time, lower-cased into a
+// buffer it reuses, so that a caller who only hashes tokens, or needs only
+// the first few, allocates nothing and reads no further than it must.
+// The zero value is ready after Reset.
+type Tokenizer struct {
+	text string
+	pos  int
+	buf  []byte
+	// pending is a character token found while ending the word before it.
+	pending rune
+}
+
+// Reset starts tokenizing text, keeping the buffer.
+func (t *Tokenizer) Reset(text string) {
+	t.text, t.pos, t.buf, t.pending = text, 0, t.buf[:0], 0
+}
+
+// Next returns the next token, valid until the following call, or nil at
+// the end of the text.
+func (t *Tokenizer) Next() []byte {
+	t.buf = t.buf[:0]
+	if t.pending != 0 {
+		t.buf = utf8.AppendRune(t.buf, t.pending)
+		t.pending = 0
+		return t.buf
+	}
+	inWord := false
+	for t.pos < len(t.text) {
+		c := t.text[t.pos]
+		if c < utf8.RuneSelf {
+			// ASCII, most of any text: no table lookups
+			t.pos++
+			switch {
+			case 'A' <= c && c <= 'Z':
+				t.buf = append(t.buf, c+('a'-'A'))
+				inWord = true
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+				t.buf = append(t.buf, c)
+				inWord = true
+			case c == '\'' && inWord:
+				t.buf = append(t.buf, c)
+			default:
+				if inWord {
+					return t.word()
+				}
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(t.text[t.pos:])
+		t.pos += size
+		r = lower(r)
+		switch {
+		case r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
+			// (the range test first: no script below U+0E00 is one of these)
+			if inWord {
+				t.pending = r
+				return t.word()
+			}
+			t.buf = utf8.AppendRune(t.buf, r)
+			return t.buf
+		case isCyrillicLetter(r) || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+			t.buf = utf8.AppendRune(t.buf, r)
+			inWord = true
+		default:
+			if inWord {
+				return t.word()
+			}
+		}
+	}
+	if inWord {
+		return t.word()
+	}
+	return nil
+}
+
+// word ends the token in the buffer; a trailing apostrophe closes a
+// quotation rather than belonging to the word.
+func (t *Tokenizer) word() []byte {
+	n := len(t.buf)
+	for n > 0 && t.buf[n-1] == '\'' {
+		n--
+	}
+	t.buf = t.buf[:n]
+	return t.buf
+}
+
+// lower is unicode.ToLower with the Cyrillic alphabets answered directly,
+// since the case tables cost a binary search per rune.
+func lower(r rune) rune {
+	switch {
+	case 0x0410 <= r && r <= 0x042F: // А–Я
+		return r + 0x20
+	case 0x0430 <= r && r <= 0x045F: // а–я, ѐ–џ
+		return r
+	case 0x0400 <= r && r <= 0x040F: // Ѐ–Џ
+		return r + 0x50
+	}
+	return unicode.ToLower(r)
+}
+
+func isCyrillicLetter(r rune) bool { return 0x0430 <= r && r <= 0x045F }

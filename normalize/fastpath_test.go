@@ -1,0 +1,130 @@
+package normalize
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/newswire/newswire/words"
+)
+
+// The hand-written text paths must give exactly what the plain
+// definitions below give: the exact fingerprints in wire_fp and the golden
+// entries depend on it. These references are the straightforward (and
+// several times slower) formulations the fast paths replaced.
+
+var refMDLink = regexp.MustCompile(`\[([^\]\n]*)\]\(([^)\s]*)\)`)
+
+func refMarkdownToText(s string) string {
+	s = refMDLink.ReplaceAllStringFunc(s, func(m string) string {
+		sub := refMDLink.FindStringSubmatch(m)
+		if sub[1] == "" {
+			return sub[2]
+		}
+		if !strings.ContainsFunc(sub[1], visible) {
+			return ""
+		}
+		return sub[1]
+	})
+	s = strings.NewReplacer("**", "", "__", "", "~~", "", "||", "", "`", "").Replace(s)
+	return refCleanText(s)
+}
+
+func refCleanText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = norm.NFC.String(s)
+	var b strings.Builder
+	newlines, space := 0, false
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\u2028' || r == '\u2029':
+			newlines++
+			space = false
+			continue
+		case r == '\r':
+			continue
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case r == '\u200d' || r == '\u200c':
+		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r), r == '\uFFFE', r == '\uFEFF':
+			continue
+		}
+		if b.Len() > 0 {
+			switch {
+			case newlines >= 2:
+				b.WriteString("\n\n")
+			case newlines == 1:
+				b.WriteByte('\n')
+			case space:
+				b.WriteByte(' ')
+			}
+		}
+		newlines, space = 0, false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func refExactFingerprint(canonURL, text string) string {
+	h := sha256.New()
+	h.Write([]byte(canonURL))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.ToLower(strings.Join(strings.Fields(text), " "))))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func refFeatures(text string) []uint64 { return Features(words.Split(text)) }
+
+func checkFastPaths(t *testing.T, s string) {
+	t.Helper()
+	if got, want := MarkdownToText(s), refMarkdownToText(s); got != want {
+		t.Fatalf("MarkdownToText(%q) = %q, reference %q", s, got, want)
+	}
+	if got, want := CleanText(s), refCleanText(s); got != want {
+		t.Fatalf("CleanText(%q) = %q, reference %q", s, got, want)
+	}
+	if got, want := ExactFingerprint("u", s), refExactFingerprint("u", s); got != want {
+		t.Fatalf("ExactFingerprint(%q) differs from the reference", s)
+	}
+	var buf [2 * maxFeatureTokens]uint64
+	got, want := textFeatures(s, &buf), refFeatures(s)
+	if len(got) != len(want) {
+		t.Fatalf("textFeatures(%q): %d features, reference %d", s, len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("textFeatures(%q)[%d] differs from the reference", s, i)
+		}
+	}
+}
+
+func TestFastPathsMatchReference(t *testing.T) {
+	cases := []string{
+		"", "[a](b)", "[](http://x)", "[\u200b](https://telegra.ph/file/x.jpg)Text", "[a [b](u) c](d)",
+		"[a\n](u) [x](y z) [x](y", "***bold*** __u__ ~~s~~ ||sp|| `c` _i_", "a\r\n\r\n\r\nb\u2028c\u00a0d",
+		"й й Ё Ω Å 〈 \u0301x", "e\u0301 ب\u064e \U0001F600\uFE0F\u200d\U0001F525", "bad \xff\xfe utf8 \xe2\x82",
+		"Fed's Plosser: 'no change'' in 2014", "北京时间 today カ\u3099", "\u0130stanbul ΑΘΗΝΑ Ⱥ", "\x00\x7f\u0085\u200b\ufeff",
+	}
+	for _, it := range readReplay(t, "testdata/neardup/items.jsonl.gz") {
+		cases = append(cases, it.Title, it.Text)
+	}
+	for _, s := range cases {
+		checkFastPaths(t, s)
+	}
+}
+
+func FuzzFastPaths(f *testing.F) {
+	for _, s := range []string{"[a](b) **x** й", "e\u0301\u064e\uFE0F", "\xff[](u)`", "Fed's 'x''"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkFastPaths(t, s) })
+}

@@ -277,9 +277,9 @@ func ExactFingerprint(canonURL, text string) string {
 			buf = append(buf, c)
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(text[i:])
+		r, size := decodeRune(text, i)
 		i += size
-		if unicode.IsSpace(r) {
+		if isSpace(r) {
 			inField = false
 			continue
 		}

@@ -166,26 +166,17 @@ func CleanText(s string) string {
 	newlines := 0
 	space := false
 	for i := 0; i < len(s); {
-		c := s[i]
-		var r rune
-		size := 1
-		if c < utf8.RuneSelf {
-			r = rune(c)
-		} else {
-			r, size = utf8.DecodeRuneInString(s[i:])
-		}
+		r, size := decodeRune(s, i)
 		i += size
 		switch {
-		case r > 0x20 && r < 0x7F, r > 0xA0 && r < 0x600 && r != 0xAD:
-			// printable ASCII, and Latin-1 letters to Armenian: no spaces,
-			// controls or format characters there (checked by a test)
+		case plainRune(r):
 		case r == '\n' || r == '\u2028' || r == '\u2029':
 			newlines++
 			space = false
 			continue
 		case r == '\r':
 			continue
-		case unicode.IsSpace(r):
+		case isSpace(r):
 			space = true
 			continue
 		case r == '\u200d' || r == '\u200c':
@@ -209,6 +200,38 @@ func CleanText(s string) string {
 	return b.String()
 }
 
+// plainRune reports the runes CleanText copies without looking them up:
+// printable ASCII, Latin-1 letters to Armenian, the common punctuation and
+// the emoji hold no spaces, controls or format characters (checked by a
+// test).
+func plainRune(r rune) bool {
+	return r > 0x20 && r < 0x7F || r > 0xA0 && r < 0x600 && r != 0xAD ||
+		r >= 0x2010 && r < 0x2028 || r >= 0x2030 && r < 0x205F || r >= 0x1F000 && r < 0x1FB00
+}
+
+// decodeRune is utf8.DecodeRuneInString(s[i:]) answering two-byte
+// sequences (Cyrillic, Greek, Latin-1, Arabic) itself: the standard one
+// inlines only ASCII, and most of a Russian text takes its slow path.
+func decodeRune(s string, i int) (rune, int) {
+	c := s[i]
+	if c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	if c >= 0xC2 && c < 0xE0 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+		return rune(c&0x1F)<<6 | rune(s[i+1]&0x3F), 2
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+// isSpace is unicode.IsSpace without a table search for the runes from
+// U+0100 to U+167F, none of which is a space.
+func isSpace(r rune) bool {
+	if r >= 0x100 && r < 0x1680 {
+		return false
+	}
+	return unicode.IsSpace(r)
+}
+
 // scanText reports whether s is valid UTF-8 and whether all its runes are
 // nfcInert, in which case s is in NFC already. It answers for most text
 // several times faster than the normalizer's own quick check, which looks
@@ -220,7 +243,7 @@ func scanText(s string) (valid, inert bool) {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s, i)
 		if r == utf8.RuneError && size == 1 {
 			return false, false
 		}

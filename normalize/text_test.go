@@ -165,12 +165,24 @@ func TestNFCInert(t *testing.T) {
 // TestCleanTextPlainRunes checks the runes CleanText copies without
 // looking them up: none of them is a space, control or format character.
 func TestCleanTextPlainRunes(t *testing.T) {
-	for r := rune(0xA1); r < 0x600; r++ {
-		if r == 0xAD {
-			continue
-		}
-		if unicode.IsSpace(r) || unicode.In(r, unicode.Cc, unicode.Cf) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if plainRune(r) && (unicode.IsSpace(r) || unicode.In(r, unicode.Cc, unicode.Cf) || r == '\u2028' || r == '\u2029') {
 			t.Errorf("%U is copied as plain text but is a space, control or format character", r)
+		}
+		if isSpace(r) != unicode.IsSpace(r) {
+			t.Errorf("isSpace(%U) = %v, unicode.IsSpace says otherwise", r, isSpace(r))
+		}
+	}
+}
+
+func TestDecodeRune(t *testing.T) {
+	for _, s := range []string{"aЖ", "\xd0", "\xd0a", "\xc0\x80", "\xc1\xbf", "\xdf\xbf", "\xe2\x82\xac", "\xd0\xc0", "ß"} {
+		for i := 0; i < len(s); i++ {
+			r, n := decodeRune(s, i)
+			wr, wn := utf8.DecodeRuneInString(s[i:])
+			if r != wr || n != wn {
+				t.Errorf("decodeRune(%q, %d) = %U, %d; utf8 says %U, %d", s, i, r, n, wr, wn)
+			}
 		}
 	}
 }

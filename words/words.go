@@ -67,7 +67,15 @@ func (t *Tokenizer) Next() []byte {
 			}
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(t.text[t.pos:])
+		var r rune
+		size := 2
+		if c >= 0xC2 && c < 0xE0 && t.pos+1 < len(t.text) && t.text[t.pos+1]&0xC0 == 0x80 {
+			// two bytes (Cyrillic, Greek, Arabic…), decoded here: the
+			// standard decoder inlines only ASCII
+			r = rune(c&0x1F)<<6 | rune(t.text[t.pos+1]&0x3F)
+		} else {
+			r, size = utf8.DecodeRuneInString(t.text[t.pos:])
+		}
 		t.pos += size
 		r = lower(r)
 		switch {

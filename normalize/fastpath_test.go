@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -96,7 +97,7 @@ func checkFastPaths(t *testing.T, s string) {
 		t.Fatalf("ExactFingerprint(%q) differs from the reference", s)
 	}
 	var buf [2 * maxFeatureTokens]uint64
-	got, want := textFeatures(s, &buf), refFeatures(s)
+	got, want := textFeatures(&buf, s), refFeatures(s)
 	if len(got) != len(want) {
 		t.Fatalf("textFeatures(%q): %d features, reference %d", s, len(got), len(want))
 	}
@@ -104,6 +105,10 @@ func checkFastPaths(t *testing.T, s string) {
 		if got[i] != want[i] {
 			t.Fatalf("textFeatures(%q)[%d] differs from the reference", s, i)
 		}
+	}
+	head, rest, _ := strings.Cut(s, "\n")
+	if split := textFeatures(&buf, head, rest); !slices.Equal(split, want) {
+		t.Fatalf("textFeatures(%q, %q) differs from the features of the joined text", head, rest)
 	}
 }
 

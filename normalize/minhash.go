@@ -68,26 +68,29 @@ func Features(toks []string) []uint64 {
 	return out
 }
 
-// textFeatures is Features(words.Split(text)) without the strings: it
-// tokenizes only as far as the features reach and hashes each token in
-// the tokenizer's buffer, continuing the previous token's FNV state for
-// the bigram. The features land in buf.
-func textFeatures(text string, buf *[2 * maxFeatureTokens]uint64) []uint64 {
+// textFeatures is Features(words.Split(strings.Join(texts, "\n")))
+// without the strings: it tokenizes only as far as the features reach and
+// hashes each token in the tokenizer's buffer, continuing the previous
+// token's FNV state for the bigram. The features land in buf.
+func textFeatures(buf *[2 * maxFeatureTokens]uint64, texts ...string) []uint64 {
 	var tz words.Tokenizer
-	tz.Reset(text)
 	out := buf[:0]
 	var prev uint64
-	for n := 0; n < maxFeatureTokens; n++ {
-		tok := tz.Next()
-		if tok == nil {
-			break
+	n := 0
+	for _, text := range texts {
+		tz.Reset(text)
+		for ; n < maxFeatureTokens; n++ {
+			tok := tz.Next()
+			if tok == nil {
+				break
+			}
+			h := fnv1a(fnvOffset, tok)
+			out = append(out, mix64(h))
+			if n > 0 {
+				out = append(out, mix64(fnv1a((prev^bigramSeparator)*fnvPrime, tok)))
+			}
+			prev = h
 		}
-		h := fnv1a(fnvOffset, tok)
-		out = append(out, mix64(h))
-		if n > 0 {
-			out = append(out, mix64(fnv1a((prev^bigramSeparator)*fnvPrime, tok)))
-		}
-		prev = h
 	}
 	return out
 }

@@ -199,7 +199,7 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	fpText := title + "\n" + text
 	e.Fingerprint.Exact = ExactFingerprint(canon, fpText)
 	var buf [2 * maxFeatureTokens]uint64
-	feats := textFeatures(featureText(&e), &buf)
+	feats := textFeatures(&buf, featureTexts(&e)...)
 	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHashFeatures(feats))
 	if e.Lang == "" {
 		det := cfg.Detector
@@ -231,14 +231,15 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 // sketch the publishing replica had.
 func SketchOf(e *wire.Entry) Sketch {
 	var buf [2 * maxFeatureTokens]uint64
-	return MinHash(textFeatures(featureText(e), &buf))
+	return MinHash(textFeatures(&buf, featureTexts(e)...))
 }
 
-func featureText(e *wire.Entry) string {
+// featureTexts are the texts an entry's features come from, in order.
+func featureTexts(e *wire.Entry) []string {
 	if strings.HasPrefix(e.Text, strings.TrimSuffix(e.Headline, "…")) {
-		return e.Text // a headline taken from the text adds nothing
+		return []string{e.Text} // a headline taken from the text adds nothing
 	}
-	return e.Headline + "\n" + e.Text
+	return []string{e.Headline, e.Text}
 }
 
 // ExactFingerprint is the hex SHA-256 of the canonical URL and the
@@ -290,7 +291,11 @@ func ExactFingerprint(canonURL, text string) string {
 			inField = true
 			fields++
 		}
-		buf = utf8.AppendRune(buf, lowerRune(r))
+		if r = lowerRune(r); r < 0x800 && r >= utf8.RuneSelf {
+			buf = append(buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
+		} else {
+			buf = utf8.AppendRune(buf, r)
+		}
 	}
 	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil))

@@ -129,25 +129,26 @@ func asciiSpace(c byte) bool {
 // dropMarkers removes the emphasis, strike, spoiler and code markers
 // "**", "__", "~~", "||" and "`", each pair read left to right.
 func dropMarkers(s string) string {
-	first := strings.IndexAny(s, "*_~|`")
-	if first < 0 {
+	i := strings.IndexAny(s, "*_~|`")
+	if i < 0 {
 		return s
 	}
 	b := make([]byte, 0, len(s))
-	b = append(b, s[:first]...)
-	for i := first; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '`':
-			continue
-		case '*', '_', '~', '|':
-			if i+1 < len(s) && s[i+1] == c {
-				i++
-				continue
-			}
+	for i >= 0 {
+		b = append(b, s[:i]...)
+		c := s[i]
+		switch {
+		case c == '`':
+			s = s[i+1:]
+		case i+1 < len(s) && s[i+1] == c:
+			s = s[i+2:]
+		default:
+			b = append(b, c)
+			s = s[i+1:]
 		}
-		b = append(b, s[i])
+		i = strings.IndexAny(s, "*_~|`")
 	}
-	return string(b)
+	return string(append(b, s...))
 }
 
 // CleanText repairs invalid UTF-8, applies Unicode NFC, removes control
@@ -155,49 +156,78 @@ func dropMarkers(s string) string {
 // scripts that need them), folds runs of spaces and keeps at most one blank
 // line between paragraphs.
 func CleanText(s string) string {
-	switch valid, inert := scanText(s); {
-	case !valid:
-		s = norm.NFC.String(strings.ToValidUTF8(s, "\uFFFD"))
-	case !inert:
-		s = norm.NFC.String(s)
+	// Most text is valid and holds only runes NFC leaves alone: fold it in
+	// one pass, and normalize first only when that pass meets anything else.
+	if out, ok := fold(s, true); ok {
+		return out
 	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	out, _ := fold(norm.NFC.String(s), false)
+	return out
+}
+
+// fold is CleanText on text in NFC. With inertOnly it gives up, reporting
+// false, at the first invalid byte or rune that is not nfcInert. Runs of
+// kept runes are copied as spans.
+func fold(s string, inertOnly bool) (string, bool) {
 	var b strings.Builder
 	b.Grow(len(s))
 	newlines := 0
 	space := false
+	span := -1 // start of the kept runes not yet copied
 	for i := 0; i < len(s); {
 		r, size := decodeRune(s, i)
-		i += size
+		if inertOnly && r >= utf8.RuneSelf && !(nfcInert(r) && (r != utf8.RuneError || size > 1)) {
+			return "", false
+		}
+		drop := true
 		switch {
 		case plainRune(r):
+			drop = false
 		case r == '\n' || r == '\u2028' || r == '\u2029':
 			newlines++
 			space = false
-			continue
 		case r == '\r':
-			continue
 		case isSpace(r):
 			space = true
-			continue
 		case r == '\u200d' || r == '\u200c':
 			// zero-width joiner and non-joiner shape emoji and Indic/Arabic text
+			drop = false
 		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r), r == '\uFFFE', r == '\uFEFF':
+		default:
+			drop = false
+		}
+		if drop {
+			if span >= 0 {
+				b.WriteString(s[span:i])
+				span = -1
+			}
+			i += size
 			continue
 		}
-		if b.Len() > 0 {
+		if (newlines > 0 || space) && b.Len() > 0 {
+			// span is empty: whatever set the separator flushed it
 			switch {
 			case newlines >= 2:
 				b.WriteString("\n\n")
 			case newlines == 1:
 				b.WriteByte('\n')
-			case space:
+			default:
 				b.WriteByte(' ')
 			}
 		}
 		newlines, space = 0, false
-		b.WriteString(s[i-size : i])
+		if span < 0 {
+			span = i
+		}
+		i += size
 	}
-	return b.String()
+	if span >= 0 {
+		b.WriteString(s[span:])
+	}
+	return b.String(), true
 }
 
 // plainRune reports the runes CleanText copies without looking them up:
@@ -230,29 +260,6 @@ func isSpace(r rune) bool {
 		return false
 	}
 	return unicode.IsSpace(r)
-}
-
-// scanText reports whether s is valid UTF-8 and whether all its runes are
-// nfcInert, in which case s is in NFC already. It answers for most text
-// several times faster than the normalizer's own quick check, which looks
-// every rune up in its tables.
-func scanText(s string) (valid, inert bool) {
-	inert = true
-	for i := 0; i < len(s); {
-		if s[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, size := decodeRune(s, i)
-		if r == utf8.RuneError && size == 1 {
-			return false, false
-		}
-		if inert && !nfcInert(r) {
-			inert = false
-		}
-		i += size
-	}
-	return true, inert
 }
 
 // nfcInert reports runes that NFC leaves alone wherever they stand: they
@@ -328,10 +335,16 @@ func Headline(text string, max int) string {
 }
 
 func tagsOnly(line string) bool {
-	for _, f := range strings.Fields(line) {
-		if f[0] != '#' && f[0] != '@' {
+	fieldStart := true
+	for _, r := range line {
+		if isSpace(r) {
+			fieldStart = true
+			continue
+		}
+		if fieldStart && r != '#' && r != '@' {
 			return false
 		}
+		fieldStart = false
 	}
 	return true
 }

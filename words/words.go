@@ -87,7 +87,10 @@ func (t *Tokenizer) Next() []byte {
 			}
 			t.buf = utf8.AppendRune(t.buf, r)
 			return t.buf
-		case isCyrillicLetter(r) || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+		case isCyrillicLetter(r):
+			t.buf = append(t.buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
+			inWord = true
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
 			t.buf = utf8.AppendRune(t.buf, r)
 			inWord = true
 		default:

@@ -3,9 +3,9 @@ package normalize
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	lingua "github.com/pemistahl/lingua-go"
 )
@@ -33,17 +33,58 @@ var ErrLanguages = errors.New("normalize: languages")
 // well within a few hundred letters, and the cost grows with the length.
 const detectRunes = 160
 
+// scriptGroup is a script shared by several languages: the script of a
+// text narrows lingua's candidates to the group's, which is both faster
+// (lingua's work grows with its candidates) and more accurate (no Latin
+// language can win on a Cyrillic text).
+type scriptGroup int
+
+const (
+	groupNone scriptGroup = iota
+	groupLatin
+	groupCyrillic
+	groupArabic
+	groups
+)
+
+// cyrillicLanguages and arabicLanguages are the languages written in those
+// scripts among lingua's; every other language lingua knows is either
+// Latin or owns its script (scriptLanguage).
+var (
+	cyrillicLanguages = map[string]bool{"ru": true, "uk": true, "be": true, "bg": true, "sr": true, "kk": true, "mk": true, "mn": true}
+	arabicLanguages   = map[string]bool{"ar": true, "fa": true, "ur": true}
+	ownScript         = map[string]bool{"ja": true, "ko": true, "zh": true, "el": true, "he": true, "th": true, "ka": true, "hy": true, "hi": true, "mr": true, "bn": true, "gu": true, "pa": true, "ta": true, "te": true}
+)
+
+func groupOf(code string) scriptGroup {
+	switch {
+	case cyrillicLanguages[code]:
+		return groupCyrillic
+	case arabicLanguages[code]:
+		return groupArabic
+	case ownScript[code]:
+		return groupNone
+	}
+	return groupLatin
+}
+
 // Lingua detects languages with lingua-go in its low-accuracy (trigram)
-// mode, after script rules settle the scripts that belong to one language.
+// mode, after script rules settle the scripts that belong to one language,
+// with one detector per script group over the configured languages of
+// that script. lingua keeps its models in a process-wide cache, so the
+// detectors share them.
 type Lingua struct {
-	det     lingua.LanguageDetector
+	// det holds each group's detector; nil where the group has fewer than
+	// two configured languages, and then only names the one.
+	det     [groups]lingua.LanguageDetector
+	only    [groups]string
 	allowed map[string]bool
 }
 
 // NewLingua builds a detector over the given ISO 639-1 codes; the models
 // load eagerly so that the first entries are not slow.
 func NewLingua(codes []string) (*Lingua, error) {
-	var langs []lingua.Language
+	var byGroup [groups][]lingua.Language
 	allowed := make(map[string]bool)
 	for _, c := range codes {
 		c = strings.ToLower(strings.TrimSpace(c))
@@ -51,30 +92,44 @@ func NewLingua(codes []string) (*Lingua, error) {
 		if iso == lingua.UnknownIsoCode639_1 {
 			return nil, fmt.Errorf("%w: unknown ISO 639-1 code %q", ErrLanguages, c)
 		}
-		l := lingua.GetLanguageFromIsoCode639_1(iso)
 		if !allowed[c] {
-			langs = append(langs, l)
+			g := groupOf(c)
+			byGroup[g] = append(byGroup[g], lingua.GetLanguageFromIsoCode639_1(iso))
 			allowed[c] = true
 		}
 	}
-	if len(langs) < 2 {
-		// lingua panics on fewer; one language needs no detector at all
+	if len(allowed) < 2 {
+		// one language needs no detector at all
 		return nil, fmt.Errorf("%w: need at least two languages", ErrLanguages)
 	}
-	det := lingua.NewLanguageDetectorBuilder().FromLanguages(langs...).
-		WithLowAccuracyMode().WithPreloadedLanguageModels().Build()
-	return &Lingua{det: det, allowed: allowed}, nil
+	d := &Lingua{allowed: allowed}
+	for g := groupLatin; g < groups; g++ {
+		switch langs := byGroup[g]; len(langs) {
+		case 0:
+		case 1:
+			d.only[g] = strings.ToLower(langs[0].IsoCode639_1().String())
+		default:
+			d.det[g] = lingua.NewLanguageDetectorBuilder().FromLanguages(langs...).
+				WithLowAccuracyMode().WithPreloadedLanguageModels().Build()
+		}
+	}
+	return d, nil
 }
 
 // Detect implements LanguageDetector.
 func (d *Lingua) Detect(text string) string {
 	sample := detectionSample(text)
-	if lang, ok := scriptLanguage(sample); ok {
+	lang, g, ok := scriptLanguage(sample)
+	if ok {
 		if lang == "" || d.allowed[lang] {
 			return lang
 		}
+		return ""
 	}
-	l, ok := d.det.DetectLanguageOf(sample)
+	if d.det[g] == nil {
+		return d.only[g] // "" when no configured language writes this script
+	}
+	l, ok := d.det[g].DetectLanguageOf(sample)
 	if !ok {
 		return ""
 	}
@@ -87,38 +142,89 @@ type ScriptDetector struct{}
 
 // Detect implements LanguageDetector.
 func (ScriptDetector) Detect(text string) string {
-	lang, _ := scriptLanguage(detectionSample(text))
+	lang, _, _ := scriptLanguage(detectionSample(text))
 	return lang
 }
 
-var urlLike = regexp.MustCompile(`(?i)\b(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.]+|[#@]\w+`)
-
-// detectionSample drops links, addresses, hashtags and mentions, which are
-// Latin in every language and pull Cyrillic posts towards English, and
-// keeps the first detectRunes runes.
+// detectionSample keeps the first detectRunes runes of the words of
+// text, leaving out links, addresses, hashtags and mentions, which are
+// Latin in every language and pull Cyrillic posts towards English. It
+// reads no further than the sample needs.
 func detectionSample(text string) string {
-	text = urlLike.ReplaceAllString(text, " ")
+	var b strings.Builder
 	n := 0
-	for i := range text {
-		if n == detectRunes {
-			return text[:i]
+	for n < detectRunes && text != "" {
+		i := strings.IndexFunc(text, isSpace)
+		var field string
+		if i < 0 {
+			field, text = text, ""
+		} else {
+			field = text[:i]
+			_, size := utf8.DecodeRuneInString(text[i:])
+			text = text[i+size:]
 		}
-		n++
+		if field == "" || notWords(field) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		for j := range field {
+			if n == detectRunes {
+				field = field[:j]
+				break
+			}
+			n++
+		}
+		b.WriteString(field)
 	}
-	return text
+	return b.String()
+}
+
+// notWords reports fields that say nothing about the language: links,
+// e-mail addresses, hashtags and mentions.
+func notWords(field string) bool {
+	if field[0] == '#' || field[0] == '@' {
+		return true
+	}
+	if len(field) > 4 && (strings.EqualFold(field[:4], "www.") || strings.EqualFold(field[:4], "http")) && strings.Contains(field, ".") {
+		return true
+	}
+	at := strings.IndexByte(field, '@')
+	return at > 0 && strings.Contains(field[at:], ".")
 }
 
 // scriptLanguage decides languages that a script alone identifies. It
 // reports ok with "" when the text has no letters at all, and ok false
-// when the script is shared by many languages (Latin, Cyrillic, Arabic).
-func scriptLanguage(s string) (string, bool) {
+// when the script is shared by many languages: then g is the group of the
+// most frequent of the shared scripts.
+func scriptLanguage(s string) (lang string, g scriptGroup, ok bool) {
 	var letters, kana, hangul, han, greek, hebrew, thai, georgian, armenian, devanagari int
+	var shared [groups]int
 	for _, r := range s {
-		if !unicode.IsLetter(r) {
+		switch {
+		case r < 0x80:
+			if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+				letters++
+				shared[groupLatin]++
+			}
+			continue
+		case 0x0400 <= r && r < 0x0530:
+			letters++
+			shared[groupCyrillic]++
+			continue
+		case !unicode.IsLetter(r):
 			continue
 		}
 		letters++
 		switch {
+		case unicode.Is(unicode.Latin, r):
+			shared[groupLatin]++
+		case unicode.Is(unicode.Cyrillic, r):
+			shared[groupCyrillic]++
+		case unicode.Is(unicode.Arabic, r):
+			shared[groupArabic]++
 		case unicode.In(r, unicode.Hiragana, unicode.Katakana):
 			kana++
 		case unicode.Is(unicode.Hangul, r):
@@ -140,28 +246,37 @@ func scriptLanguage(s string) (string, bool) {
 		}
 	}
 	if letters == 0 {
-		return "", true
+		return "", groupNone, true
 	}
 	half := letters / 2
 	switch {
 	case kana > 0 && kana+han > half:
-		return "ja", true // Japanese mixes kana into Han; Chinese never does
+		return "ja", groupNone, true // Japanese mixes kana into Han; Chinese never does
 	case hangul > half:
-		return "ko", true
+		return "ko", groupNone, true
 	case han > half:
-		return "zh", true
+		return "zh", groupNone, true
 	case greek > half:
-		return "el", true
+		return "el", groupNone, true
 	case hebrew > half:
-		return "he", true
+		return "he", groupNone, true
 	case thai > half:
-		return "th", true
+		return "th", groupNone, true
 	case georgian > half:
-		return "ka", true
+		return "ka", groupNone, true
 	case armenian > half:
-		return "hy", true
+		return "hy", groupNone, true
 	case devanagari > half:
-		return "hi", true
+		return "hi", groupNone, true
 	}
-	return "", false
+	g = groupLatin
+	for _, c := range []scriptGroup{groupCyrillic, groupArabic} {
+		if shared[c] > shared[g] {
+			g = c
+		}
+	}
+	if shared[g] == 0 {
+		return "", groupNone, true // letters of scripts no rule or group knows
+	}
+	return "", g, false
 }

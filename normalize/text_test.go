@@ -102,10 +102,27 @@ func TestLanguageDetection(t *testing.T) {
 		"北京时间今天上午发生地震":                                                                       "zh",
 		"서울에서 큰 지진이 발생했다":                                                                    "ko",
 		"🔥🔥🔥 https://example.com":                                                            "",
+		// Cyrillic languages the Russian letter rule must leave to lingua
+		"Народны сход абмеркаваў пытанні бюджэту і падаткаў на наступны год": "be",
+		"Правителството обсъди бюджета за следващата година в парламента":    "bg",
+		"Влада Србије је усвојила нови закон о јавним набавкама":             "sr",
+		"Мемлекет басшысы жаңа заң жобасына қол қойды":                       "kk",
+		"Це була дуже важка зима для всіх мешканців міста":                   "uk",
+		"Фарси: وزارت امور خارجه ایران امروز بیانیه‌ای منتشر کرد":            "fa",
 	} {
 		if got := det.Detect(text); got != want {
 			t.Errorf("Detect(%q) = %q, want %q", text, got, want)
 		}
+	}
+	ruEn, err := NewLingua([]string{"en", "ru"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ruEn.Detect("Верховна Рада ухвалила закон"); got != "ru" {
+		t.Errorf("Cyrillic text with ru the only Cyrillic language: %q, want ru", got)
+	}
+	if got := ruEn.Detect("وزارة الصحة"); got != "" {
+		t.Errorf("Arabic text with no Arabic-script language configured: %q, want none", got)
 	}
 	if _, err := NewLingua([]string{"en"}); err == nil {
 		t.Error("one language accepted")

@@ -67,7 +67,7 @@ func DefaultConfig() Config {
 		MaxBodyTokens:    120,
 		CentroidWeight:   0.6,
 		RecentMembers:    64,
-		Candidates:       24,
+		Candidates:       8,
 	}
 }
 
@@ -110,14 +110,15 @@ type Clusterer struct {
 	docs    decayed
 	clock   time.Time
 	stories map[string]*story
-	index   map[string][]*story // term → active stories whose centroid holds it
+	index   map[string][]posting // term → active stories whose centroid holds it
 	byEntry map[string]*story   // entry id → its story, for active stories
 	nextSeq int64
 	added   int
 	dirty   map[string]bool
 	// scratch space reused by every Add, so that the hot path does not allocate per candidate
-	acc  map[*story]float64
-	toks []token
+	touched []*story
+	epoch   uint64
+	toks    []token
 }
 
 type decayed struct {
@@ -143,14 +144,42 @@ func (d *decayed) add(now time.Time, halfLife time.Duration, x float64) {
 // sorted by term so that every sum runs in the same order and gives the
 // same bits on every run: the decisions must be reproducible.
 type term struct {
+	h uint64 // hash of t: vectors sort and join on it, strings only break its ties
 	t string
 	w float64
 }
 
+func newTerm(t string, w float64) term { return term{h: hashTerm(t), t: t, w: w} }
+
+// hashTerm is 64-bit FNV-1a: a fixed function, so that the order of terms,
+// and with it every floating-point sum, is the same in every process.
+func hashTerm(t string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(t); i++ {
+		h ^= uint64(t[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+func termLess(a, b term) bool {
+	if a.h != b.h {
+		return a.h < b.h
+	}
+	return a.t < b.t
+}
+
+func sortTerms(v []term) { sort.Slice(v, func(i, j int) bool { return termLess(v[i], v[j]) }) }
+
 type story struct {
 	id       string
 	seq      int64
-	centroid map[string]float64
+	// The centroid is the sum of the members' unit vectors: slot maps a
+	// term to its place in cw (weights) and ct (terms), so that postings
+	// can point straight at a weight and scoring needs no map lookup.
+	slot  map[string]int32
+	cw    []float64
+	ct    []string
 	norm2    float64
 	// recent holds the vectors of the latest independent members, oldest first.
 	recent     [][]term
@@ -161,6 +190,9 @@ type story struct {
 	active     bool
 	version    int64
 	mergedInto string
+	// scratch of the scoring pass that last touched this story
+	epoch uint64
+	acc   float64
 }
 
 type member struct {
@@ -178,10 +210,9 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 		cfg:     cfg,
 		df:      make(map[string]*decayed),
 		stories: make(map[string]*story),
-		index:   make(map[string][]*story),
+		index:   make(map[string][]posting),
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
-		acc:     make(map[*story]float64),
 	}, nil
 }
 
@@ -242,7 +273,7 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		}
 		return best.id
 	}
-	s := &story{id: StoryID(e.ID), seq: c.nextSeq, centroid: make(map[string]float64), first: at, last: at, active: true}
+	s := &story{id: StoryID(e.ID), seq: c.nextSeq, slot: make(map[string]int32), first: at, last: at, active: true}
 	c.nextSeq++
 	c.stories[s.id] = s
 	c.join(s, e, vec, independent)
@@ -296,9 +327,9 @@ func (c *Clusterer) vector(e wire.Entry) ([]term, map[string]float64) {
 		if x.proper {
 			w *= c.cfg.ProperWeight
 		}
-		vec = append(vec, term{t, w})
+		vec = append(vec, newTerm(t, w))
 	}
-	sort.Slice(vec, func(i, j int) bool { return vec[i].t < vec[j].t })
+	sortTerms(vec)
 	for _, x := range vec {
 		norm2 += x.w * x.w
 	}
@@ -321,7 +352,7 @@ type candidate struct {
 // maxPostings bounds how long a posting list the retrieval walks: a term
 // held by that many active stories is too common to find a story by,
 // though it still counts in the full score of the stories found otherwise.
-const maxPostings = 4096
+const maxPostings = 128
 
 // score finds the active stories sharing a term with vec through the
 // index, keeps the Candidates with the largest partial centroid overlap,
@@ -329,51 +360,75 @@ const maxPostings = 4096
 // against a recent member, discounted by the time between the entry and
 // the story. The result is sorted best first, ties to the older story.
 func (c *Clusterer) score(vec []term, lookup map[string]float64, at time.Time) []candidate {
-	acc := c.acc
-	clear(acc)
+	// Scratch fields on the stories, stamped with an epoch, accumulate the
+	// overlap: cheaper than a map on the hottest loop.
+	c.epoch++
+	touched := c.touched[:0]
+	var common []term // terms too common to retrieve by; added to the full score below
 	for _, x := range vec {
 		post := c.index[x.t]
 		if len(post) > maxPostings {
+			common = append(common, x)
 			continue
 		}
-		for _, s := range post {
-			acc[s] += x.w * s.centroid[x.t] / math.Sqrt(s.norm2)
+		for _, p := range post {
+			if p.s.epoch != c.epoch {
+				p.s.epoch, p.s.acc = c.epoch, 0
+				touched = append(touched, p.s)
+			}
+			p.s.acc += x.w * p.s.cw[p.i]
 		}
 	}
-	found := make([]candidate, 0, len(acc))
-	for s, v := range acc {
+	c.touched = touched
+	// Keep the Candidates best by partial overlap: a bounded insertion
+	// instead of sorting every story that shares a term.
+	found := make([]candidate, 0, c.cfg.Candidates+1)
+	better := func(a, b candidate) bool {
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		return a.s.seq < b.s.seq
+	}
+	for _, s := range touched {
+		v := s.acc
 		if !s.active || at.Sub(s.last) > c.cfg.Window || s.first.Sub(at) > c.cfg.Window {
 			continue
 		}
-		found = append(found, candidate{s, v})
-	}
-	byScore := func(i, j int) bool {
-		if found[i].score != found[j].score {
-			return found[i].score > found[j].score
+		x := candidate{s, v / math.Sqrt(s.norm2)}
+		if len(found) == c.cfg.Candidates && !better(x, found[len(found)-1]) {
+			continue
 		}
-		return found[i].s.seq < found[j].s.seq
+		i := len(found)
+		found = append(found, x)
+		for ; i > 0 && better(x, found[i-1]); i-- {
+			found[i] = found[i-1]
+		}
+		found[i] = x
+		if len(found) > c.cfg.Candidates {
+			found = found[:c.cfg.Candidates]
+		}
 	}
-	sort.Slice(found, byScore)
-	if len(found) > c.cfg.Candidates {
-		found = found[:c.cfg.Candidates]
-	}
+	byScore := func(i, j int) bool { return better(found[i], found[j]) }
 	for i := range found {
 		s := found[i].s
-		var dot float64
-		for _, x := range vec {
-			dot += x.w * s.centroid[x.t]
+		dot := s.acc
+		for _, x := range common {
+			dot += x.w * s.weight(x.t)
 		}
 		cent := dot / math.Sqrt(s.norm2)
+		w := c.cfg.CentroidWeight
+		tf := c.timeFactor(s, at)
+		if (w*cent+(1-w))*tf < c.cfg.Threshold {
+			// Even a perfect member match could not lift it over the
+			// threshold: it can neither take the entry nor merge.
+			found[i].score = w * cent * tf
+			continue
+		}
 		var near float64
 		for _, m := range s.recent {
-			var d float64
-			for _, y := range m {
-				d += y.w * lookup[y.t]
-			}
-			near = max(near, d)
+			near = max(near, dotVec(vec, m))
 		}
-		w := c.cfg.CentroidWeight
-		found[i].score = (w*cent + (1-w)*near) * c.timeFactor(s, at)
+		found[i].score = (w*cent + (1-w)*near) * tf
 	}
 	sort.Slice(found, byScore)
 	return found
@@ -420,12 +475,17 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 
 func (c *Clusterer) addCentroid(s *story, vec []term) {
 	for _, x := range vec {
-		old, had := s.centroid[x.t]
-		s.norm2 += 2*old*x.w + x.w*x.w
-		s.centroid[x.t] = old + x.w
+		i, had := s.slot[x.t]
 		if !had {
-			c.index[x.t] = append(c.index[x.t], s)
+			i = int32(len(s.cw))
+			s.slot[x.t] = i
+			s.cw = append(s.cw, 0)
+			s.ct = append(s.ct, x.t)
+			c.index[x.t] = append(c.index[x.t], posting{s, i})
 		}
+		old := s.cw[i]
+		s.norm2 += 2*old*x.w + x.w*x.w
+		s.cw[i] = old + x.w
 	}
 }
 
@@ -454,28 +514,25 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 }
 
 func centroidCosine(a, b *story) float64 {
-	if len(a.centroid) > len(b.centroid) {
+	if len(a.cw) > len(b.cw) {
 		a, b = b, a
 	}
-	terms := make([]string, 0, len(a.centroid))
-	for t := range a.centroid {
-		terms = append(terms, t)
-	}
+	terms := append([]string(nil), a.ct...)
 	sort.Strings(terms)
 	var dot float64
 	for _, t := range terms {
-		dot += a.centroid[t] * b.centroid[t]
+		dot += a.weight(t) * b.weight(t)
 	}
 	return dot / math.Sqrt(a.norm2*b.norm2)
 }
 
 // merge moves every member of gone into keep.
 func (c *Clusterer) merge(keep, gone *story) {
-	terms := make([]term, 0, len(gone.centroid))
-	for t, w := range gone.centroid {
-		terms = append(terms, term{t, w})
+	terms := make([]term, 0, len(gone.cw))
+	for i, t := range gone.ct {
+		terms = append(terms, newTerm(t, gone.cw[i]))
 	}
-	sort.Slice(terms, func(i, j int) bool { return terms[i].t < terms[j].t })
+	sortTerms(terms)
 	c.unindex(gone)
 	c.addCentroid(keep, terms)
 	keep.recent = append(keep.recent, gone.recent...)
@@ -508,7 +565,7 @@ func minTime(a, b time.Time) time.Time {
 }
 
 func (c *Clusterer) unindex(s *story) {
-	for t := range s.centroid {
+	for _, t := range s.ct {
 		c.index[t] = removeStory(c.index[t], s)
 		if len(c.index[t]) == 0 {
 			delete(c.index, t)
@@ -556,13 +613,28 @@ func (c *Clusterer) expire() {
 	}
 }
 
-func removeStory(list []*story, s *story) []*story {
-	for i, x := range list {
-		if x == s {
+// posting is one story in a term's posting list, with the place of the
+// term's weight in that story's centroid.
+type posting struct {
+	s *story
+	i int32
+}
+
+func removeStory(list []posting, s *story) []posting {
+	for i, p := range list {
+		if p.s == s {
 			return append(list[:i], list[i+1:]...)
 		}
 	}
 	return list
+}
+
+// weight is the centroid weight of t, zero when the story lacks it.
+func (s *story) weight(t string) float64 {
+	if i, ok := s.slot[t]; ok {
+		return s.cw[i]
+	}
+	return 0
 }
 
 // StoryOf returns the id of the active story holding an entry.

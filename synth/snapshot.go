@@ -135,13 +135,13 @@ func record(e wire.Entry) provenance.Record {
 }
 
 func (c *Clusterer) unitCentroid(s *story) map[string]float64 {
-	out := make(map[string]float64, len(s.centroid))
+	out := make(map[string]float64, len(s.cw))
 	if s.norm2 <= 0 {
 		return out
 	}
 	inv := 1 / math.Sqrt(s.norm2)
-	for t, w := range s.centroid {
-		out[t] = w * inv
+	for i, t := range s.ct {
+		out[t] = s.cw[i] * inv
 	}
 	return out
 }
@@ -163,9 +163,9 @@ func (c *Clusterer) textVector(text string) []term {
 			df = d.value(c.clock, c.cfg.DFHalfLife)
 		}
 		w := (1 + math.Log(f)) * (math.Log((docs+1)/(df+1)) + 1)
-		vec = append(vec, term{t, w})
+		vec = append(vec, newTerm(t, w))
 	}
-	sort.Slice(vec, func(i, j int) bool { return vec[i].t < vec[j].t })
+	sortTerms(vec)
 	for _, x := range vec {
 		norm2 += x.w * x.w
 	}
@@ -190,11 +190,11 @@ func dotVec(a, b []term) float64 {
 	var d float64
 	for i, j := 0, 0; i < len(a) && j < len(b); {
 		switch {
-		case a[i].t == b[j].t:
+		case a[i].h == b[j].h && a[i].t == b[j].t:
 			d += a[i].w * b[j].w
 			i++
 			j++
-		case a[i].t < b[j].t:
+		case termLess(a[i], b[j]):
 			i++
 		default:
 			j++
@@ -493,9 +493,9 @@ func claims(text string) []claim {
 
 // keywords are the story's heaviest centroid terms.
 func (c *Clusterer) keywords(s *story, n int) []string {
-	all := make([]term, 0, len(s.centroid))
-	for t, w := range s.centroid {
-		all = append(all, term{t, w})
+	all := make([]term, 0, len(s.cw))
+	for i, t := range s.ct {
+		all = append(all, term{t: t, w: s.cw[i]})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].w != all[j].w {

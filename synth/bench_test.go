@@ -1,0 +1,272 @@
+package synth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/wire"
+)
+
+// synthetic makes a stream shaped like a busy wire: stories draw most of
+// their words from a story-specific set and the rest from a Zipf-skewed
+// general vocabulary, and new stories keep opening.
+type synthetic struct {
+	rng     *rand.Rand
+	zipf    *rand.Zipf
+	vocab   []string
+	base    time.Time
+	n       int
+	stories int
+}
+
+func newSynthetic(seed uint64) *synthetic {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	vocab := make([]string, 60000)
+	for i := range vocab {
+		vocab[i] = fmt.Sprintf("w%x", i*2654435761%1000003)
+	}
+	return &synthetic{rng: rng, zipf: rand.NewZipf(rng, 1.1, 2, uint64(len(vocab)-1)), vocab: vocab, base: time.Now().UTC().Add(-2 * time.Hour)}
+}
+
+func (g *synthetic) next() wire.Entry {
+	// Every tenth entry opens a story; the rest go to one of the last 2,000.
+	if g.stories == 0 || g.rng.IntN(10) == 0 {
+		g.stories++
+	}
+	story := g.stories - g.rng.IntN(min(g.stories, 2000))
+	words := make([]byte, 0, 96)
+	for k := range 5 {
+		words = fmt.Appendf(words, "S%dk%d ", story, (k+g.rng.IntN(3))%8)
+	}
+	for range 5 {
+		words = append(words, g.vocab[g.zipf.Uint64()]...)
+		words = append(words, ' ')
+	}
+	at := g.base.Add(time.Duration(g.n) * 10 * time.Millisecond)
+	g.n++
+	h := string(words)
+	return wire.Entry{Schema: wire.SchemaEntry, ID: fmt.Sprintf("e%08x", g.n), Headline: h, Text: h, PublishedAt: at, ObservedAt: at}
+}
+
+// BenchmarkClusterAdd measures single-core clustering throughput with
+// 100,000 active entries in the window, and resident memory per entry.
+func BenchmarkClusterAdd(b *testing.B) {
+	const active = 100_000
+	c, err := NewClusterer(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := newSynthetic(1)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range active {
+		c.Add(g.next())
+	}
+	c.TakeDirty()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	_, inWindow := c.Len()
+	if inWindow < active {
+		b.Fatalf("only %d entries active after adding %d", inWindow, active)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(inWindow), "heap-B/active-entry")
+	// make bench runs one iteration; measure a fixed batch so the figure is stable.
+	n := max(b.N, 20_000)
+	batch := make([]wire.Entry, n)
+	for i := range batch {
+		batch[i] = g.next()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range batch {
+		c.Add(batch[i])
+		if i%512 == 0 {
+			c.TakeDirty()
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "entries/s")
+}
+
+// BenchmarkEndToEnd publishes raw items at 500 per second through the
+// real normalizer and synthesizer on an embedded server with every write
+// synced to disk, and measures raw publish → story snapshot latency. A raw
+// JetStream publish → consume round trip is measured on the same server
+// in the same run, so the ratio tells what the pipeline adds.
+func BenchmarkEndToEnd(b *testing.B) {
+	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: b.TempDir(), Port: -1, SyncAlways: true,
+		MaxMemory: 256 << 20, MaxStore: 1 << 30, MaxPayload: 8 << 20}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer emb.Shutdown()
+	nc, err := nats.Connect(emb.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := bus.EnsureTopology(ctx, js, bus.DefaultTopology()); err != nil {
+		b.Fatal(err)
+	}
+	raw := rawRoundTrip(b, ctx, js)
+
+	nw, err := normalize.NewWorker(ctx, normalize.DefaultConfig(), js, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sw, err := NewWorker(ctx, DefaultConfig(), nc, js, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = nw.Run(ctx) }()
+	go func() { defer wg.Done(); _ = sw.Run(ctx) }()
+	defer wg.Wait()
+	defer cancel()
+
+	n := max(b.N, 2500) // five seconds at 500/s
+	var mu sync.Mutex
+	sent := make(map[string]time.Time, n)
+	var lat []time.Duration
+	done := make(chan struct{})
+	sub, err := nc.Subscribe(bus.SubjectStoryAll, func(m *nats.Msg) {
+		now := time.Now()
+		var st wire.Story
+		if json.Unmarshal(m.Data, &st) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range st.Provenance {
+			if t, ok := sent[r.Raw.MsgID]; ok {
+				lat = append(lat, now.Sub(t))
+				delete(sent, r.Raw.MsgID)
+				if len(lat) == n {
+					close(done)
+				}
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	g := newSynthetic(2)
+	b.ResetTimer()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for i := range n {
+		<-tick.C
+		e := g.next()
+		item := wire.RawItem{Schema: wire.SchemaRaw, Kind: "rss", Source: fmt.Sprintf("src%d", i%50), NativeID: e.ID,
+			Title: e.Headline, Body: e.Text, BodyFormat: wire.FormatText, Published: time.Now().UTC().Format(time.RFC3339), ObservedAt: time.Now().UTC()}
+		msg, err := ingest.RawMsg(item)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mu.Lock()
+		sent[bus.RawMsgID(item.Kind, item.Source, item.NativeID)] = time.Now()
+		mu.Unlock()
+		if _, err := js.PublishMsgAsync(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		mu.Lock()
+		b.Fatalf("only %d of %d items reached a story snapshot", len(lat), n)
+	}
+	b.StopTimer()
+	mu.Lock()
+	defer mu.Unlock()
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(raw[0].Microseconds())/1000, "raw-p50-ms")
+	b.ReportMetric(float64(raw[1].Microseconds())/1000, "raw-p99-ms")
+	if raw[1] > 0 {
+		b.ReportMetric(float64(p99)/float64(raw[1]), "p99-ratio")
+	}
+}
+
+// rawRoundTrip measures publish → consume through one stream and a
+// durable pull consumer at the same rate, on the same server.
+func rawRoundTrip(b *testing.B, ctx context.Context, js jetstream.JetStream) [2]time.Duration {
+	b.Helper()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RTT", Subjects: []string{"bench.rtt"}, Storage: jetstream.FileStorage}); err != nil {
+		b.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "BENCH_RTT", jetstream.ConsumerConfig{Durable: "rtt", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 1000
+	var mu sync.Mutex
+	sent := make(map[string]time.Time, n)
+	var lat []time.Duration
+	got := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		now := time.Now()
+		_ = m.Ack()
+		mu.Lock()
+		defer mu.Unlock()
+		lat = append(lat, now.Sub(sent[string(m.Data())]))
+		if len(lat) == n {
+			close(got)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for i := range n {
+		<-tick.C
+		id := fmt.Sprint(i)
+		mu.Lock()
+		sent[id] = time.Now()
+		mu.Unlock()
+		if _, err := js.PublishAsync("bench.rtt", []byte(id)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-got:
+	case <-time.After(30 * time.Second):
+		b.Fatal("raw round trip did not complete")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return [2]time.Duration{percentile(lat, 50), percentile(lat, 99)}
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, len(s)*p/100)]
+}

@@ -413,7 +413,7 @@ func Default() *Config {
 		},
 		Synth: SynthConfig{
 			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
-			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(250e6), MaxProvenance: 2000,
+			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
 			RecentMembers: 64,
 		},

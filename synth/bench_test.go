@@ -171,6 +171,24 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+	// Raw → entry latency tells the normalizer's share apart from ours.
+	var entryLat []time.Duration
+	esub, err := nc.Subscribe(bus.SubjectEntryAll, func(m *nats.Msg) {
+		now := time.Now()
+		var e wire.Entry
+		if json.Unmarshal(m.Data, &e) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if t, ok := sent[e.Raw.MsgID]; ok {
+			entryLat = append(entryLat, now.Sub(t))
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer esub.Unsubscribe()
 	g := newSynthetic(2)
 	b.ResetTimer()
 	tick := time.NewTicker(2 * time.Millisecond)
@@ -203,6 +221,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 	p50, p99 := percentile(lat, 50), percentile(lat, 99)
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(percentile(entryLat, 50).Microseconds())/1000, "entry-p50-ms")
+	b.ReportMetric(float64(percentile(entryLat, 99).Microseconds())/1000, "entry-p99-ms")
 	b.ReportMetric(float64(raw[0].Microseconds())/1000, "raw-p50-ms")
 	b.ReportMetric(float64(raw[1].Microseconds())/1000, "raw-p99-ms")
 	if raw[1] > 0 {

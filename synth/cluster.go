@@ -24,7 +24,7 @@ import (
 //	  stale_after: 24h         # a story with no entry for this long goes stale
 //	  df_half_life: 24h        # document frequencies decay with this half-life
 //	  time_half_life: 6h       # similarity halves per this much time between entry and story
-//	  snapshot_interval: 250ms # at most one snapshot per story per interval
+//	  snapshot_interval: 50ms  # at most one snapshot per story per interval (per 100 members)
 //	  max_provenance: 2000     # records in one snapshot; the rest are counted
 type Config struct {
 	Threshold        float64
@@ -60,7 +60,7 @@ func DefaultConfig() Config {
 		StaleAfter:       24 * time.Hour,
 		DFHalfLife:       24 * time.Hour,
 		TimeHalfLife:     6 * time.Hour,
-		SnapshotInterval: 250 * time.Millisecond,
+		SnapshotInterval: 50 * time.Millisecond,
 		MaxProvenance:    2000,
 		TitleWeight:      2,
 		ProperWeight:     1.2,
@@ -190,6 +190,9 @@ type story struct {
 	active     bool
 	version    int64
 	mergedInto string
+	// published is when the worker last published a snapshot of the story
+	// (wall time, for rate limiting only; it never affects clustering).
+	published time.Time
 	// scratch of the scoring pass that last touched this story
 	epoch uint64
 	acc   float64
@@ -656,6 +659,45 @@ func (c *Clusterer) TakeDirty() []string {
 	sort.Strings(ids)
 	clear(c.dirty)
 	return ids
+}
+
+// coalesceStep is how many members stretch a story's snapshot interval by
+// one more SnapshotInterval: a snapshot's size grows with its members, so
+// publishing big stories less often keeps the bytes a story puts on the
+// bus per second bounded while small stories stay fast.
+const coalesceStep = 100
+
+// TakeDue returns, in a deterministic order, the changed stories whose
+// last snapshot is at least every old at now, and clears them; stories
+// published more recently stay changed for a later call. The first change
+// to a quiet story goes out at once, a burst is coalesced.
+func (c *Clusterer) TakeDue(now time.Time, every time.Duration) []string {
+	ids := make([]string, 0, len(c.dirty))
+	for id := range c.dirty {
+		if s, ok := c.stories[id]; ok && now.Sub(s.published) < every*time.Duration(1+len(s.members)/coalesceStep) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		delete(c.dirty, id)
+	}
+	return ids
+}
+
+// MarkPublished records when a story's snapshot went out.
+func (c *Clusterer) MarkPublished(id string, at time.Time) {
+	if s, ok := c.stories[id]; ok {
+		s.published = at
+	}
+}
+
+// Unpublished reports whether the story holding an entry has changes not
+// yet published: the entry must not be acknowledged before they are.
+func (c *Clusterer) Unpublished(entryID string) bool {
+	s, ok := c.byEntry[entryID]
+	return ok && c.dirty[s.id]
 }
 
 // Forget drops a stale story from memory once its last snapshot is out.

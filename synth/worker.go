@@ -65,10 +65,20 @@ type Worker struct {
 	mu      sync.Mutex
 	cl      *Clusterer
 	applied uint64 // highest WIRE_ENTRY sequence given to the clusterer
-	pending []jetstream.Msg
+	pending []pendingMsg
 	known   map[string]bool // stories whose last published version is known
 	stats   Stats
 }
+
+type pendingMsg struct {
+	msg     jetstream.Msg
+	entryID string
+}
+
+// flushTick is how often the worker looks for stories due a snapshot. It
+// is short so that the first change to a quiet story goes out at once;
+// SnapshotInterval still bounds how often any one story is published.
+const flushTick = 5 * time.Millisecond
 
 // NewWorker binds a worker to the synthesizer's durable consumer.
 func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetStream, log *zap.Logger) (*Worker, error) {
@@ -103,18 +113,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		interval := w.cfg.SnapshotInterval
-		if interval <= 0 {
-			interval = 50 * time.Millisecond
-		}
-		t := time.NewTicker(interval)
+		t := time.NewTicker(flushTick)
 		defer t.Stop()
 		for {
 			select {
 			case <-tickCtx.Done():
 				return
 			case <-t.C:
-				if err := w.Flush(work); err != nil {
+				if err := w.flushDue(work); err != nil {
 					w.log.Warn("snapshot flush failed; will retry", zap.Error(err))
 				}
 			}
@@ -173,7 +179,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if md.Sequence.Stream > w.applied {
 		w.applied = md.Sequence.Stream
 	}
-	w.pending = append(w.pending, msg)
+	w.pending = append(w.pending, pendingMsg{msg, e.ID})
 	w.stats.Entries.Add(1)
 }
 
@@ -250,7 +256,24 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 func (w *Worker) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ids := w.cl.TakeDirty()
+	return w.flush(ctx, true)
+}
+
+func (w *Worker) flushDue(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flush(ctx, false)
+}
+
+// flush publishes the stories due a snapshot (all changed stories when
+// all is set), then acknowledges the entries whose stories are out.
+func (w *Worker) flush(ctx context.Context, all bool) error {
+	every := w.cfg.SnapshotInterval
+	if all {
+		every = 0
+	}
+	now := time.Now()
+	ids := w.cl.TakeDue(now, every)
 	if len(ids) == 0 && len(w.pending) == 0 {
 		return nil
 	}
@@ -286,6 +309,9 @@ func (w *Worker) Flush(ctx context.Context) error {
 			stale = append(stale, id)
 		}
 	}
+	for _, id := range ids {
+		w.cl.MarkPublished(id, now)
+	}
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
@@ -296,12 +322,18 @@ func (w *Worker) Flush(ctx context.Context) error {
 			return fail(fmt.Errorf("synth: waiting for snapshot acks: %w", ctx.Err()))
 		}
 	}
-	for _, m := range w.pending {
-		if err := m.Ack(); err != nil {
+	keep := w.pending[:0]
+	for _, p := range w.pending {
+		if w.cl.Unpublished(p.entryID) {
+			keep = append(keep, p)
+			continue
+		}
+		if err := p.msg.Ack(); err != nil {
 			w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
 		}
 	}
-	w.pending = w.pending[:0]
+	clear(w.pending[len(keep):])
+	w.pending = keep
 	for _, id := range stale {
 		w.cl.Forget(id)
 		delete(w.known, id)

@@ -247,15 +247,31 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	if c.added%256 == 0 {
 		c.expire()
 	}
-	if e.DuplicateOf != "" || e.RepostOf != "" {
-		// A copy says nothing new: it joins its original's story and leaves
-		// the centroid where the independent reports put it.
-		if s, ok := c.byEntry[firstNonEmpty(e.DuplicateOf, e.RepostOf)]; ok && s.active {
+	var vec []term
+	var lookup map[string]float64
+	if e.RepostOf != "" {
+		// A platform repost says nothing new: it joins its original's story
+		// and leaves the centroid where the independent reports put it.
+		if s, ok := c.byEntry[e.RepostOf]; ok && s.active {
 			c.join(s, e, nil, false)
 			return s.id
 		}
+	} else if e.DuplicateOf != "" {
+		// A near-duplicate is the normalizer's estimate from a short text's
+		// shingles; it joins its original's story like a repost when its
+		// words are at home there, and is clustered like any entry when
+		// they are not (a false match on boilerplate such as "Share this").
+		if s, ok := c.byEntry[e.DuplicateOf]; ok && s.active {
+			vec, lookup = c.vector(e)
+			if c.scoreStory(s, vec, at) >= c.cfg.Threshold {
+				c.join(s, e, nil, false)
+				return s.id
+			}
+		}
 	}
-	vec, lookup := c.vector(e)
+	if vec == nil {
+		vec, lookup = c.vector(e)
+	}
 	cands := c.score(vec, lookup, at)
 	for _, x := range vec {
 		d, ok := c.df[x.t]
@@ -435,6 +451,20 @@ func (c *Clusterer) score(vec []term, lookup map[string]float64, at time.Time) [
 	}
 	sort.Slice(found, byScore)
 	return found
+}
+
+// scoreStory is the full score of one story for vec.
+func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time) float64 {
+	var dot float64
+	for _, x := range vec {
+		dot += x.w * s.weight(x.t)
+	}
+	var near float64
+	for _, m := range s.recent {
+		near = max(near, dotVec(vec, m))
+	}
+	w := c.cfg.CentroidWeight
+	return (w*dot/math.Sqrt(s.norm2) + (1-w)*near) * c.timeFactor(s, at)
 }
 
 // timeFactor discounts a story by how far at lies outside its time span:

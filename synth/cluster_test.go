@@ -128,7 +128,7 @@ func TestDuplicateJoinsWithoutMovingCentroid(t *testing.T) {
 	id := c.Add(entry("e1", "bbc", "Volcano erupts in Iceland, flights grounded", "", 0))
 	s := c.stories[id]
 	norm := s.norm2
-	dup := entry("e2", "mirror", "Totally different words here about nothing", "", 2)
+	dup := entry("e2", "mirror", "Volcano erupts in Iceland; flights grounded", "", 2)
 	dup.DuplicateOf = "e1"
 	rep := entry("e3", "tg", "Forwarded", "", 3)
 	rep.RepostOf = "e1"
@@ -140,6 +140,13 @@ func TestDuplicateJoinsWithoutMovingCentroid(t *testing.T) {
 	}
 	if s.norm2 != norm {
 		t.Errorf("centroid moved: norm² %v → %v", norm, s.norm2)
+	}
+	// A "duplicate" that shares nothing with its original's story is a
+	// false near-duplicate match: it is clustered on its own words.
+	odd := entry("e4", "x", "Central bank raises interest rates again to fight inflation", "", 4)
+	odd.DuplicateOf = "e1"
+	if got := c.Add(odd); got == id {
+		t.Errorf("an unrelated entry marked duplicate joined %s", id)
 	}
 	st, _ := c.Snapshot(id)
 	if st.Counts.Entries != 3 || st.Counts.Origins != 1 || st.Counts.Sources != 3 {

@@ -315,10 +315,11 @@ func (c *Clusterer) vector(e wire.Entry) ([]term, map[string]float64) {
 	}
 	counts := make(map[string]tf)
 	c.toks = tokenize(e.Headline, 0, c.toks[:0])
+	names := !titleCase(c.toks)
 	for _, t := range c.toks {
 		x := counts[t.term]
 		x.f += c.cfg.TitleWeight
-		x.proper = x.proper || t.proper
+		x.proper = x.proper || t.proper || names && t.capital
 		counts[t.term] = x
 	}
 	body := e.Text
@@ -327,10 +328,11 @@ func (c *Clusterer) vector(e wire.Entry) ([]term, map[string]float64) {
 	}
 	if c.cfg.MaxBodyTokens > 0 && body != "" {
 		c.toks = tokenize(body, c.cfg.MaxBodyTokens, c.toks[:0])
+		names := !titleCase(c.toks)
 		for _, t := range c.toks {
 			x := counts[t.term]
 			x.f++
-			x.proper = x.proper || t.proper
+			x.proper = x.proper || t.proper || names && t.capital
 			counts[t.term] = x
 		}
 	}

@@ -29,6 +29,15 @@ var stopwords = func() map[string]bool {
 			"над", "больше", "тот", "через", "эти", "нас", "про", "всего", "них", "какая", "много", "разве",
 			"три", "эту", "моя", "впрочем", "хорошо", "свою", "этой", "перед", "иногда", "лучше", "чуть",
 			"том", "нельзя", "такой", "им", "более", "всегда", "конечно", "всю", "между", "это", "также"},
+		// Calendar words: every story has a date, so they tie unrelated
+		// stories together ("Stock market news for March 10").
+		{"january", "february", "march", "april", "june", "july", "august", "september", "october",
+			"november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+			"nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+			"today", "tonight", "yesterday", "tomorrow", "week", "morning",
+			"января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
+			"октября", "ноября", "декабря", "понедельник", "вторник", "среду", "четверг", "пятницу",
+			"субботу", "воскресенье", "сегодня", "вчера", "завтра"},
 		// German, French, Spanish (common wire languages)
 		{"der", "die", "das", "und", "ist", "im", "den", "von", "zu", "mit", "sich", "des", "auf", "für",
 			"le", "la", "les", "de", "du", "des", "et", "en", "un", "une", "est", "pour", "dans", "sur", "au",

@@ -13,6 +13,26 @@ type token struct {
 	// (a name) or all in capitals (an acronym), and for numbers: the terms
 	// that tell one story from another on the same topic.
 	proper bool
+	// capital is set for a word that starts with a capital inside a
+	// sentence; in a Title Case headline that says nothing, so the caller
+	// decides (see titleCase).
+	capital bool
+}
+
+// titleCase reports whether most content words of a text are capitalised,
+// as in "Men's Wearhouse Finally Buys Jos. A. Bank": there capitals do not
+// mark names.
+func titleCase(toks []token) bool {
+	if len(toks) < 3 {
+		return false
+	}
+	n := 0
+	for _, t := range toks {
+		if t.capital {
+			n++
+		}
+	}
+	return float64(n) >= 0.7*float64(len(toks)-1)
 }
 
 // tokenize splits text into stemmed terms. It follows the segmentation of
@@ -47,7 +67,10 @@ func tokenize(text string, limit int, out []token) []token {
 		hasDigit := strings.IndexFunc(w, unicode.IsDigit) >= 0
 		upper := unicode.IsUpper(first)
 		allCaps := upper && utf8.RuneCountInString(w) >= 2 && strings.ToUpper(w) == w
-		proper := hasDigit || allCaps || (upper && !sentenceStart)
+		// Years and small numbers (days, counts, list lengths) are in every
+		// other story; figures with three or more digits identify one.
+		proper := hasDigit && !isCommonNumber(w) || allCaps
+		capital := upper && !sentenceStart
 		sentenceStart = false
 		lw := strings.ToLower(w)
 		if i := strings.IndexAny(lw, "'’"); i > 0 {
@@ -56,7 +79,7 @@ func tokenize(text string, limit int, out []token) []token {
 		if !keep(lw) {
 			return
 		}
-		out = append(out, token{term: stem(lw), proper: proper})
+		out = append(out, token{term: stem(lw), proper: proper, capital: capital})
 	}
 	for i, r := range text {
 		if limit > 0 && len(out) >= limit {
@@ -220,4 +243,19 @@ func stemArabic(t string) string {
 		}
 	}
 	return t
+}
+
+func isCommonNumber(w string) bool {
+	digits := 0
+	for i := 0; i < len(w); i++ {
+		if w[i] >= '0' && w[i] <= '9' {
+			digits++
+		} else if w[i] >= 0x80 || w[i] >= 'a' && w[i] <= 'z' || w[i] >= 'A' && w[i] <= 'Z' {
+			return false // "mh370", "g7": a code, not a count
+		}
+	}
+	if digits <= 2 {
+		return true
+	}
+	return digits == 4 && (strings.HasPrefix(w, "19") || strings.HasPrefix(w, "20"))
 }

@@ -116,9 +116,15 @@ type Clusterer struct {
 	added   int
 	dirty   map[string]bool
 	// scratch space reused by every Add, so that the hot path does not allocate per candidate
+	counts  map[string]termCount
 	touched []*story
 	epoch   uint64
 	toks    []token
+}
+
+type termCount struct {
+	f      float64
+	proper bool
 }
 
 type decayed struct {
@@ -216,6 +222,7 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 		index:   make(map[string][]posting),
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
+		counts:  make(map[string]termCount),
 	}, nil
 }
 
@@ -247,8 +254,10 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	if c.added%256 == 0 {
 		c.expire()
 	}
+	if c.added%8192 == 0 {
+		c.forgetTerms()
+	}
 	var vec []term
-	var lookup map[string]float64
 	if e.RepostOf != "" {
 		// A platform repost says nothing new: it joins its original's story
 		// and leaves the centroid where the independent reports put it.
@@ -262,7 +271,7 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		// words are at home there, and is clustered like any entry when
 		// they are not (a false match on boilerplate such as "Share this").
 		if s, ok := c.byEntry[e.DuplicateOf]; ok && s.active {
-			vec, lookup = c.vector(e)
+			vec = c.vector(e)
 			if c.scoreStory(s, vec, at) >= c.cfg.Threshold {
 				c.join(s, e, nil, false)
 				return s.id
@@ -270,9 +279,9 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		}
 	}
 	if vec == nil {
-		vec, lookup = c.vector(e)
+		vec = c.vector(e)
 	}
-	cands := c.score(vec, lookup, at)
+	cands := c.score(vec, at)
 	for _, x := range vec {
 		d, ok := c.df[x.t]
 		if !ok {
@@ -307,13 +316,10 @@ func firstNonEmpty(a, b string) string {
 }
 
 // vector is the entry's L2-normalised TF-IDF vector over headline and body
-// terms, sorted by term, and the same weights keyed by term.
-func (c *Clusterer) vector(e wire.Entry) ([]term, map[string]float64) {
-	type tf struct {
-		f      float64
-		proper bool
-	}
-	counts := make(map[string]tf)
+// terms, sorted by term.
+func (c *Clusterer) vector(e wire.Entry) []term {
+	counts := c.counts
+	clear(counts)
 	c.toks = tokenize(e.Headline, 0, c.toks[:0])
 	names := !titleCase(c.toks)
 	for _, t := range c.toks {
@@ -354,15 +360,13 @@ func (c *Clusterer) vector(e wire.Entry) ([]term, map[string]float64) {
 	for _, x := range vec {
 		norm2 += x.w * x.w
 	}
-	lookup := make(map[string]float64, len(vec))
 	if norm2 > 0 {
 		inv := 1 / math.Sqrt(norm2)
 		for i := range vec {
 			vec[i].w *= inv
-			lookup[vec[i].t] = vec[i].w
 		}
 	}
-	return vec, lookup
+	return vec
 }
 
 type candidate struct {
@@ -380,7 +384,7 @@ const maxPostings = 128
 // and scores those fully: centroid cosine blended with the best cosine
 // against a recent member, discounted by the time between the entry and
 // the story. The result is sorted best first, ties to the older story.
-func (c *Clusterer) score(vec []term, lookup map[string]float64, at time.Time) []candidate {
+func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 	// Scratch fields on the stories, stamped with an epoch, accumulate the
 	// overlap: cheaper than a map on the hottest loop.
 	c.epoch++
@@ -640,7 +644,11 @@ func (c *Clusterer) expire() {
 			delete(c.byEntry, m.entry.ID)
 		}
 	}
-	// Forget document frequencies that have decayed to nothing.
+}
+
+// forgetTerms drops document frequencies that have decayed to nothing, so
+// the vocabulary held stays that of the recent wire.
+func (c *Clusterer) forgetTerms() {
 	for t, d := range c.df {
 		if d.value(c.clock, c.cfg.DFHalfLife) < 0.01 {
 			delete(c.df, t)

@@ -111,7 +111,7 @@ type Clusterer struct {
 	clock   time.Time
 	stories map[string]*story
 	index   map[string][]posting // term → active stories whose centroid holds it
-	byEntry map[string]*story   // entry id → its story, for active stories
+	byEntry map[string]*story    // entry id → its story, for active stories
 	nextSeq int64
 	added   int
 	dirty   map[string]bool
@@ -178,15 +178,15 @@ func termLess(a, b term) bool {
 func sortTerms(v []term) { sort.Slice(v, func(i, j int) bool { return termLess(v[i], v[j]) }) }
 
 type story struct {
-	id       string
-	seq      int64
+	id  string
+	seq int64
 	// The centroid is the sum of the members' unit vectors: slot maps a
 	// term to its place in cw (weights) and ct (terms), so that postings
 	// can point straight at a weight and scoring needs no map lookup.
 	slot  map[string]int32
 	cw    []float64
 	ct    []string
-	norm2    float64
+	norm2 float64
 	// recent holds the vectors of the latest independent members, oldest first.
 	recent     [][]term
 	members    []member

@@ -397,7 +397,7 @@ func singleSource(origins, live []*member) []provenance.Claim {
 	var all []claimAt
 	support := make(map[string]map[string]bool) // claim key → origin entry ids
 	listed := make(map[string]bool)
-	originOf := make(map[string]string)         // entry id → the origin it copies
+	originOf := make(map[string]string) // entry id → the origin it copies
 	for _, m := range origins {
 		originOf[m.entry.ID] = m.entry.ID
 	}

@@ -83,6 +83,25 @@ func refExactFingerprint(canonURL, text string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+func refTruncateWords(s string, max int) string {
+	if max <= 0 || utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	runes := []rune(s)
+	cut := max - 1
+	end := cut
+	for end > cut/2 && !unicode.IsSpace(runes[end]) {
+		end--
+	}
+	if end <= cut/2 {
+		end = cut
+	}
+	out := strings.TrimRightFunc(string(runes[:end]), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsPunct(r) && r != ')' && r != '"' && r != '»'
+	})
+	return out + "…"
+}
+
 func refFeatures(text string) []uint64 { return Features(words.Split(text)) }
 
 func checkFastPaths(t *testing.T, s string) {
@@ -96,6 +115,12 @@ func checkFastPaths(t *testing.T, s string) {
 	if got, want := ExactFingerprint("u", s), refExactFingerprint("u", s); got != want {
 		t.Fatalf("ExactFingerprint(%q) differs from the reference", s)
 	}
+	clean := CleanText(s) // what truncateWords is given: valid UTF-8
+	for _, max := range []int{1, 2, 5, 20, 110} {
+		if got, want := truncateWords(clean, max), refTruncateWords(clean, max); got != want {
+			t.Fatalf("truncateWords(%q, %d) = %q, reference %q", clean, max, got, want)
+		}
+	}
 	var buf [2 * maxFeatureTokens]uint64
 	got, want := textFeatures(&buf, s), refFeatures(s)
 	if len(got) != len(want) {
@@ -107,6 +132,9 @@ func checkFastPaths(t *testing.T, s string) {
 		}
 	}
 	head, rest, _ := strings.Cut(s, "\n")
+	if got, want := exactFingerprint("u", head, rest), refExactFingerprint("u", head+"\n"+rest); got != want {
+		t.Fatalf("exactFingerprint(%q, %q) differs from the reference of the joined text", head, rest)
+	}
 	if split := textFeatures(&buf, head, rest); !slices.Equal(split, want) {
 		t.Fatalf("textFeatures(%q, %q) differs from the features of the joined text", head, rest)
 	}
@@ -118,6 +146,9 @@ func TestFastPathsMatchReference(t *testing.T) {
 		"[a\n](u) [x](y z) [x](y", "***bold*** __u__ ~~s~~ ||sp|| `c` _i_", "a\r\n\r\n\r\nb\u2028c\u00a0d",
 		"й й Ё Ω Å 〈 \u0301x", "e\u0301 ب\u064e \U0001F600\uFE0F\u200d\U0001F525", "bad \xff\xfe utf8 \xe2\x82",
 		"Fed's Plosser: 'no change'' in 2014", "北京时间 today カ\u3099", "\u0130stanbul ΑΘΗΝΑ Ⱥ", "\x00\x7f\u0085\u200b\ufeff",
+		"a b\nc\n\nd\n\n\ne \nf\n g  h", "я ё\nЖ\n\nщ «x» — y…", "a \u0301b\n\u0301", "x \xffy\n\xff", "a \u00adb \u200bc",
+		"a\u2028b \r\nc", "end \n", "**a** `b`", "*_~|`", "a*b**c***d", "[x](y)**", "[**](u)*",
+		"ЀЏАПРЯапрџѠѡ Ё\xd0\xd1\xd0 \xd1\xa0", "Ѐ\u00a0Ё\u0085ж",
 	}
 	for _, it := range readReplay(t, "testdata/neardup/items.jsonl.gz") {
 		cases = append(cases, it.Title, it.Text)

@@ -84,10 +84,16 @@ func textFeatures(buf *[2 * maxFeatureTokens]uint64, texts ...string) []uint64 {
 			if tok == nil {
 				break
 			}
-			h := fnv1a(fnvOffset, tok)
+			// the unigram and the bigram hash run as two independent
+			// chains in one loop, so that their multiplications overlap
+			h, hb := uint64(fnvOffset), (prev^bigramSeparator)*fnvPrime
+			for _, c := range tok {
+				h = (h ^ uint64(c)) * fnvPrime
+				hb = (hb ^ uint64(c)) * fnvPrime
+			}
 			out = append(out, mix64(h))
 			if n > 0 {
-				out = append(out, mix64(fnv1a((prev^bigramSeparator)*fnvPrime, tok)))
+				out = append(out, mix64(hb))
 			}
 			prev = h
 		}

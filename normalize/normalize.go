@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 	"unicode"
@@ -196,8 +197,7 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	if canon != strings.TrimSpace(raw.URL) {
 		e.OriginalURL = raw.URL
 	}
-	fpText := title + "\n" + text
-	e.Fingerprint.Exact = ExactFingerprint(canon, fpText)
+	e.Fingerprint.Exact = exactFingerprint(canon, title, text)
 	var buf [2 * maxFeatureTokens]uint64
 	feats := textFeatures(&buf, featureTexts(&e)...)
 	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHashFeatures(feats))
@@ -206,7 +206,7 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		if det == nil {
 			det = ScriptDetector{}
 		}
-		if e.Lang = det.Detect(fpText); e.Lang != "" {
+		if e.Lang = det.Detect(title + "\n" + text); e.Lang != "" {
 			e.Flags = append(e.Flags, FlagLangDetected)
 		}
 	}
@@ -248,57 +248,104 @@ func featureTexts(e *wire.Entry) []string {
 // " ")) (fingerprints in wire_fp must keep their value across versions),
 // but folded and lowered through a small buffer rather than three copies.
 func ExactFingerprint(canonURL, text string) string {
-	h := sha256.New()
-	h.Write([]byte(canonURL))
-	var chunk [512]byte
-	buf := append(chunk[:0], 0)
-	inField, fields := false, 0
+	return exactFingerprint(canonURL, text)
+}
+
+// exactFingerprint is ExactFingerprint of the texts joined by line breaks,
+// without joining them.
+func exactFingerprint(canonURL string, texts ...string) string {
+	f := fingerprintFolder{h: sha256.New()}
+	f.h.Write([]byte(canonURL))
+	f.buf = append(f.chunk[:0], 0)
+	for _, text := range texts {
+		f.write(text)
+		f.inField = false // the line break between the texts
+	}
+	f.h.Write(f.buf)
+	return hex.EncodeToString(f.h.Sum(nil))
+}
+
+// fingerprintFolder feeds a hash the fields of a text, lower-cased and
+// joined by single spaces.
+type fingerprintFolder struct {
+	h       hash.Hash
+	chunk   [512]byte
+	buf     []byte // over chunk
+	inField bool
+	started bool // a field was written
+}
+
+func (f *fingerprintFolder) write(text string) {
+	buf := f.buf
 	for i := 0; i < len(text); {
-		if len(buf) > len(chunk)-utf8.UTFMax-1 {
-			h.Write(buf)
+		if len(buf) > len(f.chunk)-utf8.UTFMax-1 {
+			f.h.Write(buf)
 			buf = buf[:0]
 		}
 		c := text[i]
-		if c < utf8.RuneSelf {
-			i++
+		r, size := rune(c), 1
+		switch {
+		case c < utf8.RuneSelf:
 			if asciiSpace(c) || c == '\v' {
-				inField = false
+				f.inField = false
+				i++
 				continue
 			}
-			if !inField && fields > 0 {
-				buf = append(buf, ' ')
+		case c == 0xD0 || c == 0xD1 && i+1 < len(text) && text[i+1] < 0xA0:
+			// U+0400–U+045F, the Russian alphabet and its neighbours,
+			// lowered on the bytes: never a space, and the case tables
+			// cost a binary search per rune
+			if i+1 < len(text) && text[i+1]&0xC0 == 0x80 {
+				if !f.inField {
+					buf = f.startField(buf)
+				}
+				c2 := text[i+1]
+				switch {
+				case c == 0xD1 || c2 >= 0xB0: // а–п, р–џ: lower case already
+					buf = append(buf, c, c2)
+				case c2 < 0x90: // Ѐ–Џ → ѐ–џ
+					buf = append(buf, 0xD1, c2+0x10)
+				case c2 < 0xA0: // А–П → а–п
+					buf = append(buf, 0xD0, c2+0x20)
+				default: // Р–Я → р–я
+					buf = append(buf, 0xD1, c2-0x20)
+				}
+				i += 2
+				continue
 			}
-			if !inField {
-				inField = true
-				fields++
+			r, size = decodeRune(text, i)
+		default:
+			r, size = decodeRune(text, i)
+			if isSpace(r) {
+				f.inField = false
+				i += size
+				continue
 			}
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf = append(buf, c)
-			continue
 		}
-		r, size := decodeRune(text, i)
 		i += size
-		if isSpace(r) {
-			inField = false
-			continue
+		if !f.inField {
+			buf = f.startField(buf)
 		}
-		if !inField && fields > 0 {
-			buf = append(buf, ' ')
-		}
-		if !inField {
-			inField = true
-			fields++
-		}
-		if r = lowerRune(r); r < 0x800 && r >= utf8.RuneSelf {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			buf = append(buf, byte(r))
+		} else if r = lowerRune(r); r < 0x800 && r >= utf8.RuneSelf {
 			buf = append(buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
 		} else {
 			buf = utf8.AppendRune(buf, r)
 		}
 	}
-	h.Write(buf)
-	return hex.EncodeToString(h.Sum(nil))
+	f.buf = buf
+}
+
+func (f *fingerprintFolder) startField(buf []byte) []byte {
+	if f.started {
+		buf = append(buf, ' ')
+	}
+	f.inField, f.started = true, true
+	return buf
 }
 
 // lowerRune is unicode.ToLower with the Cyrillic alphabet answered

@@ -59,19 +59,32 @@ func HTMLToText(s string) string {
 // their label (or the URL when the label is empty), emphasis, strike,
 // spoiler and code markers are dropped.
 func MarkdownToText(s string) string {
-	if strings.Contains(s, "](") {
-		s = mdLinks(s)
+	links := strings.Contains(s, "](")
+	if !links && firstMarker(s) < 0 {
+		return CleanText(s)
 	}
-	return CleanText(dropMarkers(s))
+	// links and markers are rendered into one buffer, on the stack for
+	// the usual post, so that only the cleaned text is allocated
+	var stack [4096]byte
+	var b []byte
+	if len(s) <= len(stack) {
+		b = stack[:0]
+	} else {
+		b = make([]byte, 0, len(s))
+	}
+	if links {
+		b = appendMDLinks(b, s)
+	} else {
+		b = append(b, s...)
+	}
+	return CleanText(string(dropMarkers(b)))
 }
 
-// mdLinks renders the links "[label](url)": a hand-written scan, since a
-// regexp here cost as much as the rest of the normalizer. A label runs to
-// the first "]" on its line and the URL has no spaces; text that is not
-// such a link stays as it is.
-func mdLinks(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
+// appendMDLinks appends s with the links "[label](url)" rendered: a
+// hand-written scan, since a regexp here cost as much as the rest of the
+// normalizer. A label runs to the first "]" on its line and the URL has no
+// spaces; text that is not such a link stays as it is.
+func appendMDLinks(b []byte, s string) []byte {
 	done := 0 // s[:done] is in b
 	for i := 0; i < len(s); i++ {
 		if s[i] != '[' {
@@ -81,24 +94,20 @@ func mdLinks(s string) string {
 		if !ok {
 			continue
 		}
-		b.WriteString(s[done:i])
+		b = append(b, s[done:i]...)
 		switch {
 		case label == "":
-			b.WriteString(url)
+			b = append(b, url...)
 		case !strings.ContainsFunc(label, visible):
 			// "[\u200b](https://telegra.ph/file/…)": Telegram's hidden link to
 			// a media preview, not part of the text
 		default:
-			b.WriteString(label)
+			b = append(b, label...)
 		}
 		done = end
 		i = end - 1
 	}
-	if done == 0 {
-		return s
-	}
-	b.WriteString(s[done:])
-	return b.String()
+	return append(b, s[done:]...)
 }
 
 // mdLinkAt reads a link starting with the "[" at s[i] and returns the
@@ -126,29 +135,41 @@ func asciiSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
 
-// dropMarkers removes the emphasis, strike, spoiler and code markers
-// "**", "__", "~~", "||" and "`", each pair read left to right.
-func dropMarkers(s string) string {
-	i := strings.IndexAny(s, "*_~|`")
-	if i < 0 {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i >= 0 {
-		b = append(b, s[:i]...)
-		c := s[i]
-		switch {
-		case c == '`':
-			s = s[i+1:]
-		case i+1 < len(s) && s[i+1] == c:
-			s = s[i+2:]
-		default:
-			b = append(b, c)
-			s = s[i+1:]
+// markerBytes are the bytes markdown markers are made of.
+var markerBytes = [256]bool{'*': true, '_': true, '~': true, '|': true, '`': true}
+
+func firstMarker(s string) int {
+	for i := 0; i < len(s); i++ {
+		if markerBytes[s[i]] {
+			return i
 		}
-		i = strings.IndexAny(s, "*_~|`")
 	}
-	return string(append(b, s...))
+	return -1
+}
+
+// dropMarkers removes the emphasis, strike, spoiler and code markers
+// "**", "__", "~~", "||" and "`", each pair read left to right, from b in
+// place (the text only shrinks).
+func dropMarkers(b []byte) []byte {
+	out := 0
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case !markerBytes[c]:
+			b[out] = c
+			out++
+			i++
+		case c == '`':
+			i++
+		case i+1 < len(b) && b[i+1] == c:
+			i += 2
+		default:
+			b[out] = c
+			out++
+			i++
+		}
+	}
+	return b[:out]
 }
 
 // CleanText repairs invalid UTF-8, applies Unicode NFC, removes control
@@ -170,14 +191,27 @@ func CleanText(s string) string {
 
 // fold is CleanText on text in NFC. With inertOnly it gives up, reporting
 // false, at the first invalid byte or rune that is not nfcInert. Runs of
-// kept runes are copied as spans.
+// kept runes, with the separators fold would write between them, are
+// copied as spans; text that is clean already is returned as it is.
 func fold(s string, inertOnly bool) (string, bool) {
 	var b strings.Builder
-	b.Grow(len(s))
 	newlines := 0
 	space := false
 	span := -1 // start of the kept runes not yet copied
+	flush := func(end int) {
+		if b.Cap() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[span:end])
+		span = -1
+	}
 	for i := 0; i < len(s); {
+		if span >= 0 {
+			// the rune before i was kept and no separator is pending
+			if i = plainSpanEnd(s, i); i == len(s) {
+				break
+			}
+		}
 		r, size := decodeRune(s, i)
 		if inertOnly && r >= utf8.RuneSelf && !(nfcInert(r) && (r != utf8.RuneError || size > 1)) {
 			return "", false
@@ -201,13 +235,12 @@ func fold(s string, inertOnly bool) (string, bool) {
 		}
 		if drop {
 			if span >= 0 {
-				b.WriteString(s[span:i])
-				span = -1
+				flush(i)
 			}
 			i += size
 			continue
 		}
-		if (newlines > 0 || space) && b.Len() > 0 {
+		if (newlines > 0 || space) && (b.Len() > 0) {
 			// span is empty: whatever set the separator flushed it
 			switch {
 			case newlines >= 2:
@@ -225,9 +258,48 @@ func fold(s string, inertOnly bool) (string, bool) {
 		i += size
 	}
 	if span >= 0 {
+		if b.Len() == 0 {
+			return s[span:], true // one span: nothing to change but the ends
+		}
 		b.WriteString(s[span:])
 	}
 	return b.String(), true
+}
+
+// plainSpanEnd returns where the run of text starting at s[i], after a
+// kept rune, stops being what fold would write unchanged: printable ASCII
+// and plain, NFC-inert runes, joined by a single space, a line break or a
+// blank line (exactly the separators fold writes) before another such rune.
+func plainSpanEnd(s string, i int) int {
+	for i < len(s) {
+		c := s[i]
+		if c > ' ' && c < utf8.RuneSelf-1 {
+			i++
+			continue
+		}
+		j := i
+		switch {
+		case c == ' ':
+			j++
+		case c == '\n' && i+1 < len(s) && s[i+1] == '\n':
+			j += 2
+		case c == '\n':
+			j++
+		}
+		if j >= len(s) {
+			return i
+		}
+		if c = s[j]; c > ' ' && c < utf8.RuneSelf-1 {
+			i = j + 1
+			continue
+		}
+		r, size := decodeRune(s, j)
+		if r < utf8.RuneSelf || !plainRune(r) || !nfcInert(r) {
+			return i
+		}
+		i = j + size
+	}
+	return i
 }
 
 // plainRune reports the runes CleanText copies without looking them up:
@@ -373,20 +445,35 @@ func firstSentence(text string) string {
 	return text
 }
 
+// truncateWords cuts s to at most max runes, "…" included, at the last
+// space in the second half of the allowed length, or at the rune when
+// there is none there.
 func truncateWords(s string, max int) string {
-	if max <= 0 || utf8.RuneCountInString(s) <= max {
+	if max <= 0 {
 		return s
 	}
-	runes := []rune(s)
 	cut := max - 1 // room for the ellipsis
-	end := cut
-	for end > cut/2 && !unicode.IsSpace(runes[end]) {
-		end--
+	n := 0         // runes before s[i]
+	cutAt, spaceAt := len(s), -1
+	for i, r := range s {
+		if n == cut {
+			cutAt = i
+		}
+		if n > cut/2 && n <= cut && unicode.IsSpace(r) {
+			spaceAt = i
+		}
+		if n++; n > max {
+			break
+		}
 	}
-	if end <= cut/2 {
-		end = cut // one long word (or a script without spaces): cut at the rune
+	if n <= max {
+		return s
 	}
-	out := strings.TrimRightFunc(string(runes[:end]), func(r rune) bool {
+	end := cutAt
+	if spaceAt >= 0 {
+		end = spaceAt
+	} // else one long word (or a script without spaces): cut at the rune
+	out := strings.TrimRightFunc(s[:end], func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsPunct(r) && r != ')' && r != '"' && r != '»'
 	})
 	return out + "…"

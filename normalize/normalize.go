@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"time"
 	"unicode"
@@ -252,100 +251,84 @@ func ExactFingerprint(canonURL, text string) string {
 }
 
 // exactFingerprint is ExactFingerprint of the texts joined by line breaks,
-// without joining them.
+// without joining them. The folded text is built in one buffer, on the
+// stack for the usual post, and hashed at once.
 func exactFingerprint(canonURL string, texts ...string) string {
-	f := fingerprintFolder{h: sha256.New()}
-	f.h.Write([]byte(canonURL))
-	f.buf = append(f.chunk[:0], 0)
+	var stack [4096]byte
+	b := append(append(stack[:0], canonURL...), 0)
+	started := false // a field was written
 	for _, text := range texts {
-		f.write(text)
-		f.inField = false // the line break between the texts
+		b = appendFoldedLower(b, text, &started)
 	}
-	f.h.Write(f.buf)
-	return hex.EncodeToString(f.h.Sum(nil))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
-// fingerprintFolder feeds a hash the fields of a text, lower-cased and
-// joined by single spaces.
-type fingerprintFolder struct {
-	h       hash.Hash
-	chunk   [512]byte
-	buf     []byte // over chunk
-	inField bool
-	started bool // a field was written
-}
-
-func (f *fingerprintFolder) write(text string) {
-	buf := f.buf
-	for i := 0; i < len(text); {
-		if len(buf) > len(f.chunk)-utf8.UTFMax-1 {
-			f.h.Write(buf)
-			buf = buf[:0]
+// appendFoldedLower appends the fields of text, lower-cased, each after a
+// space unless it is the first field (started tells, and is updated).
+func appendFoldedLower(b []byte, text string, started *bool) []byte {
+	inField := false
+	sep := func(b []byte) []byte {
+		if *started {
+			b = append(b, ' ')
 		}
+		inField, *started = true, true
+		return b
+	}
+	for i := 0; i < len(text); {
 		c := text[i]
-		r, size := rune(c), 1
-		switch {
-		case c < utf8.RuneSelf:
+		if c < utf8.RuneSelf {
+			i++
 			if asciiSpace(c) || c == '\v' {
-				f.inField = false
-				i++
+				inField = false
 				continue
 			}
-		case c == 0xD0 || c == 0xD1 && i+1 < len(text) && text[i+1] < 0xA0:
+			if !inField {
+				b = sep(b)
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+			continue
+		}
+		if i+1 < len(text) && (c == 0xD0 || c == 0xD1 && text[i+1] < 0xA0) && text[i+1]&0xC0 == 0x80 {
 			// U+0400–U+045F, the Russian alphabet and its neighbours,
 			// lowered on the bytes: never a space, and the case tables
 			// cost a binary search per rune
-			if i+1 < len(text) && text[i+1]&0xC0 == 0x80 {
-				if !f.inField {
-					buf = f.startField(buf)
-				}
-				c2 := text[i+1]
-				switch {
-				case c == 0xD1 || c2 >= 0xB0: // а–п, р–џ: lower case already
-					buf = append(buf, c, c2)
-				case c2 < 0x90: // Ѐ–Џ → ѐ–џ
-					buf = append(buf, 0xD1, c2+0x10)
-				case c2 < 0xA0: // А–П → а–п
-					buf = append(buf, 0xD0, c2+0x20)
-				default: // Р–Я → р–я
-					buf = append(buf, 0xD1, c2-0x20)
-				}
-				i += 2
-				continue
+			if !inField {
+				b = sep(b)
 			}
-			r, size = decodeRune(text, i)
-		default:
-			r, size = decodeRune(text, i)
-			if isSpace(r) {
-				f.inField = false
-				i += size
-				continue
+			c2 := text[i+1]
+			switch {
+			case c == 0xD1 || c2 >= 0xB0: // а–п, р–џ: lower case already
+				b = append(b, c, c2)
+			case c2 < 0x90: // Ѐ–Џ → ѐ–џ
+				b = append(b, 0xD1, c2+0x10)
+			case c2 < 0xA0: // А–П → а–п
+				b = append(b, 0xD0, c2+0x20)
+			default: // Р–Я → р–я
+				b = append(b, 0xD1, c2-0x20)
 			}
+			i += 2
+			continue
 		}
+		r, size := decodeRune(text, i)
 		i += size
-		if !f.inField {
-			buf = f.startField(buf)
+		if isSpace(r) {
+			inField = false
+			continue
 		}
-		if r < utf8.RuneSelf {
-			if 'A' <= r && r <= 'Z' {
-				r += 'a' - 'A'
-			}
-			buf = append(buf, byte(r))
-		} else if r = lowerRune(r); r < 0x800 && r >= utf8.RuneSelf {
-			buf = append(buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
+		if !inField {
+			b = sep(b)
+		}
+		if r = lowerRune(r); r < 0x800 && r >= utf8.RuneSelf {
+			b = append(b, byte(0xC0|r>>6), byte(0x80|r&0x3F))
 		} else {
-			buf = utf8.AppendRune(buf, r)
+			b = utf8.AppendRune(b, r)
 		}
 	}
-	f.buf = buf
-}
-
-func (f *fingerprintFolder) startField(buf []byte) []byte {
-	if f.started {
-		buf = append(buf, ' ')
-	}
-	f.inField, f.started = true, true
-	return buf
+	return b
 }
 
 // lowerRune is unicode.ToLower with the Cyrillic alphabet answered

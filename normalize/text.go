@@ -277,6 +277,10 @@ func plainSpanEnd(s string, i int) int {
 			i++
 			continue
 		}
+		if cyrillic2(s, i) {
+			i += 2
+			continue
+		}
 		j := i
 		switch {
 		case c == ' ':
@@ -291,6 +295,10 @@ func plainSpanEnd(s string, i int) int {
 		}
 		if c = s[j]; c > ' ' && c < utf8.RuneSelf-1 {
 			i = j + 1
+			continue
+		}
+		if cyrillic2(s, j) {
+			i = j + 2
 			continue
 		}
 		r, size := decodeRune(s, j)
@@ -323,6 +331,12 @@ func decodeRune(s string, i int) (rune, int) {
 		return rune(c&0x1F)<<6 | rune(s[i+1]&0x3F), 2
 	}
 	return utf8.DecodeRuneInString(s[i:])
+}
+
+// cyrillic2 reports a two-byte rune from U+0400 to U+047F at s[i]:
+// Cyrillic letters, plain and NFC-inert, most of a Russian text.
+func cyrillic2(s string, i int) bool {
+	return i+1 < len(s) && s[i]&^1 == 0xD0 && s[i+1]&0xC0 == 0x80
 }
 
 // isSpace is unicode.IsSpace without a table search for the runes from

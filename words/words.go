@@ -67,6 +67,23 @@ func (t *Tokenizer) Next() []byte {
 			}
 			continue
 		}
+		if t.pos+1 < len(t.text) && (c == 0xD0 || c == 0xD1 && t.text[t.pos+1] < 0xA0) && t.text[t.pos+1]&0xC0 == 0x80 {
+			// U+0400–U+045F: Cyrillic letters, lowered on the bytes
+			c2 := t.text[t.pos+1]
+			t.pos += 2
+			switch {
+			case c == 0xD1 || c2 >= 0xB0: // а–п, р–џ: lower case already
+				t.buf = append(t.buf, c, c2)
+			case c2 < 0x90: // Ѐ–Џ → ѐ–џ
+				t.buf = append(t.buf, 0xD1, c2+0x10)
+			case c2 < 0xA0: // А–П → а–п
+				t.buf = append(t.buf, 0xD0, c2+0x20)
+			default: // Р–Я → р–я
+				t.buf = append(t.buf, 0xD1, c2-0x20)
+			}
+			inWord = true
+			continue
+		}
 		var r rune
 		size := 2
 		if c >= 0xC2 && c < 0xE0 && t.pos+1 < len(t.text) && t.text[t.pos+1]&0xC0 == 0x80 {

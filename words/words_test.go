@@ -95,7 +95,7 @@ func realTexts(t *testing.T) []string {
 }
 
 func TestSplitMatchesReference(t *testing.T) {
-	texts := append(realTexts(t), "bad \xff utf8 \xe2\x82", "\u0130STANBUL Ⱥ ǅ", "ΑΘΗΝΑ ĲSSEL")
+	texts := append(realTexts(t), "bad \xff utf8 \xe2\x82", "\u0130STANBUL Ⱥ ǅ", "ΑΘΗΝΑ ĲSSEL", "ЀЏАПРЯапрџѠѡ Ё\xd0\xd1\xd0 \xd1\xa0", "ёЁ\xd0")
 	for _, s := range texts {
 		if got, want := Split(s), refSplit(s); !slices.Equal(got, want) {
 			t.Fatalf("Split(%q) = %q, reference %q", s, got, want)

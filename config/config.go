@@ -24,6 +24,7 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 	NATS      NATSConfig      `yaml:"nats"`
 	HTTP      HTTPConfig      `yaml:"http"`
+	Metrics   MetricsConfig   `yaml:"metrics"`
 	Collector CollectorConfig `yaml:"collector"`
 	Normalize NormalizeConfig `yaml:"normalize"`
 	Synth     SynthConfig     `yaml:"synth"`
@@ -77,6 +78,13 @@ type TLSConfig struct {
 type HTTPConfig struct {
 	Listen        string `yaml:"listen"`
 	RecentEntries int    `yaml:"recent_entries"`
+}
+
+// MetricsConfig configures the Prometheus endpoint. `run` and `serve`
+// always serve /metrics on the API address; Listen adds a dedicated
+// listener, which the collect, normalize and synth stages need to be scraped.
+type MetricsConfig struct {
+	Listen string `yaml:"listen"`
 }
 
 // CollectorConfig holds settings shared by the collectors.

@@ -24,6 +24,8 @@ import (
 type Config struct {
 	Listen        string
 	RecentEntries int
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
 }
 
 // Server serves the JSON API from a Store.
@@ -45,6 +47,21 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 	s.mux.HandleFunc("GET /api/stories", s.stories)
 	s.mux.HandleFunc("GET /api/stories/{id}", s.story)
 	s.mux.HandleFunc("GET /api/stories/{id}/provenance", s.provenance)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	return s
+}
+
+// NewMetricsServer serves only /metrics (and /healthz) on addr, for the
+// stage processes that have no API.
+func NewMetricsServer(addr string, metrics http.Handler, log *zap.Logger) *Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{cfg: Config{Listen: addr, Metrics: metrics}, log: log.Named("metrics"), mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.mux.Handle("GET /metrics", metrics)
 	return s
 }
 
@@ -58,7 +75,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("web: listen on %s: %w", s.cfg.Listen, err)
 	}
 	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	s.log.Info("serving API", zap.String("addr", ln.Addr().String()))
+	s.log.Info("serving HTTP", zap.String("addr", ln.Addr().String()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -85,6 +85,9 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	p.addServer(&g)
+	if err := p.addMetrics(ctx, &g); err != nil {
+		return err
+	}
 	log.Info("newswire running", zap.Int("sources", len(cfg.Sources)), zap.String("api", "http://"+cfg.HTTP.Listen+"/api/stories"))
 	return g.Run()
 }
@@ -121,6 +124,9 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 		p.addServer(&g)
 	}
 	if err != nil {
+		return err
+	}
+	if err := p.addMetrics(ctx, &g); err != nil {
 		return err
 	}
 	return g.Run()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -127,7 +128,28 @@ sources:
 		}
 		return n
 	}
-	runFor(func() bool { return stories() >= 280 })
+	metricsText := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var scraped string
+	runFor(func() bool {
+		if stories() < 280 {
+			return false
+		}
+		scraped = metricsText()
+		return true
+	})
+	for _, want := range []string{"newswire_normalize_entries_total 300", "newswire_synth_entries_total", `newswire_replay_published_total{collector="replay slice"} 300`, "go_goroutines"} {
+		if !strings.Contains(scraped, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 
 	// The second run replays the same file: the bus already holds every item.
 	runFor(func() bool { return stories() >= 280 })

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/deploy"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/metrics"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/synth"
@@ -139,6 +141,7 @@ type parts struct {
 	log *zap.Logger
 	nc  *nats.Conn
 	js  jetstream.JetStream
+	reg *prometheus.Registry
 }
 
 // connect dials NATS, and creates or updates the topology.
@@ -158,7 +161,7 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 		nc.Close()
 		return nil, err
 	}
-	return &parts{cfg: cfg, log: log, nc: nc, js: js}, nil
+	return &parts{cfg: cfg, log: log, nc: nc, js: js, reg: metrics.NewRegistry()}, nil
 }
 
 // collectorBuilder builds the collectors of one source kind from all the
@@ -194,6 +197,9 @@ func (p *parts) addCollectors(g *run.Group) error {
 		}
 		for _, c := range cs {
 			addActor(g, p.log, c.name, c.c.Run, true)
+			if st, ok := metrics.StatsOf(bus.Token(kind), prometheus.Labels{"collector": c.name}, c.c); ok {
+				p.reg.MustRegister(st)
+			}
 		}
 	}
 	return nil
@@ -205,6 +211,7 @@ func (p *parts) addNormalizer(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "normalize", w.Run, false)
+	p.reg.MustRegister(metrics.NewStats("normalize", nil, func() any { return w.Stats() }))
 	return nil
 }
 
@@ -214,14 +221,32 @@ func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "synth", w.Run, false)
+	p.reg.MustRegister(metrics.NewStats("synth", nil, func() any { return w.Stats() }))
 	return nil
 }
 
 func (p *parts) addServer(g *run.Group) {
 	store := web.NewStore(p.cfg.HTTP.RecentEntries)
-	srv := web.NewServer(web.Config{Listen: p.cfg.HTTP.Listen, RecentEntries: p.cfg.HTTP.RecentEntries}, store, p.log)
+	srv := web.NewServer(web.Config{Listen: p.cfg.HTTP.Listen, RecentEntries: p.cfg.HTTP.RecentEntries, Metrics: metrics.Handler(p.reg)}, store, p.log)
 	addActor(g, p.log, "web store", func(ctx context.Context) error { return store.Follow(ctx, p.js, p.log) }, false)
 	addActor(g, p.log, "web", srv.Run, false)
+}
+
+// addMetrics mirrors every source's health from wire_source into the
+// registry and, when metrics.listen is set, serves /metrics there.
+func (p *parts) addMetrics(ctx context.Context, g *run.Group) error {
+	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	src := metrics.NewSources()
+	p.reg.MustRegister(src)
+	addActor(g, p.log, "source health", func(ctx context.Context) error { return src.Watch(ctx, kv, p.log) }, false)
+	if p.cfg.Metrics.Listen != "" {
+		ms := web.NewMetricsServer(p.cfg.Metrics.Listen, metrics.Handler(p.reg), p.log)
+		addActor(g, p.log, "metrics", ms.Run, false)
+	}
+	return nil
 }
 
 // addActor runs fn until the group is interrupted. A collector that

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -165,12 +166,12 @@ type Config struct {
 
 // Collector publishes a replay file.
 type Collector struct {
-	cfg   Config
-	pub   ingest.Publisher
-	log   *zap.Logger
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
-	stats Stats
+	cfg                             Config
+	pub                             ingest.Publisher
+	log                             *zap.Logger
+	now                             func() time.Time
+	sleep                           func(context.Context, time.Duration) error
+	published, duplicates, badLines atomic.Int64
 }
 
 // Stats counts what a replay did.
@@ -194,8 +195,10 @@ func New(cfg Config, pub ingest.Publisher, log *zap.Logger) (*Collector, error) 
 	return &Collector{cfg: cfg, pub: pub, log: log, now: time.Now, sleep: sleepCtx}, nil
 }
 
-// Stats returns the counts of the last Run; call it after Run returns.
-func (c *Collector) Stats() Stats { return c.stats }
+// Stats returns the counts of the current or last Run.
+func (c *Collector) Stats() Stats {
+	return Stats{Published: int(c.published.Load()), Duplicates: int(c.duplicates.Load()), BadLines: int(c.badLines.Load())}
+}
 
 // Run publishes the file and returns when it is done or ctx ends. A line
 // that is not a valid item is logged, counted and skipped; it does not stop
@@ -210,15 +213,17 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.stats = Stats{}
+	c.published.Store(0)
+	c.duplicates.Store(0)
+	c.badLines.Store(0)
 	var firstPub, start time.Time
-	for c.cfg.Limit == 0 || c.stats.Published+c.stats.Duplicates < c.cfg.Limit {
+	for c.cfg.Limit == 0 || int(c.published.Load()+c.duplicates.Load()) < c.cfg.Limit {
 		it, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if errors.Is(err, ErrBadLine) {
-			c.stats.BadLines++
+			c.badLines.Add(1)
 			c.log.Warn("replay: skipping bad line", zap.String("file", c.cfg.Path), zap.Error(err))
 			continue
 		}
@@ -246,13 +251,13 @@ func (c *Collector) Run(ctx context.Context) error {
 			return fmt.Errorf("replay: line %d: %w", r.Line(), err)
 		}
 		if ack.Duplicate {
-			c.stats.Duplicates++
+			c.duplicates.Add(1)
 		} else {
-			c.stats.Published++
+			c.published.Add(1)
 		}
 	}
-	c.log.Info("replay finished", zap.String("file", c.cfg.Path), zap.Int("published", c.stats.Published),
-		zap.Int("duplicates", c.stats.Duplicates), zap.Int("bad_lines", c.stats.BadLines))
+	c.log.Info("replay finished", zap.String("file", c.cfg.Path), zap.Int64("published", c.published.Load()),
+		zap.Int64("duplicates", c.duplicates.Load()), zap.Int64("bad_lines", c.badLines.Load()))
 	return nil
 }
 

@@ -1,0 +1,131 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// health holds the fields every collector writes into its wire_source state.
+type health struct {
+	Errors      int64     `json:"errors"`
+	Failing     bool      `json:"failing"`
+	LastPoll    time.Time `json:"last_poll"`
+	LastSuccess time.Time `json:"last_success"`
+	NextPoll    time.Time `json:"next_poll"`
+	Published   int64     `json:"published"`
+}
+
+// Sources mirrors the wire_source bucket and reports every source's health
+// as gauges labelled by kind and source. Because it reads the bucket, any
+// process — the API server included — can report the health of collectors
+// that run elsewhere.
+type Sources struct {
+	mu    sync.Mutex
+	state map[string]health // by bucket key "<kind>.<source>"
+
+	errors, failing, lastPoll, lastSuccess, nextPoll, published *prometheus.Desc
+}
+
+// NewSources returns an empty mirror; Watch fills it.
+func NewSources() *Sources {
+	l := []string{"kind", "source"}
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName("newswire", "source", name), help, l, nil)
+	}
+	return &Sources{
+		state:       make(map[string]health),
+		errors:      d("errors", "errors recorded in the source's collector state (consecutive or total, per collector kind)"),
+		failing:     d("failing", "1 while the source is marked failing (e.g. private channel)"),
+		lastPoll:    d("last_poll_timestamp_seconds", "time of the last poll"),
+		lastSuccess: d("last_success_timestamp_seconds", "time of the last successful poll"),
+		nextPoll:    d("next_poll_timestamp_seconds", "time the next poll is due"),
+		published:   d("published", "items the bus stored for the source, as the collector counted them"),
+	}
+}
+
+// Watch follows the bucket until ctx ends.
+func (s *Sources) Watch(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics: watch source states: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil { // initial values delivered
+				continue
+			}
+			s.apply(e, log)
+		}
+	}
+}
+
+func (s *Sources) apply(e jetstream.KeyValueEntry, log *zap.Logger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(s.state, e.Key())
+		return
+	}
+	var h health
+	if err := json.Unmarshal(e.Value(), &h); err != nil {
+		var se *json.UnmarshalTypeError
+		if !errors.As(err, &se) {
+			log.Debug("metrics: unreadable source state", zap.String("key", e.Key()), zap.Error(err))
+			return
+		}
+	}
+	s.state[e.Key()] = h
+}
+
+// Describe sends the gauges' descriptions.
+func (s *Sources) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published} {
+		ch <- d
+	}
+}
+
+// Collect emits the gauges of every known source.
+func (s *Sources) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, h := range s.state {
+		kind, source, ok := strings.Cut(key, ".")
+		if !ok {
+			continue
+		}
+		g := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, kind, source)
+		}
+		g(s.errors, float64(h.Errors))
+		g(s.published, float64(h.Published))
+		failing := 0.0
+		if h.Failing {
+			failing = 1
+		}
+		g(s.failing, failing)
+		for d, t := range map[*prometheus.Desc]time.Time{s.lastPoll: h.LastPoll, s.lastSuccess: h.LastSuccess, s.nextPoll: h.NextPoll} {
+			if !t.IsZero() {
+				g(d, float64(t.UnixNano())/1e9)
+			}
+		}
+	}
+}

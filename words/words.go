@@ -39,65 +39,69 @@ func (t *Tokenizer) Reset(text string) {
 // Next returns the next token, valid until the following call, or nil at
 // the end of the text.
 func (t *Tokenizer) Next() []byte {
-	t.buf = t.buf[:0]
 	if t.pending != 0 {
-		t.buf = utf8.AppendRune(t.buf, t.pending)
+		t.buf = utf8.AppendRune(t.buf[:0], t.pending)
 		t.pending = 0
 		return t.buf
 	}
+	// the loop works on locals, which the compiler keeps in registers; the
+	// fields are written back when a token ends
+	text, pos, buf := t.text, t.pos, t.buf[:0]
 	inWord := false
-	for t.pos < len(t.text) {
-		c := t.text[t.pos]
+	for pos < len(text) {
+		c := text[pos]
 		if c < utf8.RuneSelf {
 			// ASCII, most of any text: no table lookups
-			t.pos++
+			pos++
 			switch {
 			case 'A' <= c && c <= 'Z':
-				t.buf = append(t.buf, c+('a'-'A'))
+				buf = append(buf, c+('a'-'A'))
 				inWord = true
 			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-				t.buf = append(t.buf, c)
+				buf = append(buf, c)
 				inWord = true
 			case c == '\'' && inWord:
-				t.buf = append(t.buf, c)
+				buf = append(buf, c)
 			default:
 				if inWord {
+					t.pos, t.buf = pos, buf
 					return t.word()
 				}
 			}
 			continue
 		}
-		if t.pos+1 < len(t.text) && (c == 0xD0 || c == 0xD1 && t.text[t.pos+1] < 0xA0) && t.text[t.pos+1]&0xC0 == 0x80 {
+		if pos+1 < len(text) && (c == 0xD0 || c == 0xD1 && text[pos+1] < 0xA0) && text[pos+1]&0xC0 == 0x80 {
 			// U+0400–U+045F: Cyrillic letters, lowered on the bytes
-			c2 := t.text[t.pos+1]
-			t.pos += 2
+			c2 := text[pos+1]
+			pos += 2
 			switch {
 			case c == 0xD1 || c2 >= 0xB0: // а–п, р–џ: lower case already
-				t.buf = append(t.buf, c, c2)
+				buf = append(buf, c, c2)
 			case c2 < 0x90: // Ѐ–Џ → ѐ–џ
-				t.buf = append(t.buf, 0xD1, c2+0x10)
+				buf = append(buf, 0xD1, c2+0x10)
 			case c2 < 0xA0: // А–П → а–п
-				t.buf = append(t.buf, 0xD0, c2+0x20)
+				buf = append(buf, 0xD0, c2+0x20)
 			default: // Р–Я → р–я
-				t.buf = append(t.buf, 0xD1, c2-0x20)
+				buf = append(buf, 0xD1, c2-0x20)
 			}
 			inWord = true
 			continue
 		}
 		var r rune
 		size := 2
-		if c >= 0xC2 && c < 0xE0 && t.pos+1 < len(t.text) && t.text[t.pos+1]&0xC0 == 0x80 {
-			// two bytes (Cyrillic, Greek, Arabic…), decoded here: the
-			// standard decoder inlines only ASCII
-			r = rune(c&0x1F)<<6 | rune(t.text[t.pos+1]&0x3F)
+		if c >= 0xC2 && c < 0xE0 && pos+1 < len(text) && text[pos+1]&0xC0 == 0x80 {
+			// two bytes (Greek, Arabic…), decoded here: the standard
+			// decoder inlines only ASCII
+			r = rune(c&0x1F)<<6 | rune(text[pos+1]&0x3F)
 		} else {
-			r, size = utf8.DecodeRuneInString(t.text[t.pos:])
+			r, size = utf8.DecodeRuneInString(text[pos:])
 		}
-		t.pos += size
+		pos += size
 		r = lower(r)
 		switch {
 		case r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
 			// (the range test first: no script below U+0E00 is one of these)
+			t.pos, t.buf = pos, buf
 			if inWord {
 				t.pending = r
 				return t.word()
@@ -105,17 +109,19 @@ func (t *Tokenizer) Next() []byte {
 			t.buf = utf8.AppendRune(t.buf, r)
 			return t.buf
 		case isCyrillicLetter(r):
-			t.buf = append(t.buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
+			buf = append(buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
 			inWord = true
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
-			t.buf = utf8.AppendRune(t.buf, r)
+			buf = utf8.AppendRune(buf, r)
 			inWord = true
 		default:
 			if inWord {
+				t.pos, t.buf = pos, buf
 				return t.word()
 			}
 		}
 	}
+	t.pos, t.buf = pos, buf
 	if inWord {
 		return t.word()
 	}

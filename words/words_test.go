@@ -36,7 +36,8 @@ func refSplit(text string) []string {
 		switch {
 		case r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
 			if start >= 0 {
-				toks = append(toks, lower[start:i])
+				// a trailing apostrophe closes a quotation here too
+				toks = append(toks, strings.TrimRight(lower[start:i], "'"))
 				start = -1
 			}
 			toks = append(toks, string(r))

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/wire"
 )
 
 // Config configures the HTTP API.
@@ -34,6 +37,10 @@ type Server struct {
 	store *Store
 	log   *zap.Logger
 	mux   *http.ServeMux
+	// quit ends open event streams when the server shuts down, which
+	// would otherwise wait for every SSE client to hang up.
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 // NewServer builds the API over store.
@@ -41,12 +48,13 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{cfg: cfg, store: store, log: log.Named("web"), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, store: store, log: log.Named("web"), mux: http.NewServeMux(), quit: make(chan struct{})}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("GET /api/entries", s.entries)
 	s.mux.HandleFunc("GET /api/stories", s.stories)
 	s.mux.HandleFunc("GET /api/stories/{id}", s.story)
 	s.mux.HandleFunc("GET /api/stories/{id}/provenance", s.provenance)
+	s.mux.HandleFunc("GET /api/stream", s.stream)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics)
 	}
@@ -59,11 +67,14 @@ func NewMetricsServer(addr string, metrics http.Handler, log *zap.Logger) *Serve
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{cfg: Config{Listen: addr, Metrics: metrics}, log: log.Named("metrics"), mux: http.NewServeMux()}
+	s := &Server{cfg: Config{Listen: addr, Metrics: metrics}, log: log.Named("metrics"), mux: http.NewServeMux(), quit: make(chan struct{})}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.Handle("GET /metrics", metrics)
 	return s
 }
+
+// Close ends the open event streams; Run calls it on shutdown.
+func (s *Server) Close() { s.quitOnce.Do(func() { close(s.quit) }) }
 
 // Handler is the API's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }
@@ -75,6 +86,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("web: listen on %s: %w", s.cfg.Listen, err)
 	}
 	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(s.Close)
 	s.log.Info("serving HTTP", zap.String("addr", ln.Addr().String()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -148,4 +160,81 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
 	_ = enc.Encode(v)
+}
+
+// heartbeat keeps idle SSE connections open through proxies.
+const heartbeat = 15 * time.Second
+
+// stream serves live entries and story updates as Server-Sent Events:
+// "event: entry" with the entry's JSON and "event: story" with the
+// snapshot's JSON without its provenance list. The id of an entry event is
+// the entry id; a client that reconnects with Last-Event-ID gets the
+// entries it missed while the store still holds them. ?last=N first sends
+// the N latest entries.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "streaming unsupported"})
+		return
+	}
+	events, cancel := s.store.Subscribe(256)
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	sent := make(map[string]bool)
+	var backlog []wire.Entry
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		backlog, _ = s.store.EntriesAfter(last)
+	} else if n, err := strconv.Atoi(r.URL.Query().Get("last")); err == nil && n > 0 {
+		recent := s.store.Entries(min(n, 1000))
+		for i := len(recent) - 1; i >= 0; i-- {
+			backlog = append(backlog, recent[i])
+		}
+	}
+	for _, e := range backlog {
+		data, err := json.Marshal(e)
+		if err != nil {
+			continue
+		}
+		if writeEvent(w, Event{Kind: "entry", ID: e.ID, Data: data}) != nil {
+			return
+		}
+		sent[e.ID] = true
+	}
+	fl.Flush()
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.quit:
+			return
+		case <-tick.C:
+			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+		case ev, ok := <-events:
+			if !ok {
+				return // fell behind; the client reconnects with Last-Event-ID
+			}
+			if ev.Kind == "entry" && sent[ev.ID] {
+				continue
+			}
+			if writeEvent(w, ev) != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}
+
+func writeEvent(w io.Writer, ev Event) error {
+	_, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, ev.Data)
+	return err
 }

@@ -24,6 +24,15 @@ type Store struct {
 	entries    []wire.Entry // ring, oldest first after wrap
 	next       int
 	stories    map[string]*wire.Story
+	subs       map[chan Event]struct{}
+}
+
+// Event is one live update for stream subscribers: a new entry, or a
+// story's new snapshot (without its provenance list).
+type Event struct {
+	Kind string // "entry" or "story"
+	ID   string
+	Data []byte // JSON
 }
 
 // NewStore keeps the last maxEntries entries.
@@ -31,7 +40,54 @@ func NewStore(maxEntries int) *Store {
 	if maxEntries <= 0 {
 		maxEntries = 1000
 	}
-	return &Store{maxEntries: maxEntries, stories: make(map[string]*wire.Story)}
+	return &Store{maxEntries: maxEntries, stories: make(map[string]*wire.Story), subs: make(map[chan Event]struct{})}
+}
+
+// Subscribe returns a channel of live events and a function that ends the
+// subscription. A subscriber that falls more than buf events behind is
+// dropped (its channel is closed) rather than slowing the store down; an
+// SSE client then reconnects with Last-Event-ID.
+func (s *Store) Subscribe(buf int) (<-chan Event, func()) {
+	ch := make(chan Event, buf)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.subs[ch]; ok {
+			delete(s.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// notify sends ev to every subscriber; s.mu must be held.
+func (s *Store) notify(ev Event) {
+	for ch := range s.subs {
+		select {
+		case ch <- ev:
+		default:
+			delete(s.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// EntriesAfter returns the entries the store holds after the one with id,
+// oldest first; ok is false when id is not (or no longer) held.
+func (s *Store) EntriesAfter(id string) ([]wire.Entry, bool) {
+	all := s.Entries(s.maxEntries)
+	for i, e := range all { // newest first
+		if e.ID == id {
+			out := make([]wire.Entry, 0, i)
+			for j := i - 1; j >= 0; j-- {
+				out = append(out, all[j])
+			}
+			return out, true
+		}
+	}
+	return nil, false
 }
 
 // AddEntry records an entry.
@@ -40,10 +96,14 @@ func (s *Store) AddEntry(e wire.Entry) {
 	defer s.mu.Unlock()
 	if len(s.entries) < s.maxEntries {
 		s.entries = append(s.entries, e)
-		return
+	} else {
+		s.entries[s.next] = e
+		s.next = (s.next + 1) % s.maxEntries
 	}
-	s.entries[s.next] = e
-	s.next = (s.next + 1) % s.maxEntries
+	if len(s.subs) > 0 {
+		data, _ := json.Marshal(e)
+		s.notify(Event{Kind: "entry", ID: e.ID, Data: data})
+	}
 }
 
 // PutStory records a snapshot unless a newer one is held.
@@ -54,6 +114,12 @@ func (s *Store) PutStory(st wire.Story) {
 		return
 	}
 	s.stories[st.ID] = &st
+	if len(s.subs) > 0 {
+		summary := st
+		summary.Provenance = nil
+		data, _ := json.Marshal(summary)
+		s.notify(Event{Kind: "story", ID: fmt.Sprintf("%s:%d", st.ID, st.Version), Data: data})
+	}
 }
 
 // Entries returns up to limit entries, newest observed first.

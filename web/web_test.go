@@ -118,3 +118,95 @@ func TestAPIServesEntriesStoriesAndProvenance(t *testing.T) {
 		t.Errorf("bad format: %d", code)
 	}
 }
+
+func TestStreamSendsBacklogLiveEventsAndResumes(t *testing.T) {
+	srv := bustest.Start(t)
+	src := provenance.Source{ID: "wire-a", Kind: "rss", Code: "WIREA"}
+	entry := func(id, headline string) wire.Entry {
+		return wire.Entry{Schema: wire.SchemaEntry, ID: id, Source: src, Headline: headline, PublishedAt: time.Date(2024, 6, 11, 10, 0, 0, 0, time.UTC)}
+	}
+	publishJSON(t, srv, bus.EntrySubject("rss", "wire-a"), entry("e1", "first"))
+	publishJSON(t, srv, bus.EntrySubject("rss", "wire-a"), entry("e2", "second <b>"))
+
+	store := NewStore(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.Follow(ctx, srv.JS, nil) }()
+	defer func() { cancel(); <-done }()
+	api := NewServer(Config{}, store, nil)
+	hs := httptest.NewServer(api.Handler())
+	defer hs.Close()
+	defer api.Close()
+	for len(store.Entries(10)) < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	read := func(req *http.Request, n int) []string {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+			t.Fatalf("content type %q", ct)
+		}
+		var events []string
+		buf := make([]byte, 64<<10)
+		acc := ""
+		for len(events) < n {
+			k, err := resp.Body.Read(buf)
+			acc += string(buf[:k])
+			for {
+				i := strings.Index(acc, "\n\n")
+				if i < 0 {
+					break
+				}
+				events = append(events, acc[:i])
+				acc = acc[i+2:]
+			}
+			if err != nil {
+				break
+			}
+		}
+		return events
+	}
+
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	req, _ := http.NewRequestWithContext(rctx, "GET", hs.URL+"/api/stream?last=1", nil)
+	got := make(chan []string, 1)
+	go func() { got <- read(req, 3) }()
+	for subscribers(store) == 0 { // the live events must come after the subscription
+		time.Sleep(5 * time.Millisecond)
+	}
+	publishJSON(t, srv, bus.EntrySubject("rss", "wire-a"), entry("e3", "third"))
+	publishJSON(t, srv, bus.StorySubject("s1"), wire.Story{Schema: wire.SchemaStory, ID: "s1", Version: 4, Headline: "story",
+		Provenance: []provenance.Record{{EntryID: "e3"}}})
+	events := <-got
+	if len(events) != 3 {
+		t.Fatalf("events = %q", events)
+	}
+	if !strings.HasPrefix(events[0], "id: e2\nevent: entry\ndata: {") || !strings.Contains(events[0], `second \u003cb\u003e`) {
+		t.Errorf("backlog event = %q", events[0])
+	}
+	if !strings.HasPrefix(events[1], "id: e3\nevent: entry\n") {
+		t.Errorf("live entry event = %q", events[1])
+	}
+	if !strings.HasPrefix(events[2], "id: s1:4\nevent: story\n") || !strings.Contains(events[2], `"provenance":null`) {
+		t.Errorf("story event = %q", events[2])
+	}
+
+	// A client that reconnects with Last-Event-ID gets what it missed.
+	req2, _ := http.NewRequestWithContext(rctx, "GET", hs.URL+"/api/stream", nil)
+	req2.Header.Set("Last-Event-ID", "e1")
+	events = read(req2, 2)
+	if len(events) != 2 || !strings.HasPrefix(events[0], "id: e2\n") || !strings.HasPrefix(events[1], "id: e3\n") {
+		t.Errorf("resumed events = %q", events)
+	}
+}
+
+func subscribers(s *Store) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.subs)
+}

@@ -164,3 +164,53 @@ func FuzzFastPaths(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkFastPaths(t, s) })
 }
+
+// refSimHashFeatures is SimHashFeatures by its definition: one counter per
+// bit position.
+func refSimHashFeatures(features []uint64) uint64 {
+	var count [64]int
+	for _, x := range features {
+		for b := range count {
+			count[b] += int(x >> uint(b) & 1)
+		}
+	}
+	var out uint64
+	for b, c := range count {
+		if 2*c > len(features) {
+			out |= 1 << uint(b)
+		}
+	}
+	return out
+}
+
+func TestSimHashFeaturesMatchesReference(t *testing.T) {
+	x := uint64(1)
+	var feats []uint64
+	for n := 0; n <= 300; n++ {
+		if got, want := SimHashFeatures(feats), refSimHashFeatures(feats); got != want {
+			t.Fatalf("SimHashFeatures of %d features = %016x, reference %016x", n, got, want)
+		}
+		x = mix64(x + 0x9e3779b97f4a7c15)
+		if n%7 == 3 {
+			feats = append(feats, feats[n/2]) // repeats make ties at half likely
+		} else {
+			feats = append(feats, x)
+		}
+	}
+	for _, f := range [][]uint64{{^uint64(0)}, {0, ^uint64(0)}, {0xff, 0xff, 0}, {1, 2, 3, 3}} {
+		if got, want := SimHashFeatures(f), refSimHashFeatures(f); got != want {
+			t.Fatalf("SimHashFeatures(%x) = %016x, reference %016x", f, got, want)
+		}
+	}
+}
+
+func TestDeriveCodeASCIIMatchesGeneral(t *testing.T) {
+	for _, name := range []string{
+		"", "AllAfrica", "Los Angeles Times", "rian_ru", "chan17", "  the  new york times  ", "BBC News",
+		"a-b-c", "Reuters World News Service Daily", "abcdefghijklmnopq", "x1 y2", "!!!", "ab cdefghijklmnop", "Rybar",
+	} {
+		if got, want := deriveCodeASCII(name), deriveCode(name); got != want {
+			t.Errorf("deriveCodeASCII(%q) = %q, deriveCode %q", name, got, want)
+		}
+	}
+}

@@ -199,7 +199,7 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	e.Fingerprint.Exact = exactFingerprint(canon, title, text)
 	var buf [2 * maxFeatureTokens]uint64
 	feats := textFeatures(&buf, featureTexts(&e)...)
-	e.Fingerprint.SimHash = fmt.Sprintf("%016x", SimHashFeatures(feats))
+	e.Fingerprint.SimHash = hex16(SimHashFeatures(feats))
 	if e.Lang == "" {
 		det := cfg.Detector
 		if det == nil {
@@ -231,6 +231,17 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 func SketchOf(e *wire.Entry) Sketch {
 	var buf [2 * maxFeatureTokens]uint64
 	return MinHash(textFeatures(&buf, featureTexts(e)...))
+}
+
+// hex16 is fmt.Sprintf("%016x", v) without the formatter's boxing.
+func hex16(v uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[v&0xF]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 // featureTexts are the texts an entry's features come from, in order.
@@ -389,6 +400,14 @@ func SourceOf(cfg Config, raw wire.RawItem) provenance.Source {
 // ALLAFRICA), its initials when longer ("Los Angeles Times" → LAT), at most
 // 12 characters.
 func DeriveCode(name string) string {
+	if isASCII(name) {
+		return deriveCodeASCII(name)
+	}
+	return deriveCode(name)
+}
+
+// deriveCode is DeriveCode for any script.
+func deriveCode(name string) string {
 	name = transliterate(name)
 	words := strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	var b strings.Builder
@@ -410,6 +429,46 @@ func DeriveCode(name string) string {
 		return "SRC"
 	}
 	return string(code)
+}
+
+// deriveCodeASCII is deriveCode for an ASCII name, the usual source id or
+// name, in one pass over a small buffer: it runs for every item of a
+// source without a configured code.
+func deriveCodeASCII(name string) string {
+	const maxCode = 12
+	var all, initials [maxCode]byte
+	nAll, nInitials, words := 0, 0, 0
+	inWord := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
+			inWord = false
+			continue
+		}
+		if !inWord {
+			inWord = true
+			words++
+			if nInitials < maxCode {
+				initials[nInitials] = c
+				nInitials++
+			}
+		}
+		if nAll < maxCode {
+			all[nAll] = c
+			nAll++
+		}
+	}
+	switch {
+	case words >= 3:
+		return string(initials[:nInitials])
+	case nAll == 0:
+		return "SRC"
+	}
+	return string(all[:nAll])
 }
 
 func isASCII(s string) bool {

@@ -64,18 +64,17 @@ func SimHashFeatures(features []uint64) uint64 {
 			planes[j], carry = planes[j]^carry, planes[j]&carry
 		}
 	}
-	half := len(features) / 2 // set when count > n/2, i.e. 2·count − n > 0
-	var out uint64
-	for b := 0; b < 64; b++ {
-		count := 0
-		for j := range nplanes {
-			count |= int(planes[j]>>uint(b)&1) << j
-		}
-		if count > half {
-			out |= 1 << uint(b)
-		}
+	// bit b is set when count_b > half; the comparison runs bit-sliced
+	// too, from the top counter bit down, for all 64 positions at once
+	half := uint64(len(features) / 2)
+	var gt uint64
+	eq := ^uint64(0) // positions whose count equals half on the bits so far
+	for j := nplanes - 1; j >= 0; j-- {
+		h := -(half >> uint(j) & 1) // all ones where half has bit j
+		gt |= eq & planes[j] &^ h
+		eq &^= planes[j] ^ h
 	}
-	return out
+	return gt
 }
 
 // Hamming is the number of differing bits of two SimHashes.

@@ -81,21 +81,11 @@ func ParseTime(s string) (time.Time, error) {
 		// mail-style trailing comment: "… +0000 (UTC)"
 		s = strings.TrimSpace(s[:i])
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && strings.ContainsRune(s, '.') && !strings.ContainsAny(s, "eE") {
-		sec, frac := math.Modf(f)
-		if sec > 1e11 || sec < -1e11 {
-			return time.Time{}, ErrNoTime
-		}
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		switch {
-		case n > 1e14: // microseconds
-			return time.UnixMicro(n).UTC(), nil
-		case n > 1e11: // milliseconds
-			return time.UnixMilli(n).UTC(), nil
-		default:
-			return time.Unix(n, 0).UTC(), nil
+	// a date has spaces, colons or commas: the number parsers would only
+	// fail on it, each allocating its error
+	if maybeNumber(s) {
+		if t, ok, err := parseUnix(s); ok {
+			return t, err
 		}
 	}
 	if t, ok := parseLayouts(s); ok {
@@ -131,6 +121,42 @@ func parseLayouts(s string) (time.Time, bool) {
 		return t.UTC(), true
 	}
 	return time.Time{}, false
+}
+
+// parseUnix reads Unix seconds (fractional too), milliseconds or
+// microseconds; ok is false when s is no number.
+func parseUnix(s string) (t time.Time, ok bool, err error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && strings.ContainsRune(s, '.') && !strings.ContainsAny(s, "eE") {
+		sec, frac := math.Modf(f)
+		if sec > 1e11 || sec < -1e11 {
+			return time.Time{}, true, ErrNoTime
+		}
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false, nil
+	}
+	switch {
+	case n > 1e14: // microseconds
+		return time.UnixMicro(n).UTC(), true, nil
+	case n > 1e11: // milliseconds
+		return time.UnixMilli(n).UTC(), true, nil
+	}
+	return time.Unix(n, 0).UTC(), true, nil
+}
+
+// maybeNumber reports whether s holds only bytes strconv's number parsers
+// accept anywhere (digits, letters for hex, exponents, inf and nan, dots,
+// underscores and signs); dates have spaces, colons, commas or slashes.
+func maybeNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '.' || c == '_' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -55,6 +55,8 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 	s.mux.HandleFunc("GET /api/stories/{id}", s.story)
 	s.mux.HandleFunc("GET /api/stories/{id}/provenance", s.provenance)
 	s.mux.HandleFunc("GET /api/stream", s.stream)
+	s.mux.HandleFunc("GET /{$}", s.wirePage)
+	s.mux.HandleFunc("GET /stories/{id}", s.storyPage)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics)
 	}

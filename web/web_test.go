@@ -210,3 +210,33 @@ func subscribers(s *Store) int {
 	defer s.mu.RUnlock()
 	return len(s.subs)
 }
+
+func TestPagesEscapeSourceText(t *testing.T) {
+	store := NewStore(10)
+	at := time.Date(2024, 6, 11, 10, 9, 0, 0, time.UTC)
+	src := provenance.Source{ID: "evil", Kind: "rss", Code: "EVIL<i>"}
+	store.AddEntry(wire.Entry{ID: "e1", Source: src, URL: "javascript:alert(1)", Headline: `<script>alert("h")</script>Malawi`, PublishedAt: at})
+	store.PutStory(wire.Story{ID: "s1", Version: 1, Status: wire.StatusDeveloping, Headline: `<img src=x onerror=alert(1)>Crash`,
+		Brief:       []wire.BriefSentence{{Text: "Ten <b>dead</b>.", Cites: []string{"e1"}}},
+		FirstReport: wire.FirstReport{EntryID: "e1", Source: "EVIL<i>", PublishedAt: at, Trail: []provenance.Trail{{Source: "WIREB", Minutes: 12}}},
+		Counts:      wire.Counts{Entries: 1, Sources: 1, Origins: 1},
+		Provenance:  []provenance.Record{{EntryID: "e1", Source: src, URL: "https://x.example/a", Headline: "<script>x</script>", PublishedAt: at, Role: provenance.RoleOrigin}},
+	})
+	hs := httptest.NewServer(NewServer(Config{}, store, nil).Handler())
+	defer hs.Close()
+	code, body := get(t, hs.URL+"/")
+	if code != 200 || strings.Contains(body, `<script>alert("h")`) || !strings.Contains(body, "&lt;script&gt;alert(&#34;h&#34;)&lt;/script&gt;Malawi") {
+		t.Errorf("wire page: %d\n%s", code, body)
+	}
+	if strings.Contains(body, `href="javascript:`) || !strings.Contains(body, "EVIL&lt;i&gt;") || !strings.Contains(body, `href="/stories/s1"`) {
+		t.Errorf("wire page links/codes not made safe:\n%s", body)
+	}
+	code, body = get(t, hs.URL+"/stories/s1")
+	if code != 200 || strings.Contains(body, "<img src=x") || strings.Contains(body, "<script>x") || !strings.Contains(body, "Wire provenance") ||
+		!strings.Contains(body, "Ten &lt;b&gt;dead&lt;/b&gt;.") || !strings.Contains(body, "WIREB +12 min") {
+		t.Errorf("story page: %d\n%s", code, body)
+	}
+	if code, _ = get(t, hs.URL+"/stories/nope"); code != http.StatusNotFound {
+		t.Errorf("unknown story page: %d", code)
+	}
+}

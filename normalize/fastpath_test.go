@@ -3,6 +3,8 @@ package normalize
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -213,4 +215,41 @@ func TestDeriveCodeASCIIMatchesGeneral(t *testing.T) {
 			t.Errorf("deriveCodeASCII(%q) = %q, deriveCode %q", name, got, want)
 		}
 	}
+}
+
+// refCanonicalQuery is canonicalQuery through url.ParseQuery's map, the
+// formulation it replaced.
+func refCanonicalQuery(raw, host string) string {
+	q, _ := url.ParseQuery(raw)
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "utm_") || trackingParams[lk] || (host == "x.com" && xParams[lk]) {
+			q.Del(k)
+		}
+	}
+	keys := slices.Sorted(maps.Keys(q))
+	var b strings.Builder
+	for _, k := range keys {
+		vs := q[k]
+		slices.Sort(vs)
+		for _, v := range vs {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(v))
+		}
+	}
+	return b.String()
+}
+
+func FuzzCanonicalQuery(f *testing.F) {
+	for _, s := range []string{"b=2&a=1&utm_source=x", "a=2&a=1&A=0", "x=%zz&y=1", "s=20&t=abc&q=1", "a;b=1&c=%20+d", "&&=&k", "ref=1&Ref=2&REF_SRC=3&e=é"} {
+		f.Add(s, "example.com")
+		f.Add(s, "x.com")
+	}
+	f.Fuzz(func(t *testing.T, raw, host string) {
+		if got, want := canonicalQuery(raw, host), refCanonicalQuery(raw, host); got != want {
+			t.Fatalf("canonicalQuery(%q, %q) = %q, reference %q", raw, host, got, want)
+		}
+	})
 }

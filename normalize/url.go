@@ -2,7 +2,7 @@ package normalize
 
 import (
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -65,7 +65,9 @@ func CanonicalURL(raw string) string {
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
-	host = strings.TrimSuffix(host, ".")
+	if host = strings.TrimRight(host, "."); host == "" {
+		return raw // "http://..": no host to canonicalize
+	}
 	if strings.HasPrefix(host, "www.") {
 		host = host[len("www."):]
 	}
@@ -121,33 +123,59 @@ func CanonicalURL(raw string) string {
 	}
 	u.Path, u.RawPath = path, ""
 	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			lk := strings.ToLower(k)
-			if strings.HasPrefix(lk, "utm_") || trackingParams[lk] || (host == "x.com" && xParams[lk]) {
-				q.Del(k)
-			}
-		}
-		keys := make([]string, 0, len(q))
-		for k := range q {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var b strings.Builder
-		for _, k := range keys {
-			vs := q[k]
-			sort.Strings(vs)
-			for _, v := range vs {
-				if b.Len() > 0 {
-					b.WriteByte('&')
-				}
-				b.WriteString(url.QueryEscape(k))
-				b.WriteByte('=')
-				b.WriteString(url.QueryEscape(v))
-			}
-		}
-		u.RawQuery = b.String()
+		u.RawQuery = canonicalQuery(u.RawQuery, host)
 	}
 	u.ForceQuery = false
 	return u.String()
+}
+
+// queryParam is one key=value pair of a query, unescaped.
+type queryParam struct{ key, value string }
+
+// canonicalQuery is the query without tracking parameters, sorted by key
+// and then value, re-escaped. It reads the pairs as url.ParseQuery does
+// (pairs with ";" or a bad escape are dropped, as Query drops them) but
+// into a small slice instead of a map of slices.
+func canonicalQuery(raw, host string) string {
+	var stack [8]queryParam
+	params := stack[:0]
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			continue
+		}
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "utm_") || trackingParams[lk] || (host == "x.com" && xParams[lk]) {
+			continue
+		}
+		params = append(params, queryParam{k, v})
+	}
+	if len(params) == 0 {
+		return ""
+	}
+	slices.SortFunc(params, func(a, b queryParam) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	var b strings.Builder
+	for _, p := range params {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p.value))
+	}
+	return b.String()
 }

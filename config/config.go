@@ -125,6 +125,12 @@ type SynthConfig struct {
 	ProperWeight     float64  `yaml:"proper_weight"`
 	CentroidWeight   float64  `yaml:"centroid_weight"`
 	RecentMembers    int      `yaml:"recent_members"`
+	// The merge pass: every merge_pass_every entries, stories of at most
+	// merge_pass_max_size members that changed merge into the story whose
+	// centroid agrees at merge_pass_threshold (see synth/README.md).
+	MergePassEvery     int     `yaml:"merge_pass_every"`
+	MergePassThreshold float64 `yaml:"merge_pass_threshold"`
+	MergePassMaxSize   int     `yaml:"merge_pass_max_size"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -330,6 +336,9 @@ func (c *Config) Validate() Problems {
 	if c.Synth.TimeHalfLife <= 0 || c.Synth.ProperWeight <= 0 || c.Synth.RecentMembers < 1 {
 		add("synth", "time_half_life and proper_weight must be positive, recent_members at least 1")
 	}
+	if c.Synth.MergePassEvery < 0 || c.Synth.MergePassMaxSize < 0 || c.Synth.MergePassEvery > 0 && (c.Synth.MergePassThreshold <= 0 || c.Synth.MergePassThreshold > 1) {
+		add("synth", "merge_pass_every and merge_pass_max_size must not be negative, merge_pass_threshold within (0, 1]")
+	}
 	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
 		add("synth.centroid_weight", "must be within [0, 1]")
 	}
@@ -423,7 +432,7 @@ func Default() *Config {
 			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
-			RecentMembers: 64,
+			RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.12, MergePassMaxSize: 10,
 		},
 	}
 }

@@ -57,10 +57,21 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res, err := RunItems(ctx, items, opts)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s: %w", path, err)
+	}
+	return res, nil
+}
+
+// RunItems is Run on items already read, in the order given: the held-out
+// and time-ordered reports feed subsets and reorderings of one file.
+func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, error) {
+	var err error
 	gold := make([]string, len(items))
 	for i, it := range items {
 		if it.Label == "" {
-			return nil, fmt.Errorf("eval: %s: item %s has no label", path, it.ID)
+			return nil, fmt.Errorf("eval: item %s has no label", it.ID)
 		}
 		gold[i] = it.Label
 	}
@@ -166,7 +177,19 @@ func publishAll(ctx context.Context, js jetstream.JetStream, items []replay.Item
 		if err != nil {
 			return fmt.Errorf("eval: item %s: %w", it.ID, err)
 		}
-		if _, err := js.PublishMsgAsync(msg); err != nil {
+		_, err = js.PublishMsgAsync(msg)
+		for tries := 0; errors.Is(err, jetstream.ErrTooManyStalledMsgs) && tries < 100; tries++ {
+			// A slow disk or a busy core let the acks fall behind: wait
+			// for them rather than fail the run.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			_, err = js.PublishMsgAsync(msg)
+		}
+		if err != nil {
 			return fmt.Errorf("eval: publish: %w", err)
 		}
 	}

@@ -49,25 +49,39 @@ type Config struct {
 	RecentMembers int
 	// Candidates is how many stories found through the index are scored fully.
 	Candidates int
+	// MergePassEvery is how many entries pass between merge passes, which
+	// look at the stories changed since the last pass and merge each into
+	// the story whose centroid agrees with its own at MergePassThreshold or
+	// more (time-discounted like a join). Zero turns the pass off.
+	MergePassEvery     int
+	MergePassThreshold float64
+	// MergePassMaxSize is the most members the smaller of two stories may
+	// have for the pass to merge them: a young thread is the likely
+	// fragment, while two established stories that drifted close are more
+	// often two events on one topic.
+	MergePassMaxSize int
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Threshold:        0.15,
-		MergeThreshold:   0.25,
-		Window:           72 * time.Hour,
-		StaleAfter:       24 * time.Hour,
-		DFHalfLife:       24 * time.Hour,
-		TimeHalfLife:     6 * time.Hour,
-		SnapshotInterval: 50 * time.Millisecond,
-		MaxProvenance:    2000,
-		TitleWeight:      2,
-		ProperWeight:     1.2,
-		MaxBodyTokens:    120,
-		CentroidWeight:   0.6,
-		RecentMembers:    64,
-		Candidates:       8,
+		Threshold:          0.15,
+		MergeThreshold:     0.25,
+		Window:             72 * time.Hour,
+		StaleAfter:         24 * time.Hour,
+		DFHalfLife:         24 * time.Hour,
+		TimeHalfLife:       6 * time.Hour,
+		SnapshotInterval:   50 * time.Millisecond,
+		MaxProvenance:      2000,
+		TitleWeight:        2,
+		ProperWeight:       1.2,
+		MaxBodyTokens:      120,
+		CentroidWeight:     0.6,
+		RecentMembers:      64,
+		Candidates:         8,
+		MergePassEvery:     64,
+		MergePassThreshold: 0.12,
+		MergePassMaxSize:   10,
 	}
 }
 
@@ -98,6 +112,12 @@ func (c Config) Validate() error {
 	if c.RecentMembers < 1 || c.Candidates < 1 {
 		errs = append(errs, errors.New("synth: recent_members and candidates must be at least 1"))
 	}
+	if c.MergePassMaxSize < 0 {
+		errs = append(errs, errors.New("synth: merge_pass_max_size must not be negative"))
+	}
+	if c.MergePassEvery < 0 || c.MergePassEvery > 0 && (c.MergePassThreshold <= 0 || c.MergePassThreshold > 1) {
+		errs = append(errs, errors.New("synth: merge_pass_every must not be negative and merge_pass_threshold must be within (0, 1]"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -120,6 +140,11 @@ type Clusterer struct {
 	touched []*story
 	epoch   uint64
 	toks    []token
+	// changed holds the stories that took an entry since the last merge pass.
+	changed []*story
+	passes  uint64
+	pick    []int32
+	found   []candidate
 }
 
 type termCount struct {
@@ -202,6 +227,9 @@ type story struct {
 	// scratch of the scoring pass that last touched this story
 	epoch uint64
 	acc   float64
+	// passEpoch is one more than the number of the merge pass for which
+	// the story is already queued: zero is never queued.
+	passEpoch uint64
 }
 
 type member struct {
@@ -256,6 +284,9 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	}
 	if c.added%8192 == 0 {
 		c.forgetTerms()
+	}
+	if n := c.cfg.MergePassEvery; n > 0 && c.added%n == 0 {
+		c.mergePass()
 	}
 	var vec []term
 	if e.RepostOf != "" {
@@ -510,6 +541,10 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 	}
 	c.byEntry[e.ID] = s
 	c.dirty[s.id] = true
+	if vec != nil && s.passEpoch != c.passes+1 {
+		s.passEpoch = c.passes + 1
+		c.changed = append(c.changed, s)
+	}
 }
 
 func (c *Clusterer) addCentroid(s *story, vec []term) {
@@ -546,6 +581,9 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		keep, gone := s, o.s
 		if gone.seq < keep.seq {
 			keep, gone = gone, keep
+		}
+		if debugMerge {
+			println("MERGE", len(keep.members), keep.members[0].entry.Headline, "<-", len(gone.members), gone.members[0].entry.Headline, centroidCosine(s, o.s), o.score)
 		}
 		c.merge(keep, gone)
 		s = keep
@@ -757,3 +795,154 @@ func (c *Clusterer) SetVersion(id string, v int64) {
 
 // Len is the number of stories in memory and of active entries.
 func (c *Clusterer) Len() (stories, entries int) { return len(c.stories), len(c.byEntry) }
+
+// Survivor follows a story's merges to the story that holds its entries
+// now. A story no longer in memory is its own survivor.
+func (c *Clusterer) Survivor(id string) string {
+	for hops := 0; hops < 64; hops++ {
+		s, ok := c.stories[id]
+		if !ok || s.mergedInto == "" {
+			break
+		}
+		id = s.mergedInto
+	}
+	return id
+}
+
+const debugMerge = false
+
+// mergePass merges each story that changed since the last pass into the
+// active story whose centroid is most like its own, when they agree at
+// MergePassThreshold after the time discount. A join decides on one entry
+// as it arrives, before later reports show two threads are one event;
+// the pass revisits that decision for the few stories the last entries
+// touched, so its cost stays bounded by MergePassEvery stories.
+func (c *Clusterer) mergePass() {
+	queue := c.changed
+	c.changed = nil
+	c.passes++
+	sort.Slice(queue, func(i, j int) bool { return queue[i].seq < queue[j].seq })
+	for _, s := range queue {
+		for s.mergedInto != "" {
+			s = c.stories[s.mergedInto]
+		}
+		// Only a small story looks for a home: its few terms keep the
+		// lookup cheap, and a big story that changed is found by the
+		// small ones around it.
+		if !s.active || c.cfg.MergePassMaxSize > 0 && len(s.members) > c.cfg.MergePassMaxSize {
+			continue
+		}
+		o, cos := c.nearestStory(s)
+		if o == nil || cos < c.cfg.MergePassThreshold {
+			continue
+		}
+		if n := c.cfg.MergePassMaxSize; n > 0 && min(len(s.members), len(o.members)) > n {
+			continue
+		}
+		if debugMerge {
+			println("PASS", len(s.members), s.members[0].entry.Headline, "<->", len(o.members), o.members[0].entry.Headline, cos)
+		}
+		keep, gone := s, o
+		if gone.seq < keep.seq {
+			keep, gone = gone, keep
+		}
+		c.merge(keep, gone)
+	}
+}
+
+// passTerms is how many of a story's heaviest centroid terms the merge
+// pass retrieves by: a fragment's home shares its main words, and walking
+// every term's postings would cost more than the joins the pass revisits.
+const passTerms = 16
+
+// passCandidates is how many of the stories found get the exact cosine:
+// a fragment's home is nearly always the first or second by overlap.
+const passCandidates = 3
+
+// nearestStory finds, through the index, the active story whose centroid
+// is most like s's, and its time-discounted cosine. Ties go to the older.
+func (c *Clusterer) nearestStory(s *story) (*story, float64) {
+	c.epoch++
+	touched := c.touched[:0]
+	for _, i := range heaviest(s, passTerms, c.pick[:0]) {
+		post := c.index[s.ct[i]]
+		if len(post) > maxPostings {
+			continue
+		}
+		w := s.cw[i]
+		for _, p := range post {
+			if p.s == s || !p.s.active {
+				continue
+			}
+			if p.s.epoch != c.epoch {
+				p.s.epoch, p.s.acc = c.epoch, 0
+				touched = append(touched, p.s)
+			}
+			p.s.acc += w * p.s.cw[p.i]
+		}
+	}
+	c.touched = touched
+	// The overlap on the heaviest terms ranks; the few best get the exact
+	// cosine over all of s's terms.
+	found := c.found[:0]
+	for _, o := range touched {
+		x := candidate{o, o.acc / math.Sqrt(o.norm2)}
+		i := len(found)
+		found = append(found, x)
+		for ; i > 0 && (x.score > found[i-1].score || x.score == found[i-1].score && x.s.seq < found[i-1].s.seq); i-- {
+			found[i] = found[i-1]
+		}
+		found[i] = x
+		if len(found) > passCandidates {
+			found = found[:passCandidates]
+		}
+	}
+	c.found = found
+	var best *story
+	var bestScore float64
+	for _, x := range found {
+		var dot float64
+		for i, t := range s.ct {
+			dot += s.cw[i] * x.s.weight(t)
+		}
+		v := dot / math.Sqrt(s.norm2*x.s.norm2) * spanFactor(s, x.s, c.cfg.TimeHalfLife)
+		if v > bestScore || v == bestScore && best != nil && x.s.seq < best.seq {
+			best, bestScore = x.s, v
+		}
+	}
+	return best, bestScore
+}
+
+// heaviest returns the places of s's n largest centroid weights, ties to
+// the earlier place, so the choice is the same on every run.
+func heaviest(s *story, n int, pick []int32) []int32 {
+	for i, w := range s.cw {
+		if len(pick) == n && w <= s.cw[pick[n-1]] {
+			continue
+		}
+		j := len(pick)
+		if j < n {
+			pick = append(pick, 0)
+		} else {
+			j = n - 1
+		}
+		for ; j > 0 && w > s.cw[pick[j-1]]; j-- {
+			pick[j] = pick[j-1]
+		}
+		pick[j] = int32(i)
+	}
+	return pick
+}
+
+// spanFactor discounts two stories by the gap between their time spans,
+// as timeFactor does for an entry and a story.
+func spanFactor(a, b *story, halfLife time.Duration) float64 {
+	var gap time.Duration
+	switch {
+	case b.first.After(a.last):
+		gap = b.first.Sub(a.last)
+	case a.first.After(b.last):
+		gap = a.first.Sub(b.last)
+	}
+	return math.Exp2(-float64(gap) / float64(halfLife))
+}

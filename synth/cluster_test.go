@@ -289,3 +289,58 @@ func TestDeterministicIDs(t *testing.T) {
 		}
 	}
 }
+
+// The merge pass must bring together two threads that a join kept apart
+// when their centroids agree, keep the older id, and leave unrelated
+// stories alone.
+func TestMergePassJoinsFragment(t *testing.T) {
+	stream := []wire.Entry{
+		entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0),
+		entry("e2", "y", "Puerto Rico power grid crippled after hurricane Maria", "", 1),
+		entry("e3", "z", "Football club signs striker in record transfer deal", "", 2),
+		entry("e4", "w", "Tech company unveils new smartphone with folding screen", "", 3),
+	}
+	run := func(every int) *Clusterer {
+		cfg := DefaultConfig()
+		// A join threshold no rewording clears leaves the merge pass as
+		// the only way the two hurricane reports can meet.
+		cfg.Threshold = 0.95
+		cfg.MergePassEvery, cfg.MergePassThreshold, cfg.MergePassMaxSize = every, 0.3, 10
+		c, err := NewClusterer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		background(c)
+		for _, e := range stream {
+			c.Add(e)
+		}
+		return c
+	}
+	off := run(0)
+	if a, _ := off.StoryOf("e1"); a == must(off.StoryOf("e2")) {
+		t.Fatal("without the pass the two reports already share a story; the test proves nothing")
+	}
+	on := run(1)
+	a, b := must(on.StoryOf("e1")), must(on.StoryOf("e2"))
+	if a != b || a != StoryID("e1") {
+		t.Fatalf("with the pass e1 is in %s and e2 in %s, want both in %s", a, b, StoryID("e1"))
+	}
+	if st, ok := on.Snapshot(StoryID("e2")); !ok || st.Status != wire.StatusMerged || st.MergedInto != a {
+		t.Fatalf("merged-away story: status %q merged_into %q, want merged into %s", st.Status, st.MergedInto, a)
+	}
+	if on.Survivor(StoryID("e2")) != a {
+		t.Errorf("Survivor(%s) = %s, want %s", StoryID("e2"), on.Survivor(StoryID("e2")), a)
+	}
+	for _, id := range []string{"e3", "e4"} {
+		if s := must(on.StoryOf(id)); s == a {
+			t.Errorf("unrelated %s was merged into the hurricane story", id)
+		}
+	}
+}
+
+func must(id string, ok bool) string {
+	if !ok {
+		return "<none>"
+	}
+	return id
+}

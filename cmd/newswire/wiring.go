@@ -132,6 +132,9 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.ProperWeight = s.ProperWeight
 	c.CentroidWeight = s.CentroidWeight
 	c.RecentMembers = s.RecentMembers
+	c.MergePassEvery = s.MergePassEvery
+	c.MergePassThreshold = s.MergePassThreshold
+	c.MergePassMaxSize = s.MergePassMaxSize
 	return c
 }
 

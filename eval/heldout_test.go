@@ -1,0 +1,251 @@
+package eval
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/synth"
+)
+
+// The held-out report runs only when asked for, on a labelled file:
+//
+//	go test ./eval -run TestHeldOut -v -labelled ../testdata/replay/uci-news-2014-03.jsonl
+//
+// It prints BCubed and pairwise figures for the whole file and for each
+// half of a split by gold story, in the file's order and in published-time
+// order. Tune on half A (the first row of each order); half B is the check.
+// -bus sends every variant through the real bus (as `newswire eval` does)
+// instead of the in-memory clusterer; -sweep FILE scores one configuration
+// per line (key=value pairs, see setParam) on every variant.
+var (
+	labelled = flag.String("labelled", "", "labelled replay file for the held-out report")
+	viaBus   = flag.Bool("bus", false, "run each variant through the embedded bus")
+	sweep    = flag.String("sweep", "", "file of configurations, one per line, as key=value pairs")
+	cache    = flag.String("cache", "", "directory to keep normalized streams in, so that sweeps compare like with like")
+	floor    = flag.Float64("floor", 0, "fail when any variant's BCubed or pairwise F1 is below this")
+)
+
+func TestHalvesSplitWholeStories(t *testing.T) {
+	var items []replay.Item
+	for i := range 200 {
+		items = append(items, replay.Item{ID: strconv.Itoa(i), Label: fmt.Sprintf("story-%d", i%37)})
+	}
+	a, b := Half(items, 0), Half(items, 1)
+	if len(a)+len(b) != len(items) || len(a) == 0 || len(b) == 0 {
+		t.Fatalf("halves of %d items: %d and %d", len(items), len(a), len(b))
+	}
+	inA := make(map[string]bool)
+	for _, it := range a {
+		inA[it.Label] = true
+	}
+	for _, it := range b {
+		if inA[it.Label] {
+			t.Fatalf("story %s is in both halves", it.Label)
+		}
+	}
+	if !slices.Equal(Half(items, 0), a) {
+		t.Fatal("the split is not deterministic")
+	}
+}
+
+func TestTimeOrderedSortsStably(t *testing.T) {
+	items := []replay.Item{
+		{ID: "a", PublishedAt: "2014-03-10T16:52:51Z"},
+		{ID: "b", PublishedAt: "not a time"},
+		{ID: "c", PublishedAt: "2014-03-10T10:00:00Z"},
+		{ID: "d", PublishedAt: "2014-03-10T16:52:51Z"},
+	}
+	var got []string
+	for _, it := range TimeOrdered(items) {
+		got = append(got, it.ID)
+	}
+	if want := []string{"c", "a", "d", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+}
+
+type variant struct {
+	name  string
+	items []replay.Item
+}
+
+func variants(items []replay.Item) []variant {
+	timed := TimeOrdered(items)
+	return []variant{
+		{"file A", Half(items, 0)}, {"file B", Half(items, 1)}, {"file all", items},
+		{"time A", Half(timed, 0)}, {"time B", Half(timed, 1)}, {"time all", timed},
+	}
+}
+
+func TestHeldOut(t *testing.T) {
+	if *labelled == "" {
+		t.Skip("no -labelled file")
+	}
+	items, err := replay.ReadFile(*labelled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	configs := [][]string{nil}
+	if *sweep != "" {
+		configs = readSweep(t, *sweep)
+	}
+	vs := variants(items)
+	streams := make([]*Stream, len(vs))
+	if !*viaBus {
+		for i, v := range vs {
+			if streams[i], err = cachedStream(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, params := range configs {
+		cfg := synth.DefaultConfig()
+		for _, p := range params {
+			if err := setParam(&cfg, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg.MaxProvenance = 1 << 20
+		var line []string
+		for i, v := range vs {
+			var s Scores
+			if *viaBus {
+				res, err := RunItems(ctx, v.items, Options{Normalize: normalize.DefaultConfig(), Synth: cfg})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s = res.Scores
+			} else if s, err = streams[i].Cluster(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if *sweep == "" {
+				t.Logf("%-8s items %4d gold %3d pred %4d  BCubed P %.3f R %.3f F1 %.3f  pairwise P %.3f R %.3f F1 %.3f  NMI %.3f",
+					v.name, s.Items, s.Gold, s.Predicted, s.BCubedPrecision, s.BCubedRecall, s.BCubedF1,
+					s.PairwisePrecision, s.PairwiseRecall, s.PairwiseF1, s.NMI)
+			}
+			line = append(line, fmt.Sprintf("%.3f/%.3f", s.BCubedF1, s.PairwiseF1))
+			if s.BCubedF1 < *floor || s.PairwiseF1 < *floor {
+				t.Errorf("%s %v: BCubed F1 %.3f, pairwise F1 %.3f, below %.2f", v.name, params, s.BCubedF1, s.PairwiseF1, *floor)
+			}
+		}
+		if *sweep != "" {
+			t.Logf("%-48s  %s", strings.Join(params, " "), strings.Join(line, "  "))
+		}
+	}
+}
+
+// cachedStream normalizes a variant once per -cache directory: the
+// normalizer's near-duplicate marks can differ between runs (replicas race
+// for fingerprints), and a sweep must compare configurations on one stream.
+func cachedStream(ctx context.Context, v variant) (*Stream, error) {
+	path := ""
+	if *cache != "" {
+		path = filepath.Join(*cache, strings.ReplaceAll(v.name, " ", "-")+".json")
+		if b, err := os.ReadFile(path); err == nil {
+			var st Stream
+			return &st, json.Unmarshal(b, &st)
+		}
+	}
+	st, err := Normalized(ctx, v.items, normalize.DefaultConfig(), nil)
+	if err != nil || path == "" {
+		return st, err
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	return st, os.WriteFile(path, b, 0o644)
+}
+
+func readSweep(t *testing.T, path string) [][]string {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, strings.Fields(line))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// setParam sets one synth parameter by its config key.
+func setParam(c *synth.Config, kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok {
+		return fmt.Errorf("eval: %q is not key=value", kv)
+	}
+	num := func(dst *float64) error {
+		f, err := strconv.ParseFloat(v, 64)
+		*dst = f
+		return err
+	}
+	dur := func(dst *time.Duration) error {
+		d, err := time.ParseDuration(v)
+		*dst = d
+		return err
+	}
+	integer := func(dst *int) error {
+		n, err := strconv.Atoi(v)
+		*dst = n
+		return err
+	}
+	var err error
+	switch k {
+	case "threshold":
+		err = num(&c.Threshold)
+	case "merge_threshold":
+		err = num(&c.MergeThreshold)
+	case "time_half_life":
+		err = dur(&c.TimeHalfLife)
+	case "df_half_life":
+		err = dur(&c.DFHalfLife)
+	case "window":
+		err = dur(&c.Window)
+	case "stale_after":
+		err = dur(&c.StaleAfter)
+	case "centroid_weight":
+		err = num(&c.CentroidWeight)
+	case "proper_weight":
+		err = num(&c.ProperWeight)
+	case "title_weight":
+		err = num(&c.TitleWeight)
+	case "recent_members":
+		err = integer(&c.RecentMembers)
+	case "candidates":
+		err = integer(&c.Candidates)
+	case "merge_pass_every":
+		err = integer(&c.MergePassEvery)
+	case "merge_pass_max_size":
+		err = integer(&c.MergePassMaxSize)
+	case "merge_pass_threshold":
+		err = num(&c.MergePassThreshold)
+	default:
+		return fmt.Errorf("eval: unknown parameter %q", k)
+	}
+	if err != nil {
+		return fmt.Errorf("eval: %s: %w", kv, err)
+	}
+	return nil
+}

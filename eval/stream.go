@@ -1,0 +1,244 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/synth"
+	"github.com/newswire/newswire/wire"
+)
+
+// Half keeps the items whose gold story falls in one half (0 or 1) of a
+// split by a fixed hash of the label. Whole stories go one way, so that
+// parameters tuned on one half can be checked on stories they never saw.
+func Half(items []replay.Item, half int) []replay.Item {
+	var out []replay.Item
+	for _, it := range items {
+		h := fnv.New32a()
+		h.Write([]byte(it.Label))
+		if int(h.Sum32()%2) == half {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// TimeOrdered returns the items sorted by published time, the file's order
+// breaking ties. A labelled file that lists its rows story by story
+// flatters a streaming clusterer; a live wire interleaves stories.
+// Items whose time does not parse keep their place relative to each other
+// at the end.
+func TimeOrdered(items []replay.Item) []replay.Item {
+	type keyed struct {
+		it replay.Item
+		at time.Time
+		ok bool
+	}
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		at, err := normalize.ParseTime(it.PublishedAt)
+		ks[i] = keyed{it, at, err == nil}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		switch {
+		case a.ok != b.ok:
+			if a.ok {
+				return -1
+			}
+			return 1
+		case !a.ok:
+			return 0
+		}
+		return a.at.Compare(b.at)
+	})
+	out := make([]replay.Item, len(ks))
+	for i, k := range ks {
+		out[i] = k.it
+	}
+	return out
+}
+
+// Stream is a labelled file after the production normalizer: the entries
+// in the order the synthesizer would receive them, and for every item the
+// entry that stands for it (its own, or the one exact dedupe folded it
+// into). Clustering it in memory takes a fraction of a second, which is
+// what parameter sweeps need; the figures to publish come from Run.
+type Stream struct {
+	Entries []wire.Entry
+	Gold    []string // per item
+	EntryOf []string // per item; empty when the item reached no entry
+}
+
+// Normalized runs items through the production normalizer on a fresh
+// embedded bus and returns the resulting entry stream.
+func Normalized(ctx context.Context, items []replay.Item, cfg normalize.Config, log *zap.Logger) (*Stream, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	dir, err := os.MkdirTemp("", "newswire-eval-*")
+	if err != nil {
+		return nil, fmt.Errorf("eval: temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
+		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer emb.Shutdown()
+	nc, err := nats.Connect(emb.ClientURL())
+	if err != nil {
+		return nil, fmt.Errorf("eval: connect: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("eval: jetstream: %w", err)
+	}
+	if err := bus.EnsureTopology(ctx, js, bus.DefaultTopology()); err != nil {
+		return nil, err
+	}
+	nw, err := normalize.NewWorker(ctx, cfg, js, log)
+	if err != nil {
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- nw.Run(wctx) }()
+	start := time.Now()
+	err = publishAll(ctx, js, items, start)
+	if err == nil {
+		err = waitNormalized(ctx, js, len(items))
+	}
+	stop()
+	if werr := <-done; err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := &Stream{Gold: make([]string, len(items)), EntryOf: make([]string, len(items))}
+	if st.Entries, err = readEntries(ctx, js); err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(st.Entries))
+	for _, e := range st.Entries {
+		have[e.ID] = true
+	}
+	fp, err := js.KeyValue(ctx, bus.BucketFingerprint)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	for i, it := range items {
+		st.Gold[i] = it.Label
+		raw := it.Raw(start)
+		id := normalize.EntryID(bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID))
+		if !have[id] {
+			id = ""
+			if e, err := normalize.Normalize(cfg, raw, wireRef(bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID))); err == nil {
+				if kv, err := fp.Get(ctx, e.Fingerprint.Exact); err == nil && have[string(kv.Value())] {
+					id = string(kv.Value())
+				}
+			}
+		}
+		st.EntryOf[i] = id
+	}
+	return st, nil
+}
+
+func waitNormalized(ctx context.Context, js jetstream.JetStream, n int) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		cons, err := js.Consumer(ctx, bus.StreamRaw, normalize.ConsumerName)
+		if err != nil {
+			return fmt.Errorf("eval: consumer %s: %w", normalize.ConsumerName, err)
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("eval: consumer %s: %w", normalize.ConsumerName, err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= uint64(n) {
+			return nil
+		}
+	}
+}
+
+func readEntries(ctx context.Context, js jetstream.JetStream) ([]wire.Entry, error) {
+	oc, err := js.OrderedConsumer(ctx, bus.StreamEntry, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectEntryAll},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eval: read entries: %w", err)
+	}
+	var out []wire.Entry
+	for {
+		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("eval: read entries: %w", err)
+		}
+		got := 0
+		var pending uint64
+		for m := range batch.Messages() {
+			got++
+			var e wire.Entry
+			if err := json.Unmarshal(m.Data(), &e); err != nil {
+				return nil, fmt.Errorf("eval: decode entry: %w", err)
+			}
+			out = append(out, e)
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("eval: read entries: %w", err)
+		}
+		if got == 0 || pending == 0 {
+			return out, nil
+		}
+	}
+}
+
+// Cluster runs the stream through a fresh Clusterer, the worker's decision
+// code without the bus, and scores the stories each item ended in.
+func (st *Stream) Cluster(cfg synth.Config) (Scores, error) {
+	c, err := synth.NewClusterer(cfg)
+	if err != nil {
+		return Scores{}, fmt.Errorf("eval: %w", err)
+	}
+	storyOf := make(map[string]string, len(st.Entries))
+	for _, e := range st.Entries {
+		storyOf[e.ID] = c.Add(e)
+	}
+	pred := make([]string, len(st.Gold))
+	for i, id := range st.EntryOf {
+		s, ok := storyOf[id]
+		if !ok {
+			pred[i] = "unassigned:" + strconv.Itoa(i)
+			continue
+		}
+		pred[i] = c.Survivor(s)
+	}
+	return Score(st.Gold, pred), nil
+}

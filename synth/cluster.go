@@ -823,8 +823,11 @@ func (c *Clusterer) mergePass() {
 	c.passes++
 	sort.Slice(queue, func(i, j int) bool { return queue[i].seq < queue[j].seq })
 	for _, s := range queue {
-		for s.mergedInto != "" {
-			s = c.stories[s.mergedInto]
+		// A story merged away since it was queued stands for its
+		// survivor; one the worker already forgot has nothing to merge.
+		s, ok := c.stories[c.Survivor(s.id)]
+		if !ok {
+			continue
 		}
 		// Only a small story looks for a home: its few terms keep the
 		// lookup cheap, and a big story that changed is found by the

@@ -344,3 +344,28 @@ func must(id string, ok bool) string {
 	}
 	return id
 }
+
+// The worker forgets a story once its final snapshot is out; a merge pass
+// queued before that must skip it rather than follow a pointer to nothing.
+func TestMergePassSkipsForgottenStories(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Threshold = 0.95
+	cfg.MergePassEvery, cfg.MergePassThreshold = 3, 0.3
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0))
+	c.Add(entry("e2", "y", "Puerto Rico power grid crippled after hurricane Maria", "", 1))
+	// e2's story is queued for the pass; merge it away by hand and forget
+	// both the survivor and the merged story, as the worker would.
+	s1, s2 := c.stories[StoryID("e1")], c.stories[StoryID("e2")]
+	c.merge(s1, s2)
+	s1.active = false
+	c.Forget(s2.id)
+	c.Forget(s1.id)
+	c.Add(entry("e3", "z", "Football club signs striker in record transfer deal", "", 2))
+	if got := must(c.StoryOf("e3")); got != StoryID("e3") {
+		t.Fatalf("e3 in %s, want its own story", got)
+	}
+}

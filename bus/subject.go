@@ -114,5 +114,10 @@ func RawMsgID(kind, source, nativeID string) string {
 	return Token(kind) + ":" + Token(source) + ":" + nativeID
 }
 
+// WithdrawalMsgID is the Nats-Msg-Id of a raw item that reports the
+// deletion of the post with raw message id rawMsgID: distinct from the
+// post's own, so that the bus's duplicate window does not swallow it.
+func WithdrawalMsgID(rawMsgID string) string { return rawMsgID + ":withdrawn" }
+
 // EntryMsgID is the Nats-Msg-Id of the entry made from a raw message.
 func EntryMsgID(rawMsgID string) string { return "entry:" + rawMsgID }

@@ -358,3 +358,65 @@ func TestPoisonRawItemIsDeadLettered(t *testing.T) {
 		t.Errorf("entries = %d, want 0", got)
 	}
 }
+
+func TestDeletedPostIsWithdrawnFromItsStory(t *testing.T) {
+	srv := bustest.Start(t)
+	pipeline(t, srv)
+	pub := ingest.NewJetStreamPublisher(srv.JS)
+	ctx := context.Background()
+	a := rawItem("41", "https://wire-a.example/41", "Cyclone Freddy makes landfall near Quelimane in Mozambique")
+	b := rawItem("42", "https://wire-b.example/42", "Cyclone Freddy makes landfall in Mozambique near Quelimane, officials say")
+	b.Source, b.Body = "wire-b", "Officials in Zambezia province said the storm hit the coast overnight."
+	for _, it := range []wire.RawItem{a, b} {
+		if _, err := pub.Publish(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var story wire.Story
+	waitFor(t, "a story with both reports", func() bool {
+		for _, st := range latestStories(t, srv.JS) {
+			if len(st.Provenance) == 2 {
+				story = st
+				return true
+			}
+		}
+		return false
+	})
+	// wire-b deletes its post: the collector publishes the item again, marked deleted.
+	gone := b
+	gone.Deleted, gone.Title, gone.Body = true, "", ""
+	ack, err := pub.Publish(ctx, gone)
+	if err != nil || ack.Duplicate {
+		t.Fatalf("deletion notice: %+v %v", ack, err)
+	}
+	waitFor(t, "the withdrawal in the story", func() bool {
+		st := latestStories(t, srv.JS)[story.ID]
+		for _, r := range st.Provenance {
+			if r.Withdrawn {
+				story = st
+				return true
+			}
+		}
+		return false
+	})
+	if len(story.Provenance) != 2 || story.Counts.Sources != 1 {
+		t.Errorf("after withdrawal: %d records, counts %+v", len(story.Provenance), story.Counts)
+	}
+	for _, r := range story.Provenance {
+		if r.Withdrawn != (r.Source.ID == "wire-b") {
+			t.Errorf("record %s withdrawn=%v", r.Source.ID, r.Withdrawn)
+		}
+	}
+	for _, b := range story.Brief {
+		for _, c := range b.Cites {
+			for _, r := range story.Provenance {
+				if r.EntryID == c && r.Withdrawn {
+					t.Errorf("brief still cites the withdrawn entry: %+v", b)
+				}
+			}
+		}
+	}
+	if n := len(latestStories(t, srv.JS)); n != 1 {
+		t.Errorf("%d stories, want 1 (the withdrawal must not open a story)", n)
+	}
+}

@@ -62,7 +62,10 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, item wire.RawItem) (Ac
 }
 
 // RawMsg builds the NATS message of a raw item: its subject, its JSON body
-// and its Nats-Msg-Id.
+// and its Nats-Msg-Id. A collector reports that a post was deleted at its
+// source by publishing the post's raw item again with Deleted set; such an
+// item gets its own Nats-Msg-Id and the normalizer turns it into a
+// withdrawal of the post's entry.
 func RawMsg(item wire.RawItem) (*nats.Msg, error) {
 	if item.Kind == "" || item.Source == "" || item.NativeID == "" {
 		return nil, ErrInvalidItem
@@ -74,6 +77,10 @@ func RawMsg(item wire.RawItem) (*nats.Msg, error) {
 	}
 	msg := nats.NewMsg(bus.RawSubject(item.Kind, item.Source))
 	msg.Data = data
-	msg.Header.Set(bus.HeaderMsgID, bus.RawMsgID(item.Kind, item.Source, item.NativeID))
+	id := bus.RawMsgID(item.Kind, item.Source, item.NativeID)
+	if item.Deleted {
+		id = bus.WithdrawalMsgID(id)
+	}
+	msg.Header.Set(bus.HeaderMsgID, id)
 	return msg, nil
 }

@@ -78,7 +78,7 @@ func (w *Worker) learnEntry(data []byte) {
 		w.log.Warn("unreadable entry on "+bus.StreamEntry, zap.Error(err))
 		return
 	}
-	if e.DuplicateOf != "" || e.RepostOf != "" || e.ID == "" {
+	if e.DuplicateOf != "" || e.RepostOf != "" || e.Withdrawn || e.ID == "" {
 		return
 	}
 	sk := SketchOf(&e)

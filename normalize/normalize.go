@@ -144,6 +144,15 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	}
 	if ref.MsgID == "" {
 		ref.MsgID = bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID)
+		if raw.Deleted {
+			ref.MsgID = bus.WithdrawalMsgID(ref.MsgID)
+		}
+	}
+	// A withdrawal carries the id of the entry it withdraws: the one made
+	// from the post's own raw message.
+	entryMsgID := ref.MsgID
+	if raw.Deleted {
+		entryMsgID = bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID)
 	}
 	var text string
 	switch raw.BodyFormat {
@@ -163,12 +172,15 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		title = HTMLToText(title)
 	}
 	title = strings.Join(strings.Fields(CleanText(title)), " ")
-	if title == "" && text == "" {
+	if title == "" && text == "" && !raw.Deleted {
 		return wire.Entry{}, Sketch{}, ErrNoContent
 	}
 	headline := title
 	if headline == "" {
 		headline = Headline(text, cfg.HeadlineRunes)
+	}
+	if headline == "" {
+		headline = "[withdrawn]" // a deletion notice that carries no text of the post
 	} else {
 		headline = truncateWords(headline, max(cfg.HeadlineRunes*2, 200))
 	}
@@ -180,7 +192,7 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	canon := CanonicalURL(raw.URL)
 	e := wire.Entry{
 		Schema:      wire.SchemaEntry,
-		ID:          EntryID(ref.MsgID),
+		ID:          EntryID(entryMsgID),
 		Source:      SourceOf(cfg, raw),
 		URL:         canon,
 		Headline:    headline,

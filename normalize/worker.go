@@ -49,6 +49,7 @@ type Stats struct {
 	Folded       atomic.Int64
 	NearDups     atomic.Int64
 	Reposts      atomic.Int64
+	Withdrawals  atomic.Int64
 	DeadLettered atomic.Int64
 	Retried      atomic.Int64
 	// Learned counts entries the index took from WIRE_ENTRY: this replica's
@@ -188,6 +189,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
 		w.deadLetter(ctx, msg, err)
 		return nil
 	}
+	if entry.Withdrawn {
+		// The post is gone at its source: its entry is withdrawn, which is
+		// news for the synthesizer, not a new text to fingerprint or index.
+		w.stats.Withdrawals.Add(1)
+		return func() { w.publish(ctx, msg, entry) }
+	}
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
 	} else {
@@ -229,6 +236,11 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry
 		w.ack(msg)
 		return
 	}
+	w.publish(ctx, msg, entry)
+}
+
+// publish puts the entry on WIRE_ENTRY and acks the raw item after the PubAck.
+func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry) {
 	data, err := json.Marshal(entry)
 	if err != nil {
 		w.deadLetter(ctx, msg, fmt.Errorf("normalize: encode entry: %w", err))

@@ -122,8 +122,10 @@ func newRigOn(t *testing.T, srv *bustest.Server, cfg Config) *rig {
 // pollFeed polls feed i once, as a worker would.
 func (r *rig) pollFeed(i int) time.Time {
 	r.t.Helper()
+	// The context outlives the poll, as Run's does: a poll may start work
+	// that finishes after it (a WebSub subscription request).
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	r.t.Cleanup(cancel)
 	return r.c.poll(ctx, r.c.feeds[i])
 }
 

@@ -147,8 +147,11 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
 	case "html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		err = provenance.HTML(w, st.Provenance)
+	case "prov", "prov-json":
+		w.Header().Set("Content-Type", "application/json")
+		err = provenance.PROVJSON(w, st.ID, st.Provenance)
 	default:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "format must be json, md or html"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "format must be json, md, html or prov"})
 		return
 	}
 	if err != nil {

@@ -114,6 +114,10 @@ func TestAPIServesEntriesStoriesAndProvenance(t *testing.T) {
 	if !strings.Contains(body, "### Wire provenance") || strings.Contains(body, "<script>") || !strings.Contains(body, "<https://allafrica.com/x?a=1&b=%3C2%3E>") {
 		t.Errorf("markdown provenance: %s", body)
 	}
+	code, body = get(t, hs.URL+"/api/stories/s1/provenance?format=prov")
+	if code != 200 || !strings.Contains(body, `"prefix"`) || !strings.Contains(body, "efirst") {
+		t.Errorf("PROV-JSON provenance: %d %s", code, body)
+	}
 	if code, _ = get(t, hs.URL+"/api/stories/s1/provenance?format=pdf"); code != http.StatusBadRequest {
 		t.Errorf("bad format: %d", code)
 	}

@@ -46,6 +46,7 @@ type world struct {
 
 	floodWaits  int    // answer this many getHistory calls with FLOOD_WAIT_1
 	historyErr  string // answer getHistory with this RPC error
+	getMsgErr   string // answer channels.getMessages with this RPC error
 	signedIn    bool
 	calls       []string
 	historyReqs []tg.MessagesGetHistoryRequest
@@ -69,6 +70,13 @@ func (w *world) post(channelID int64, msgs ...tg.MessageClass) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.messages[channelID] = append(w.messages[channelID], msgs...)
+}
+
+// remove deletes messages from a channel, the way its admin would.
+func (w *world) remove(channelID int64, ids ...int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.messages[channelID] = slices.DeleteFunc(w.messages[channelID], func(m tg.MessageClass) bool { return slices.Contains(ids, m.GetID()) })
 }
 
 func (w *world) record(call string) {
@@ -227,6 +235,9 @@ func (w *world) register(t testing.TB, d *tgtest.Dispatcher) {
 		in, ok := r.Channel.(*tg.InputChannel)
 		if !ok || !w.knownPeer(in.ChannelID, in.AccessHash) {
 			return s.SendErr(req, tgerr.New(400, "CHANNEL_INVALID"))
+		}
+		if w.getMsgErr != "" {
+			return s.SendErr(req, tgerr.New(500, w.getMsgErr))
 		}
 		var ids []int
 		var out []tg.MessageClass

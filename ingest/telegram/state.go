@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,31 @@ type State struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// Published counts items the bus took as new.
 	Published int64 `json:"published"`
+	// Recent holds the ids of the latest published posts, oldest first, at
+	// most the source's Recheck; they are asked for again now and then,
+	// and a post found deleted is withdrawn and leaves the list, which is
+	// what keeps a restart from withdrawing it twice. Rechecked is when
+	// that was last done; Withdrawn counts the withdrawals published.
+	Recent    []int     `json:"recent_ids,omitempty"`
+	Rechecked time.Time `json:"last_recheck,omitzero"`
+	Withdrawn int64     `json:"withdrawn"`
+}
+
+// remember adds a published id to Recent, keeping the newest limit ids.
+func (st *State) remember(id, limit int) {
+	if limit <= 0 || slices.Contains(st.Recent, id) {
+		return
+	}
+	st.Recent = append(st.Recent, id)
+	slices.Sort(st.Recent)
+	if over := len(st.Recent) - limit; over > 0 {
+		st.Recent = slices.Delete(st.Recent, 0, over)
+	}
+}
+
+// forget removes a withdrawn id from Recent.
+func (st *State) forget(id int) {
+	st.Recent = slices.DeleteFunc(st.Recent, func(r int) bool { return r == id })
 }
 
 // StateKey is the wire_source key of a telegram source.

@@ -58,6 +58,12 @@ type Channel struct {
 	// latest posts the first poll takes (default 50).
 	Interval time.Duration
 	Backfill int
+	// Recheck is how many of the most recently published message ids are
+	// asked for again to notice deletions (default 50, negative: never);
+	// RecheckInterval is the least time between two such checks (default
+	// 10m), so that the check costs one call in several polls.
+	Recheck         int
+	RecheckInterval time.Duration
 }
 
 // Config configures the collector.
@@ -97,6 +103,10 @@ type ChannelStats struct {
 	Gaps      int64
 	Recovered int64
 	Errors    int64
+	// Rechecks counts re-checks of published ids; Withdrawn the
+	// withdrawals published for posts found deleted.
+	Rechecks  int64
+	Withdrawn int64
 	Failing   bool
 	LastID    int
 }
@@ -139,6 +149,12 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, log *zap.Logger) (*Col
 		}
 		if ch.Backfill <= 0 {
 			cfg.Channels[i].Backfill = 50
+		}
+		if ch.Recheck == 0 {
+			cfg.Channels[i].Recheck = 50
+		}
+		if ch.RecheckInterval <= 0 {
+			cfg.Channels[i].RecheckInterval = 10 * time.Minute
 		}
 	}
 	if cfg.PageSize <= 0 || cfg.PageSize > 100 {
@@ -362,13 +378,23 @@ func (c *Collector) poll(ctx context.Context, api *tg.Client, ch Channel, st *St
 	username := strings.ToLower(ch.Username)
 	if st.Username != username {
 		// A different channel under the same source id starts over.
-		*st = State{Username: username, Gaps: st.Gaps, Recovered: st.Recovered, Errors: st.Errors}
+		*st = State{Username: username, Gaps: st.Gaps, Recovered: st.Recovered, Errors: st.Errors, Withdrawn: st.Withdrawn}
 	}
 	chats := map[int64]*tg.Channel{}
 	if st.ChannelID == 0 {
 		if err := c.resolve(ctx, api, ch, st, chats); err != nil {
 			return err
 		}
+	}
+	if err := c.recheck(ctx, api, ch, st); err != nil {
+		// Only a dead session stops here: any other failure of the
+		// re-check must not hold back new posts, and the check is
+		// repeated on the next poll because its time was not recorded.
+		if errors.Is(err, ErrSessionInvalid) || ctx.Err() != nil {
+			return err
+		}
+		c.stat(ch.ID, func(s *ChannelStats) { s.Errors++ })
+		c.log.Warn("re-check of published posts failed; no withdrawal from it", zap.String("source", ch.ID), zap.Error(err))
 	}
 	peer := &tg.InputPeerChannel{ChannelID: st.ChannelID, AccessHash: st.AccessHash}
 	msgs, seen, truncated, err := c.history(ctx, api, ch, st, peer, chats)
@@ -590,6 +616,8 @@ func (c *Collector) publish(ctx context.Context, ch Channel, st *State, m *tg.Me
 	if !ack.Duplicate {
 		st.Published++
 	}
+	// A duplicate is on the bus as well, so its entry can be withdrawn too.
+	st.remember(m.ID, ch.Recheck)
 	c.stat(ch.ID, func(s *ChannelStats) {
 		if ack.Duplicate {
 			s.Duplicates++

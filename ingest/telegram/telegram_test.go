@@ -108,6 +108,8 @@ type fixture struct {
 	sess   string
 	origin *tg.Channel
 	chn    *tg.Channel
+	// now, when set, is the collectors' clock.
+	now func() time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -134,7 +136,7 @@ func (f *fixture) collector(t *testing.T, chans ...Channel) *Collector {
 	if os.Getenv("TG_DEBUG") != "" {
 		log, _ = zap.NewDevelopment()
 	}
-	c, err := New(Config{AppID: 1, AppHash: "hash", SessionFile: f.sess, Channels: chans, Rate: 50, Client: f.opts}, f.pub, f.kv, log)
+	c, err := New(Config{AppID: 1, AppHash: "hash", SessionFile: f.sess, Channels: chans, Rate: 50, Client: f.opts, Now: f.now}, f.pub, f.kv, log)
 	if err != nil {
 		t.Fatal(err)
 	}

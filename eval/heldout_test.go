@@ -35,6 +35,7 @@ var (
 	sweep    = flag.String("sweep", "", "file of configurations, one per line, as key=value pairs")
 	cache    = flag.String("cache", "", "directory to keep normalized streams in, so that sweeps compare like with like")
 	floor    = flag.Float64("floor", 0, "fail when any variant's BCubed or pairwise F1 is below this")
+	assigned = flag.String("assignments", "", "directory to write each in-memory variant's {id, story} lines to, for comparing two builds")
 )
 
 func TestHalvesSplitWholeStories(t *testing.T) {
@@ -129,8 +130,15 @@ func TestHeldOut(t *testing.T) {
 					t.Fatal(err)
 				}
 				s = res.Scores
-			} else if s, err = streams[i].Cluster(cfg); err != nil {
-				t.Fatal(err)
+			} else {
+				pred, err := streams[i].Assign(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s = Score(streams[i].Gold, pred)
+				if *assigned != "" && *sweep == "" {
+					writeAssignments(t, filepath.Join(*assigned, strings.ReplaceAll(v.name, " ", "-")+".jsonl"), v.items, pred)
+				}
 			}
 			if *sweep == "" {
 				t.Logf("%-8s items %4d gold %3d pred %4d  BCubed P %.3f R %.3f F1 %.3f  pairwise P %.3f R %.3f F1 %.3f  NMI %.3f",
@@ -169,6 +177,26 @@ func cachedStream(ctx context.Context, v variant) (*Stream, error) {
 		return nil, err
 	}
 	return st, os.WriteFile(path, b, 0o644)
+}
+
+// writeAssignments writes one {"id":…,"story":…} line per item, the
+// format of `newswire eval --assignments`, so that two builds can be
+// compared on one cached stream with diff.
+func writeAssignments(t *testing.T, path string, items []replay.Item, pred []string) {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	for i, it := range items {
+		if err := enc.Encode(struct {
+			ID    string `json:"id"`
+			Story string `json:"story"`
+		}{it.ID, pred[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func readSweep(t *testing.T, path string) [][]string {

@@ -223,9 +223,20 @@ func readEntries(ctx context.Context, js jetstream.JetStream) ([]wire.Entry, err
 // Cluster runs the stream through a fresh Clusterer, the worker's decision
 // code without the bus, and scores the stories each item ended in.
 func (st *Stream) Cluster(cfg synth.Config) (Scores, error) {
+	pred, err := st.Assign(cfg)
+	if err != nil {
+		return Scores{}, err
+	}
+	return Score(st.Gold, pred), nil
+}
+
+// Assign runs the stream through a fresh Clusterer and returns, per item,
+// the story it ended in (after merges). Items that reached no entry get a
+// singleton label of their own.
+func (st *Stream) Assign(cfg synth.Config) ([]string, error) {
 	c, err := synth.NewClusterer(cfg)
 	if err != nil {
-		return Scores{}, fmt.Errorf("eval: %w", err)
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	storyOf := make(map[string]string, len(st.Entries))
 	for _, e := range st.Entries {
@@ -240,5 +251,5 @@ func (st *Stream) Cluster(cfg synth.Config) (Scores, error) {
 		}
 		pred[i] = c.Survivor(s)
 	}
-	return Score(st.Gold, pred), nil
+	return pred, nil
 }

@@ -100,6 +100,13 @@ type State struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// Published counts items the bus took as new.
 	Published int64 `json:"published"`
+	// Known holds the ids of published posts (oldest first, at most
+	// maxKnown) that the newest page can still show, to notice one that
+	// disappears from it (see withdraw.go). A withdrawn id leaves the list,
+	// which keeps a restart from withdrawing it twice; Withdrawn counts
+	// the withdrawals published.
+	Known     []int `json:"known_ids,omitempty"`
+	Withdrawn int64 `json:"withdrawn"`
 }
 
 // StateKey is the wire_source key of a tgweb source.
@@ -109,7 +116,9 @@ func StateKey(sourceID string) string { return "tgweb." + bus.Token(sourceID) }
 type ChannelStats struct {
 	Published, Duplicates, Skipped, Malformed, Pages, NotModified, Errors int64
 	Gaps                                                                  int64
-	LastID                                                                int
+	// Withdrawn counts withdrawals published for posts gone from the page.
+	Withdrawn int64
+	LastID    int
 }
 
 // Collector polls channel previews.
@@ -353,7 +362,7 @@ func (c *Collector) Poll(ctx context.Context, ch Channel) error {
 func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
 	username := strings.ToLower(ch.Username)
 	if st.Username != username {
-		*st = State{Username: username, Gaps: st.Gaps, Errors: st.Errors}
+		*st = State{Username: username, Gaps: st.Gaps, Errors: st.Errors, Withdrawn: st.Withdrawn}
 	}
 	pageURL := c.cfg.BaseURL + "/s/" + url.PathEscape(ch.Username)
 	res, err := c.fetch(ctx, pageURL, st)
@@ -406,11 +415,20 @@ func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
 				zap.String("source", ch.ID), zap.Int("count", gaps), zap.Int64("gaps_total", st.Gaps))
 		}
 	}
+	var sent []int
 	for _, p := range posts {
-		if err := c.publish(ctx, ch, st, p, pageURL); err != nil {
+		ok, err := c.publish(ctx, ch, st, p, pageURL)
+		if err != nil {
+			st.Known = mergeKnown(st.Known, sent)
 			return err
 		}
+		if ok {
+			sent = append(sent, p.ID)
+		}
 		st.LastID = p.ID
+	}
+	if err := c.withdrawMissing(ctx, ch, st, res.page, pageURL, sent); err != nil {
+		return err
 	}
 	// Validators are kept only once everything on the page is on the bus,
 	// so a failed publish is not hidden behind a 304 next time.
@@ -573,11 +591,13 @@ func PostURL(username string, id int) string {
 	return "https://t.me/" + strings.ToLower(username) + "/" + strconv.Itoa(id)
 }
 
-func (c *Collector) publish(ctx context.Context, ch Channel, st *State, p Post, pageURL string) error {
+// publish puts one post on the bus; ok is false for a post without text,
+// which is skipped.
+func (c *Collector) publish(ctx context.Context, ch Channel, st *State, p Post, pageURL string) (ok bool, err error) {
 	if strings.TrimSpace(p.Text) == "" {
 		c.stat(ch.ID, func(s *ChannelStats) { s.Skipped++ })
 		c.log.Debug("post has no text to publish", zap.String("source", ch.ID), zap.Int("id", p.ID), zap.String("media", p.MediaType))
-		return nil
+		return false, nil
 	}
 	item := wire.RawItem{
 		Kind:       Kind,
@@ -607,7 +627,7 @@ func (c *Collector) publish(ctx context.Context, ch Channel, st *State, p Post, 
 	}
 	ack, err := c.pub.Publish(ctx, item)
 	if err != nil {
-		return fmt.Errorf("tgweb: %s: %w", ch.ID, err)
+		return false, fmt.Errorf("tgweb: %s: %w", ch.ID, err)
 	}
 	if !ack.Duplicate {
 		st.Published++
@@ -619,7 +639,7 @@ func (c *Collector) publish(ctx context.Context, ch Channel, st *State, p Post, 
 			s.Published++
 		}
 	})
-	return nil
+	return true, nil
 }
 
 // ref names another post the way ingest/telegram does: by the origin's

@@ -129,6 +129,8 @@ type site struct {
 	pages    map[string]string // "/s/reuters" or "/s/reuters?before=101" → fixture
 	etag     string
 	throttle int // answer this many requests with 429 Retry-After: 1
+	// fresh ignores If-None-Match, as t.me often does.
+	fresh    bool
 	requests []string
 	times    []time.Time
 	inm      []string
@@ -166,7 +168,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.RawQuery == "" {
 		etag := `"` + name + `"`
-		if r.Header.Get("If-None-Match") == etag {
+		if r.Header.Get("If-None-Match") == etag && !s.fresh {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}

@@ -10,7 +10,7 @@ import (
 // (public t.me/s preview) source. Both kinds name the channel the same way,
 // so one struct serves both.
 //
-//   - {id: reuters, kind: telegram, channel: "@reuters", interval: 2m}
+//   - {id: reuters, kind: telegram, channel: "@reuters", interval: 2m, recheck: 50, recheck_interval: 10m}
 //   - {id: nikkeiasia, kind: tgweb, channel: "https://t.me/NikkeiAsia", interval: 5m}
 //
 // Give a source the channel's username as its id when other channels
@@ -22,6 +22,12 @@ type TelegramOptions struct {
 	// Backfill is how many of the latest posts to take the first time a
 	// channel is read; later polls take everything after the last seen post.
 	Backfill int `yaml:"backfill"`
+	// Recheck (kind telegram only) is how many of the latest published
+	// posts are asked for again to notice deletions and withdraw them
+	// (default 50, -1 turns it off); RecheckInterval is the least time
+	// between two such checks (default 10m), which spares the rate limit.
+	Recheck         int      `yaml:"recheck"`
+	RecheckInterval Duration `yaml:"recheck_interval"`
 }
 
 // TelegramConfig is the top-level `telegram:` section: the account the
@@ -76,8 +82,20 @@ func checkTelegramSource(s *Source, add func(sub, format string, args ...any)) {
 	}
 }
 
+func checkTelegramRecheck(s *Source, add func(sub, format string, args ...any)) {
+	if s.Recheck < -1 || s.Recheck > 500 {
+		add(".recheck", "must be within 0..500 (-1 turns re-checking off)")
+	}
+	if s.RecheckInterval != 0 && s.RecheckInterval < Duration(60e9) {
+		add(".recheck_interval", "must be at least 1m")
+	}
+}
+
 func init() {
-	kinds["telegram"] = checkTelegramSource
+	kinds["telegram"] = func(s *Source, add func(sub, format string, args ...any)) {
+		checkTelegramSource(s, add)
+		checkTelegramRecheck(s, add)
+	}
 }
 
 // validateTelegram checks the telegram section when a telegram source

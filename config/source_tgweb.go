@@ -15,5 +15,12 @@ func init() {
 		if s.MaxPages < 0 || s.MaxPages > 100 {
 			add(".max_pages", "must be within 0..100")
 		}
+		// The preview is checked for deleted posts on every fetch anyway.
+		if s.Recheck != 0 {
+			add(".recheck", "applies to kind telegram only")
+		}
+		if s.RecheckInterval != 0 {
+			add(".recheck_interval", "applies to kind telegram only")
+		}
 	}
 }

@@ -28,7 +28,8 @@ func init() {
 				return nil, fmt.Errorf("sources %s: %w", s.ID, err)
 			}
 			chans = append(chans, telegram.Channel{ID: s.ID, Username: username, Code: s.Code, Name: s.Name,
-				Interval: time.Duration(s.Interval), Backfill: s.Backfill})
+				Interval: time.Duration(s.Interval), Backfill: s.Backfill,
+				Recheck: s.Recheck, RecheckInterval: time.Duration(s.RecheckInterval)})
 		}
 		tc := p.cfg.Telegram
 		c, err := telegram.New(telegram.Config{

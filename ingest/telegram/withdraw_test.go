@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -68,10 +70,10 @@ func TestDeletedPostIsWithdrawnOnce(t *testing.T) {
 	f.now = clk.Now
 	// Each run is one poll (the interval is an hour); a new post per run
 	// tells when that poll, re-check included, is done.
-	run := func(newest int) *Collector {
+	run := func(newest int, chans ...Channel) *Collector {
 		t.Helper()
 		f.w.post(ch, textMsg(ch, newest, "post"))
-		c := f.collector(t)
+		c := f.collector(t, chans...)
 		if err := runUntil(t, c, func() bool { return c.Stats()["reuters"].LastID == newest }); err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +113,19 @@ func TestDeletedPostIsWithdrawnOnce(t *testing.T) {
 	}
 	if got := lastGetMessages(); !slices.Equal(got, []int{1, 2, 3}) {
 		t.Errorf("re-checked %v, want [1 2 3]", got)
+	}
+	// The real normalizer makes of it a withdrawal of the post's own entry.
+	cfg := normalize.DefaultConfig()
+	orig, err := normalize.Normalize(cfg, rawItems(t, f.bus.JS)[1], provenance.RawRef{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := normalize.Normalize(cfg, w.item, provenance.RawRef{MsgID: w.msgID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gone.Withdrawn || gone.ID != orig.ID || orig.URL != "https://t.me/reuters/2" {
+		t.Errorf("normalized withdrawal: withdrawn %v id %s, want the entry %s of %s", gone.Withdrawn, gone.ID, orig.ID, orig.URL)
 	}
 	st := state(t, f.kv, "reuters")
 	if !slices.Equal(st.Recent, []int{1, 3, 4}) || st.Withdrawn != 1 || !st.Rechecked.Equal(clk.Now()) {
@@ -174,28 +189,18 @@ func TestDeletedPostIsWithdrawnOnce(t *testing.T) {
 	if st := state(t, f.kv, "reuters"); st.Withdrawn != 2 || slices.Contains(st.Recent, 3) || !st.Rechecked.After(failedAt) {
 		t.Errorf("state %+v", st)
 	}
-}
 
-func TestRecheckOff(t *testing.T) {
-	f := newFixture(t)
-	ch := f.chn.ID
-	f.w.post(ch, textMsg(ch, 1, "one"), textMsg(ch, 2, "two"))
-	off := Channel{ID: "reuters", Username: "Reuters", Interval: time.Hour, Recheck: -1}
-	c := f.collector(t, off)
-	if err := runUntil(t, c, func() bool { return c.Stats()["reuters"].LastID == 2 }); err != nil {
-		t.Fatal(err)
+	// recheck: -1 asks nothing and keeps no more ids.
+	f.w.remove(ch, 4)
+	clk.advance(time.Hour)
+	calls = f.w.count("channels.getMessages")
+	before := state(t, f.kv, "reuters").Recent
+	run(9, Channel{ID: "reuters", Username: "Reuters", Interval: time.Hour, Recheck: -1})
+	if n := f.w.count("channels.getMessages"); n != calls || len(withdrawals(t, f)) != 2 {
+		t.Errorf("recheck -1: %d getMessages calls, %d withdrawals", n-calls, len(withdrawals(t, f)))
 	}
-	f.w.remove(ch, 1)
-	f.w.post(ch, textMsg(ch, 3, "three"))
-	c = f.collector(t, off)
-	if err := runUntil(t, c, func() bool { return c.Stats()["reuters"].LastID == 3 }); err != nil {
-		t.Fatal(err)
-	}
-	if n := f.w.count("channels.getMessages"); n != 0 || len(withdrawals(t, f)) != 0 {
-		t.Errorf("recheck -1: %d getMessages calls, %d withdrawals", n, len(withdrawals(t, f)))
-	}
-	if st := state(t, f.kv, "reuters"); len(st.Recent) != 0 {
-		t.Errorf("recheck -1 keeps ids %v", st.Recent)
+	if st := state(t, f.kv, "reuters"); !slices.Equal(st.Recent, before) {
+		t.Errorf("recheck -1 changed the recent ids from %v to %v", before, st.Recent)
 	}
 }
 

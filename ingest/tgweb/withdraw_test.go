@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -89,6 +91,25 @@ func TestDeletedPostIsWithdrawnOnce(t *testing.T) {
 	}
 	if want := "telegram:reuters-web:reuters/104:withdrawn"; w.msgID != want {
 		t.Errorf("withdrawal Nats-Msg-Id %q, want %q", w.msgID, want)
+	}
+	// The real normalizer makes of it a withdrawal of the post's own entry.
+	var post wire.RawItem
+	for _, it := range e.items(t) {
+		if it.NativeID == "reuters/104" && !it.Deleted {
+			post = it
+		}
+	}
+	cfg := normalize.DefaultConfig()
+	orig, err := normalize.Normalize(cfg, post, provenance.RawRef{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := normalize.Normalize(cfg, w.item, provenance.RawRef{MsgID: w.msgID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gone.Withdrawn || gone.ID != orig.ID {
+		t.Errorf("normalized withdrawal: withdrawn %v id %s, want the post's entry %s", gone.Withdrawn, gone.ID, orig.ID)
 	}
 	if st := e.state(t, c, "reuters-web"); !slices.Equal(st.Known, []int{101, 102, 105}) || st.Withdrawn != 1 {
 		t.Errorf("state after withdrawal: known %v withdrawn %d", st.Known, st.Withdrawn)

@@ -2,8 +2,6 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,25 +10,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/ingest"
 )
 
-// health holds the fields every collector writes into its wire_source state.
-type health struct {
-	Errors      int64     `json:"errors"`
-	Failing     bool      `json:"failing"`
-	LastPoll    time.Time `json:"last_poll"`
-	LastSuccess time.Time `json:"last_success"`
-	NextPoll    time.Time `json:"next_poll"`
-	Published   int64     `json:"published"`
-}
-
 // Sources mirrors the wire_source bucket and reports every source's health
-// as gauges labelled by kind and source. Because it reads the bucket, any
+// (ingest.Health) as gauges labelled by kind and source. Because it reads the bucket, any
 // process — the API server included — can report the health of collectors
 // that run elsewhere.
 type Sources struct {
 	mu    sync.Mutex
-	state map[string]health // by bucket key "<kind>.<source>"
+	state map[string]ingest.Health // by bucket key "<kind>.<source>"
 
 	errors, failing, lastPoll, lastSuccess, nextPoll, published *prometheus.Desc
 }
@@ -42,7 +32,7 @@ func NewSources() *Sources {
 		return prometheus.NewDesc(prometheus.BuildFQName("newswire", "source", name), help, l, nil)
 	}
 	return &Sources{
-		state:       make(map[string]health),
+		state:       make(map[string]ingest.Health),
 		errors:      d("errors", "errors recorded in the source's collector state (consecutive or total, per collector kind)"),
 		failing:     d("failing", "1 while the source is marked failing (e.g. private channel)"),
 		lastPoll:    d("last_poll_timestamp_seconds", "time of the last poll"),
@@ -85,13 +75,10 @@ func (s *Sources) apply(e jetstream.KeyValueEntry, log *zap.Logger) {
 		delete(s.state, e.Key())
 		return
 	}
-	var h health
-	if err := json.Unmarshal(e.Value(), &h); err != nil {
-		var se *json.UnmarshalTypeError
-		if !errors.As(err, &se) {
-			log.Debug("metrics: unreadable source state", zap.String("key", e.Key()), zap.Error(err))
-			return
-		}
+	h, err := ingest.ReadHealth(e.Value())
+	if err != nil {
+		log.Debug("metrics: unreadable source state", zap.String("key", e.Key()), zap.Error(err))
+		return
 	}
 	s.state[e.Key()] = h
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/rss"
 )
 
@@ -121,19 +122,19 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 		}
 		return h, nil
 	}
-	e, err := kv.Get(ctx, s.Kind+"."+bus.Token(s.ID))
+	e, err := kv.Get(ctx, ingest.HealthKey(s.Kind, s.ID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return sourceHealth{}, nil
 	}
 	if err != nil {
 		return sourceHealth{}, err
 	}
-	var h sourceHealth
-	if err := json.Unmarshal(e.Value(), &h); err != nil {
-		return sourceHealth{}, fmt.Errorf("state not readable: %w", err)
+	c, err := ingest.ReadHealth(e.Value())
+	if err != nil {
+		return sourceHealth{}, err
 	}
-	h.Polled = true
-	return h, nil
+	return sourceHealth{Polled: true, Errors: int(c.Errors), LastError: c.LastError, LastPoll: c.LastPoll,
+		LastSuccess: c.LastSuccess, NextPoll: c.NextPoll, Published: c.Published}, nil
 }
 
 func printHealth(w io.Writer, sources []config.Source, health map[string]sourceHealth, now time.Time) {

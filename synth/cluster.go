@@ -5,7 +5,9 @@ package synth
 
 import (
 	"errors"
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -125,19 +127,35 @@ func (c Config) Validate() error {
 // for concurrent use; the worker serialises calls. Given the same entries
 // in the same order it makes the same decisions and the same story ids.
 type Clusterer struct {
-	cfg     Config
-	df      map[string]*decayed
+	cfg Config
+	// df holds each term's decayed document frequency and the term's
+	// canonical string: vectors share that one string, so the equality
+	// checks of dot products and map lookups stop at the pointer instead
+	// of comparing bytes.
+	df      map[string]*docFreq
 	docs    decayed
 	clock   time.Time
 	stories map[string]*story
 	index   map[string][]posting // term → active stories whose centroid holds it
+	// Stories in the index have a dense number: postings name it, and the
+	// scoring loops accumulate in acc and stamp mark by it, so walking a
+	// posting list reads arrays that stay in cache instead of the stories.
+	live []*story
+	free []int32
+	acc  []float64
+	mark []uint64
+	norm []float64 // the centroid's length, √norm2
 	byEntry map[string]*story    // entry id → its story, for active stories
 	nextSeq int64
 	added   int
 	dirty   map[string]bool
 	// scratch space reused by every Add, so that the hot path does not allocate per candidate
-	counts  map[string]termCount
-	touched []*story
+	bag     []bagTerm
+	cands   []candidate
+	common  []term
+	order   []int32
+	probe   probe
+	touched []int32
 	epoch   uint64
 	toks    []token
 	// changed holds the stories that took an entry since the last merge pass.
@@ -147,9 +165,20 @@ type Clusterer struct {
 	found   []candidate
 }
 
-type termCount struct {
+// bagTerm is one token occurrence on its way into a vector. Sorting the
+// occurrences by term and adding up each run replaces a map per entry;
+// pos keeps the additions in token order, as a running sum would.
+type bagTerm struct {
+	h      uint64
+	t      string
+	pos    int32
 	f      float64
 	proper bool
+}
+
+type docFreq struct {
+	decayed
+	term string
 }
 
 type decayed struct {
@@ -200,33 +229,50 @@ func termLess(a, b term) bool {
 	return a.t < b.t
 }
 
-func sortTerms(v []term) { sort.Slice(v, func(i, j int) bool { return termLess(v[i], v[j]) }) }
+func compareTerms(a, b term) int {
+	if c := cmp.Compare(a.h, b.h); c != 0 {
+		return c
+	}
+	return strings.Compare(a.t, b.t)
+}
+
+func sortTerms(v []term) { slices.SortFunc(v, compareTerms) }
 
 type story struct {
-	id  string
-	seq int64
+	// The fields read for every story the index finds come first, so that
+	// one or two cache lines decide whether the story may take an entry.
+	cw     []float64
+	norm2  float64
+	seq    int64
+	active bool
+	first  time.Time
+	last   time.Time
+	// num is the story's dense number while it is in the index; pos
+	// holds, per centroid term, the place of its posting in that term's list.
+	num int32
+	pos []int32
+
+	id string
 	// The centroid is the sum of the members' unit vectors: slot maps a
-	// term to its place in cw (weights) and ct (terms), so that postings
-	// can point straight at a weight and scoring needs no map lookup.
-	slot  map[string]int32
-	cw    []float64
+	// term's hash to its place in cw (weights), ct (terms) and ch
+	// (hashes), so that postings can point straight at a weight and a
+	// lookup hashes no string. A second term with the hash of one already
+	// held (possible, never seen) gets its place from clash instead.
+	slot  map[uint64]int32
+	clash map[string]int32
 	ct    []string
-	norm2 float64
-	// recent holds the vectors of the latest independent members, oldest first.
+	ch    []uint64
+	// recent holds the vectors of the latest independent members, oldest
+	// first, and sigs their term signatures.
 	recent     [][]term
+	sigs       []signature
 	members    []member
-	first      time.Time
-	last       time.Time
 	seen       time.Time // latest observed time of a member, for staleness
-	active     bool
 	version    int64
 	mergedInto string
 	// published is when the worker last published a snapshot of the story
 	// (wall time, for rate limiting only; it never affects clustering).
 	published time.Time
-	// scratch of the scoring pass that last touched this story
-	epoch uint64
-	acc   float64
 	// passEpoch is one more than the number of the merge pass for which
 	// the story is already queued: zero is never queued.
 	passEpoch uint64
@@ -245,12 +291,11 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 	}
 	return &Clusterer{
 		cfg:     cfg,
-		df:      make(map[string]*decayed),
+		df:      make(map[string]*docFreq),
 		stories: make(map[string]*story),
 		index:   make(map[string][]posting),
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
-		counts:  make(map[string]termCount),
 	}, nil
 }
 
@@ -313,12 +358,14 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		vec = c.vector(e)
 	}
 	cands := c.score(vec, at)
-	for _, x := range vec {
+	for i, x := range vec {
 		d, ok := c.df[x.t]
 		if !ok {
-			d = &decayed{}
+			// The first vector to hold a term lends it its string.
+			d = &docFreq{term: x.t}
 			c.df[x.t] = d
 		}
+		vec[i].t = d.term
 		d.add(c.clock, c.cfg.DFHalfLife, 1)
 	}
 	c.docs.add(c.clock, c.cfg.DFHalfLife, 1)
@@ -332,8 +379,9 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		}
 		return best.id
 	}
-	s := &story{id: StoryID(e.ID), seq: c.nextSeq, slot: make(map[string]int32), first: at, last: at, active: true}
+	s := &story{id: StoryID(e.ID), seq: c.nextSeq, slot: make(map[uint64]int32, len(vec)), first: at, last: at, active: true}
 	c.nextSeq++
+	c.number(s)
 	c.stories[s.id] = s
 	c.join(s, e, vec, independent)
 	return s.id
@@ -349,15 +397,11 @@ func firstNonEmpty(a, b string) string {
 // vector is the entry's L2-normalised TF-IDF vector over headline and body
 // terms, sorted by term.
 func (c *Clusterer) vector(e wire.Entry) []term {
-	counts := c.counts
-	clear(counts)
+	bag := c.bag[:0]
 	c.toks = tokenize(e.Headline, 0, c.toks[:0])
 	names := !titleCase(c.toks)
 	for _, t := range c.toks {
-		x := counts[t.term]
-		x.f += c.cfg.TitleWeight
-		x.proper = x.proper || t.proper || names && t.capital
-		counts[t.term] = x
+		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital})
 	}
 	body := e.Text
 	if strings.HasPrefix(body, e.Headline) {
@@ -367,27 +411,44 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		c.toks = tokenize(body, c.cfg.MaxBodyTokens, c.toks[:0])
 		names := !titleCase(c.toks)
 		for _, t := range c.toks {
-			x := counts[t.term]
-			x.f++
-			x.proper = x.proper || t.proper || names && t.capital
-			counts[t.term] = x
+			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: 1, proper: t.proper || names && t.capital})
 		}
 	}
+	slices.SortFunc(bag, func(a, b bagTerm) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pos, b.pos)
+	})
+	// Fold each run of one term into its first occurrence.
+	n := 0
+	for i := 0; i < len(bag); i++ {
+		if n > 0 && bag[n-1].h == bag[i].h && bag[n-1].t == bag[i].t {
+			bag[n-1].f += bag[i].f
+			bag[n-1].proper = bag[n-1].proper || bag[i].proper
+			continue
+		}
+		bag[n] = bag[i]
+		n++
+	}
+	c.bag = bag
 	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
-	vec := make([]term, 0, len(counts))
+	vec := make([]term, n)
 	var norm2 float64
-	for t, x := range counts {
-		df := 0.0
-		if d, ok := c.df[t]; ok {
-			df = d.value(c.clock, c.cfg.DFHalfLife)
+	for i, x := range bag[:n] {
+		df, t := 0.0, x.t
+		if d, ok := c.df[x.t]; ok {
+			df, t = d.value(c.clock, c.cfg.DFHalfLife), d.term
 		}
 		w := (1 + math.Log(x.f)) * (math.Log((docs+1)/(df+1)) + 1)
 		if x.proper {
 			w *= c.cfg.ProperWeight
 		}
-		vec = append(vec, newTerm(t, w))
+		vec[i] = term{h: x.h, t: t, w: w}
 	}
-	sortTerms(vec)
 	for _, x := range vec {
 		norm2 += x.w * x.w
 	}
@@ -420,7 +481,8 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 	// overlap: cheaper than a map on the hottest loop.
 	c.epoch++
 	touched := c.touched[:0]
-	var common []term // terms too common to retrieve by; added to the full score below
+	common := c.common[:0] // terms too common to retrieve by; added to the full score below
+	acc, mark := c.acc, c.mark
 	for _, x := range vec {
 		post := c.index[x.t]
 		if len(post) > maxPostings {
@@ -428,30 +490,37 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			continue
 		}
 		for _, p := range post {
-			if p.s.epoch != c.epoch {
-				p.s.epoch, p.s.acc = c.epoch, 0
-				touched = append(touched, p.s)
+			if mark[p.num] != c.epoch {
+				mark[p.num], acc[p.num] = c.epoch, 0
+				touched = append(touched, p.num)
 			}
-			p.s.acc += x.w * p.s.cw[p.i]
+			acc[p.num] += x.w * p.w
 		}
 	}
-	c.touched = touched
+	c.touched, c.common = touched, common
 	// Keep the Candidates best by partial overlap: a bounded insertion
-	// instead of sorting every story that shares a term.
-	found := make([]candidate, 0, c.cfg.Candidates+1)
+	// instead of sorting every story that shares a term. The slice is
+	// scratch: the caller is done with it before the next score.
+	found := c.cands[:0]
 	better := func(a, b candidate) bool {
 		if a.score != b.score {
 			return a.score > b.score
 		}
 		return a.s.seq < b.s.seq
 	}
-	for _, s := range touched {
-		v := s.acc
-		if !s.active || at.Sub(s.last) > c.cfg.Window || s.first.Sub(at) > c.cfg.Window {
+	for _, num := range touched {
+		// Rank on the dense arrays first: only a story that would enter
+		// the list is read to see whether its time span admits the entry.
+		v := acc[num] / c.norm[num]
+		if len(found) == c.cfg.Candidates && v < found[len(found)-1].score {
 			continue
 		}
-		x := candidate{s, v / math.Sqrt(s.norm2)}
+		s := c.live[num]
+		x := candidate{s, v}
 		if len(found) == c.cfg.Candidates && !better(x, found[len(found)-1]) {
+			continue
+		}
+		if !s.active || at.Sub(s.last) > c.cfg.Window || s.first.Sub(at) > c.cfg.Window {
 			continue
 		}
 		i := len(found)
@@ -464,12 +533,12 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			found = found[:c.cfg.Candidates]
 		}
 	}
-	byScore := func(i, j int) bool { return better(found[i], found[j]) }
+	probing := false
 	for i := range found {
 		s := found[i].s
-		dot := s.acc
+		dot := acc[s.num]
 		for _, x := range common {
-			dot += x.w * s.weight(x.t)
+			dot += x.w * s.weight(x.h, x.t)
 		}
 		cent := dot / math.Sqrt(s.norm2)
 		w := c.cfg.CentroidWeight
@@ -480,13 +549,28 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			found[i].score = w * cent * tf
 			continue
 		}
+		if !probing {
+			c.probe.fill(vec)
+			probing = true
+		}
 		var near float64
-		for _, m := range s.recent {
-			near = max(near, dotVec(vec, m))
+		for k, m := range s.recent {
+			if s.sigs[k].meets(c.probe.sig) {
+				near = max(near, c.probe.dot(m))
+			}
 		}
 		found[i].score = (w*cent + (1-w)*near) * tf
 	}
-	sort.Slice(found, byScore)
+	slices.SortFunc(found, func(a, b candidate) int {
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
+	c.cands = found
 	return found
 }
 
@@ -494,11 +578,14 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time) float64 {
 	var dot float64
 	for _, x := range vec {
-		dot += x.w * s.weight(x.t)
+		dot += x.w * s.weight(x.h, x.t)
 	}
+	c.probe.fill(vec)
 	var near float64
-	for _, m := range s.recent {
-		near = max(near, dotVec(vec, m))
+	for k, m := range s.recent {
+		if s.sigs[k].meets(c.probe.sig) {
+			near = max(near, c.probe.dot(m))
+		}
 	}
 	w := c.cfg.CentroidWeight
 	return (w*dot/math.Sqrt(s.norm2) + (1-w)*near) * c.timeFactor(s, at)
@@ -524,8 +611,9 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 	if vec != nil {
 		c.addCentroid(s, vec)
 		s.recent = append(s.recent, vec)
-		if len(s.recent) > c.cfg.RecentMembers {
-			s.recent = s.recent[len(s.recent)-c.cfg.RecentMembers:]
+		s.sigs = append(s.sigs, signatureOf(vec))
+		if n := len(s.recent) - c.cfg.RecentMembers; n > 0 {
+			s.recent, s.sigs = s.recent[n:], s.sigs[n:]
 		}
 	}
 	e.Text = snippet(e.Text, 600)
@@ -549,18 +637,31 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 
 func (c *Clusterer) addCentroid(s *story, vec []term) {
 	for _, x := range vec {
-		i, had := s.slot[x.t]
+		list := c.index[x.t]
+		i, had := s.find(x.h, x.t)
 		if !had {
 			i = int32(len(s.cw))
-			s.slot[x.t] = i
+			if _, taken := s.slot[x.h]; taken {
+				if s.clash == nil {
+					s.clash = make(map[string]int32)
+				}
+				s.clash[x.t] = i
+			} else {
+				s.slot[x.h] = i
+			}
 			s.cw = append(s.cw, 0)
 			s.ct = append(s.ct, x.t)
-			c.index[x.t] = append(c.index[x.t], posting{s, i})
+			s.ch = append(s.ch, x.h)
+			s.pos = append(s.pos, int32(len(list)))
+			list = append(list, posting{num: s.num, i: i})
+			c.index[x.t] = list
 		}
 		old := s.cw[i]
 		s.norm2 += 2*old*x.w + x.w*x.w
 		s.cw[i] = old + x.w
+		list[s.pos[i]].w = s.cw[i]
 	}
+	c.norm[s.num] = math.Sqrt(s.norm2)
 }
 
 // mergeLinked merges into one story the stories that an entry just
@@ -575,7 +676,7 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		if !o.s.active || o.s == s || o.s.mergedInto != "" {
 			continue
 		}
-		if centroidCosine(s, o.s) < c.cfg.MergeThreshold {
+		if c.centroidCosine(s, o.s) < c.cfg.MergeThreshold {
 			continue
 		}
 		keep, gone := s, o.s
@@ -583,23 +684,29 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 			keep, gone = gone, keep
 		}
 		if debugMerge {
-			println("MERGE", len(keep.members), keep.members[0].entry.Headline, "<-", len(gone.members), gone.members[0].entry.Headline, centroidCosine(s, o.s), o.score)
+			println("MERGE", len(keep.members), keep.members[0].entry.Headline, "<-", len(gone.members), gone.members[0].entry.Headline, c.centroidCosine(s, o.s), o.score)
 		}
 		c.merge(keep, gone)
 		s = keep
 	}
 }
 
-func centroidCosine(a, b *story) float64 {
+// centroidCosine sums over the smaller centroid's terms in string order,
+// a fixed order whatever the order the terms came in.
+func (c *Clusterer) centroidCosine(a, b *story) float64 {
 	if len(a.cw) > len(b.cw) {
 		a, b = b, a
 	}
-	terms := append([]string(nil), a.ct...)
-	sort.Strings(terms)
-	var dot float64
-	for _, t := range terms {
-		dot += a.weight(t) * b.weight(t)
+	order := c.order[:0]
+	for i := range a.ct {
+		order = append(order, int32(i))
 	}
+	slices.SortFunc(order, func(i, j int32) int { return strings.Compare(a.ct[i], a.ct[j]) })
+	var dot float64
+	for _, i := range order {
+		dot += a.cw[i] * b.weight(a.ch[i], a.ct[i])
+	}
+	c.order = order
 	return dot / math.Sqrt(a.norm2*b.norm2)
 }
 
@@ -607,14 +714,15 @@ func centroidCosine(a, b *story) float64 {
 func (c *Clusterer) merge(keep, gone *story) {
 	terms := make([]term, 0, len(gone.cw))
 	for i, t := range gone.ct {
-		terms = append(terms, newTerm(t, gone.cw[i]))
+		terms = append(terms, term{h: gone.ch[i], t: t, w: gone.cw[i]})
 	}
 	sortTerms(terms)
 	c.unindex(gone)
 	c.addCentroid(keep, terms)
 	keep.recent = append(keep.recent, gone.recent...)
-	if len(keep.recent) > c.cfg.RecentMembers {
-		keep.recent = keep.recent[len(keep.recent)-c.cfg.RecentMembers:]
+	keep.sigs = append(keep.sigs, gone.sigs...)
+	if n := len(keep.recent) - c.cfg.RecentMembers; n > 0 {
+		keep.recent, keep.sigs = keep.recent[n:], keep.sigs[n:]
 	}
 	for _, m := range gone.members {
 		keep.members = append(keep.members, m)
@@ -629,7 +737,7 @@ func (c *Clusterer) merge(keep, gone *story) {
 	}
 	gone.active = false
 	gone.mergedInto = keep.id
-	gone.recent = nil
+	gone.recent, gone.sigs = nil, nil
 	c.dirty[keep.id] = true
 	c.dirty[gone.id] = true
 }
@@ -641,13 +749,45 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
+// number gives a story entering the index a dense number, reusing the
+// numbers of stories that left it.
+func (c *Clusterer) number(s *story) {
+	if n := len(c.free); n > 0 {
+		s.num = c.free[n-1]
+		c.free = c.free[:n-1]
+		c.live[s.num] = s
+		return
+	}
+	s.num = int32(len(c.live))
+	c.live = append(c.live, s)
+	c.acc = append(c.acc, 0)
+	c.mark = append(c.mark, 0)
+	c.norm = append(c.norm, 0)
+}
+
+// unindex removes s's postings and frees its number. A posting is
+// replaced by its list's last one: the order of a list does not matter,
+// since every ranking that reads it breaks ties by story age.
 func (c *Clusterer) unindex(s *story) {
-	for _, t := range s.ct {
-		c.index[t] = removeStory(c.index[t], s)
-		if len(c.index[t]) == 0 {
+	for k, t := range s.ct {
+		list := c.index[t]
+		at, last := s.pos[k], len(list)-1
+		if int(at) != last {
+			moved := list[last]
+			list[at] = moved
+			c.live[moved.num].pos[moved.i] = at
+		}
+		list = list[:last]
+		if len(list) == 0 {
 			delete(c.index, t)
+		} else {
+			c.index[t] = list
 		}
 	}
+	s.pos = nil
+	c.live[s.num] = nil
+	c.free = append(c.free, s.num)
+	s.num = -1
 }
 
 func snippet(s string, n int) string {
@@ -664,8 +804,8 @@ func snippet(s string, n int) string {
 // expire retires stories that have been quiet for StaleAfter of stream time.
 func (c *Clusterer) expire() {
 	var gone []*story
-	for _, s := range c.stories {
-		if s.active && c.clock.Sub(s.seen) > c.cfg.StaleAfter {
+	for _, s := range c.live { // the active stories, and nil for free numbers
+		if s != nil && s.active && c.clock.Sub(s.seen) > c.cfg.StaleAfter {
 			gone = append(gone, s)
 		}
 	}
@@ -675,7 +815,7 @@ func (c *Clusterer) expire() {
 	sort.Slice(gone, func(i, j int) bool { return gone[i].seq < gone[j].seq })
 	for _, s := range gone {
 		s.active = false
-		s.recent = nil
+		s.recent, s.sigs = nil, nil
 		c.dirty[s.id] = true
 		c.unindex(s)
 		for _, m := range s.members {
@@ -694,28 +834,36 @@ func (c *Clusterer) forgetTerms() {
 	}
 }
 
-// posting is one story in a term's posting list, with the place of the
-// term's weight in that story's centroid.
+// posting is one story in a term's posting list: its dense number, the
+// place of the term in its centroid, and a copy of the term's centroid
+// weight there (kept in step by addCentroid), so that retrieval reads
+// the weight without visiting the story.
 type posting struct {
-	s *story
-	i int32
+	num int32
+	i   int32
+	w   float64
 }
 
-func removeStory(list []posting, s *story) []posting {
-	for i, p := range list {
-		if p.s == s {
-			return append(list[:i], list[i+1:]...)
-		}
-	}
-	return list
-}
-
-// weight is the centroid weight of t, zero when the story lacks it.
-func (s *story) weight(t string) float64 {
-	if i, ok := s.slot[t]; ok {
+// weight is the centroid weight of t (whose hash is h), zero when the
+// story lacks it.
+func (s *story) weight(h uint64, t string) float64 {
+	if i, ok := s.find(h, t); ok {
 		return s.cw[i]
 	}
 	return 0
+}
+
+// find is the place of term t, whose hash is h, in the centroid.
+func (s *story) find(h uint64, t string) (int32, bool) {
+	i, ok := s.slot[h]
+	if !ok {
+		return 0, false
+	}
+	if s.ct[i] == t {
+		return i, true
+	}
+	i, ok = s.clash[t]
+	return i, ok
 }
 
 // StoryOf returns the id of the active story holding an entry.
@@ -867,29 +1015,35 @@ const passCandidates = 3
 func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 	c.epoch++
 	touched := c.touched[:0]
-	for _, i := range heaviest(s, passTerms, c.pick[:0]) {
+	acc, mark := c.acc, c.mark
+	c.pick = heaviest(s, passTerms, c.pick[:0])
+	for _, i := range c.pick {
 		post := c.index[s.ct[i]]
 		if len(post) > maxPostings {
 			continue
 		}
 		w := s.cw[i]
 		for _, p := range post {
-			if p.s == s || !p.s.active {
+			if p.num == s.num {
 				continue
 			}
-			if p.s.epoch != c.epoch {
-				p.s.epoch, p.s.acc = c.epoch, 0
-				touched = append(touched, p.s)
+			if mark[p.num] != c.epoch {
+				mark[p.num], acc[p.num] = c.epoch, 0
+				touched = append(touched, p.num)
 			}
-			p.s.acc += w * p.s.cw[p.i]
+			acc[p.num] += w * p.w
 		}
 	}
 	c.touched = touched
 	// The overlap on the heaviest terms ranks; the few best get the exact
 	// cosine over all of s's terms.
 	found := c.found[:0]
-	for _, o := range touched {
-		x := candidate{o, o.acc / math.Sqrt(o.norm2)}
+	for _, num := range touched {
+		v := acc[num] / c.norm[num]
+		if len(found) == passCandidates && v < found[len(found)-1].score {
+			continue
+		}
+		x := candidate{c.live[num], v}
 		i := len(found)
 		found = append(found, x)
 		for ; i > 0 && (x.score > found[i-1].score || x.score == found[i-1].score && x.s.seq < found[i-1].s.seq); i-- {
@@ -906,7 +1060,7 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 	for _, x := range found {
 		var dot float64
 		for i, t := range s.ct {
-			dot += s.cw[i] * x.s.weight(t)
+			dot += s.cw[i] * x.s.weight(s.ch[i], t)
 		}
 		v := dot / math.Sqrt(s.norm2*x.s.norm2) * spanFactor(s, x.s, c.cfg.TimeHalfLife)
 		if v > bestScore || v == bestScore && best != nil && x.s.seq < best.seq {
@@ -948,4 +1102,84 @@ func spanFactor(a, b *story, halfLife time.Duration) float64 {
 		gap = a.first.Sub(b.last)
 	}
 	return math.Exp2(-float64(gap) / float64(halfLife))
+}
+
+// probe holds one vector's terms in an open-addressing table by hash. An
+// entry is compared with up to RecentMembers vectors of each of
+// Candidates stories; one probe per term of each of those is cheaper than
+// merging both sorted vectors, whose branches the CPU cannot predict.
+type probe struct {
+	slots []probeSlot
+	mask  uint64
+	sig   signature
+}
+
+type probeSlot struct {
+	h uint64
+	t string // empty marks a free slot: no term is empty
+	w float64
+}
+
+// fill loads vec, keeping the table at most a quarter full so that a
+// probe for an absent term (the common case) mostly ends at once.
+func (p *probe) fill(vec []term) {
+	n := 16
+	for n < 4*len(vec) {
+		n *= 2
+	}
+	if cap(p.slots) < n {
+		p.slots = make([]probeSlot, n)
+	}
+	p.slots = p.slots[:n]
+	clear(p.slots)
+	p.mask = uint64(n - 1)
+	p.sig = signatureOf(vec)
+	for _, x := range vec {
+		i := x.h & p.mask
+		for p.slots[i].t != "" {
+			i = (i + 1) & p.mask
+		}
+		p.slots[i] = probeSlot{x.h, x.t, x.w}
+	}
+}
+
+// dot is the dot product of the loaded vector with m. The products are
+// added in m's order, which is the sorted order a merge of the two
+// vectors adds them in, so the sum has the same bits as dotVec's.
+func (p *probe) dot(m []term) float64 {
+	var d float64
+	for _, x := range m {
+		for i := x.h & p.mask; ; i = (i + 1) & p.mask {
+			sl := &p.slots[i]
+			if sl.t == "" {
+				break
+			}
+			if sl.h == x.h && sl.t == x.t {
+				d += sl.w * x.w
+				break
+			}
+		}
+	}
+	return d
+}
+
+// signature has one bit set per term of a vector, chosen by the term's
+// hash. Two vectors whose signatures do not meet share no term, so their
+// dot product is exactly zero and need not be computed: most recent
+// members of a candidate story share nothing with the entry but the
+// common words that found the story, and reading their vectors is what
+// scoring spends its time on.
+type signature [4]uint64
+
+func signatureOf(vec []term) signature {
+	var s signature
+	for _, x := range vec {
+		b := x.h >> 56
+		s[b>>6] |= 1 << (b & 63)
+	}
+	return s
+}
+
+func (a *signature) meets(b signature) bool {
+	return a[0]&b[0]|a[1]&b[1]|a[2]&b[2]|a[3]&b[3] != 0
 }

@@ -4,8 +4,8 @@
 package synth
 
 import (
-	"errors"
 	"cmp"
+	"errors"
 	"math"
 	"slices"
 	"sort"
@@ -140,12 +140,12 @@ type Clusterer struct {
 	// Stories in the index have a dense number: postings name it, and the
 	// scoring loops accumulate in acc and stamp mark by it, so walking a
 	// posting list reads arrays that stay in cache instead of the stories.
-	live []*story
-	free []int32
-	acc  []float64
-	mark []uint64
-	norm []float64 // the centroid's length, √norm2
-	byEntry map[string]*story    // entry id → its story, for active stories
+	live    []*story
+	free    []int32
+	acc     []float64
+	mark    []uint64
+	norm    []float64         // the centroid's length, √norm2
+	byEntry map[string]*story // entry id → its story, for active stories
 	nextSeq int64
 	added   int
 	dirty   map[string]bool

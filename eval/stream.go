@@ -240,7 +240,9 @@ func (st *Stream) Assign(cfg synth.Config) ([]string, error) {
 	}
 	storyOf := make(map[string]string, len(st.Entries))
 	for _, e := range st.Entries {
-		storyOf[e.ID] = c.Add(e)
+		if id := c.Add(e); id != "" {
+			storyOf[e.ID] = id
+		}
 	}
 	pred := make([]string, len(st.Gold))
 	for i, id := range st.EntryOf {

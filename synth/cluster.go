@@ -304,7 +304,10 @@ func StoryID(entryID string) string { return "s" + strings.TrimPrefix(entryID, "
 
 // Add assigns e to a story and returns the story's id. Adding an entry that
 // is already in an active story changes nothing and returns that story,
-// except that a withdrawal marks the entry withdrawn there.
+// except that a withdrawal marks the entry withdrawn there. A withdrawal
+// of an entry no active story holds (its story went stale, or the entry
+// never arrived) takes no story and returns "": the deleted post has
+// nothing left to retract, and its bare id must not found a story.
 func (c *Clusterer) Add(e wire.Entry) string {
 	if s, ok := c.byEntry[e.ID]; ok {
 		if e.Withdrawn {
@@ -316,6 +319,9 @@ func (c *Clusterer) Add(e wire.Entry) string {
 			}
 		}
 		return s.id
+	}
+	if e.Withdrawn {
+		return ""
 	}
 	at := e.PublishedAt
 	// The clock runs on arrival (observed) time: staleness and frequency

@@ -369,3 +369,41 @@ func TestMergePassSkipsForgottenStories(t *testing.T) {
 		t.Fatalf("e3 in %s, want its own story", got)
 	}
 }
+
+func TestWithdrawalOfUnheldEntryOpensNoStory(t *testing.T) {
+	c := newTestClusterer(t)
+	background(c)
+	id := c.Add(entry("e9f01", "tg1", "Ferry capsizes off Lesbos, coastguard searching for survivors", "", 0))
+	// A day and more of other news: the ferry story goes stale (expiry
+	// runs every 256 entries) and the worker forgets it.
+	for i := range 256 {
+		e := entry(fmt.Sprintf("e9fa%03d", i), "dw", "Central bank leaves rates unchanged", "", 0)
+		e.ObservedAt = e.ObservedAt.Add(2 * c.cfg.StaleAfter)
+		c.Add(e)
+	}
+	if _, held := c.StoryOf("e9f01"); held {
+		t.Fatalf("story %s did not go stale", id)
+	}
+	c.Forget(id)
+	c.TakeDirty()
+	stories, entries := c.Len()
+
+	forgotten := entry("e9f01", "tg1", "", "", 0)
+	forgotten.Withdrawn = true
+	unknown := entry("e9f00", "tg1", "", "", 0) // never seen
+	unknown.Withdrawn = true
+	for _, w := range []wire.Entry{forgotten, unknown} {
+		if got := c.Add(w); got != "" {
+			t.Errorf("withdrawal of %s went to story %q", w.ID, got)
+		}
+		if _, held := c.StoryOf(w.ID); held {
+			t.Errorf("withdrawn entry %s is held", w.ID)
+		}
+	}
+	if d := c.TakeDirty(); len(d) != 0 {
+		t.Errorf("withdrawals changed stories %v", d)
+	}
+	if s, n := c.Len(); s != stories || n != entries {
+		t.Errorf("after the withdrawals %d stories and %d entries, before %d and %d", s, n, stories, entries)
+	}
+}

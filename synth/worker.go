@@ -51,6 +51,9 @@ type Stats struct {
 	CaughtUp     atomic.Int64
 	DeadLettered atomic.Int64
 	Truncated    atomic.Int64
+	// OrphanWithdrawals counts withdrawals of entries no active story
+	// holds; they are acknowledged and change nothing.
+	OrphanWithdrawals atomic.Int64
 }
 
 // Worker consumes WIRE_ENTRY and publishes story snapshots on WIRE_STORY.
@@ -175,12 +178,22 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	// A redelivered entry the clusterer already holds changes nothing and
 	// publishes nothing: its story went out when it was first applied.
-	w.cl.Add(e)
+	id := w.cl.Add(e)
 	if md.Sequence.Stream > w.applied {
 		w.applied = md.Sequence.Stream
 	}
-	w.pending = append(w.pending, pendingMsg{msg, e.ID})
 	w.stats.Entries.Add(1)
+	if id == "" {
+		// A withdrawal of an entry whose story is gone from memory: no
+		// snapshot carries it, so there is nothing to wait for.
+		w.stats.OrphanWithdrawals.Add(1)
+		w.log.Debug("withdrawal of an entry no active story holds", zap.String("entry", e.ID), zap.Uint64("seq", md.Sequence.Stream))
+		if err := msg.Ack(); err != nil {
+			w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
+		}
+		return
+	}
+	w.pending = append(w.pending, pendingMsg{msg, e.ID})
 }
 
 // catchUp feeds the clusterer the entries between the last one it saw and
@@ -224,7 +237,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 			var e wire.Entry
 			if json.Unmarshal(m.Data(), &e) == nil && e.ID != "" {
 				id := w.cl.Add(e)
-				if md.Sequence.Stream > ackFloor {
+				if id != "" && md.Sequence.Stream > ackFloor {
 					republish[id] = true
 				}
 				n++

@@ -265,3 +265,25 @@ func TestSnapshotOverMaxPayloadIsTruncated(t *testing.T) {
 		t.Error("truncation not counted")
 	}
 }
+
+func TestOrphanWithdrawalIsCountedAndAcked(t *testing.T) {
+	srv := bustest.Start(t)
+	stream := testStream(20)
+	w := entry("e7777", "tg1", "", "", 0) // its post was never seen here
+	w.Withdrawn = true
+	w.PublishedAt, w.ObservedAt = stream[19].PublishedAt, stream[19].ObservedAt
+	wk, stop := startWorker(t, srv)
+	publishEntries(t, srv.JS, append(stream, w))
+	waitAcked(t, srv.JS, 21)
+	stop()
+	if n := wk.Stats().OrphanWithdrawals.Load(); n != 1 {
+		t.Errorf("orphan withdrawals counted: %d, want 1", n)
+	}
+	l := readStoryLog(t, srv.JS)
+	if _, ok := l.last[StoryID(w.ID)]; ok {
+		t.Errorf("the withdrawal founded story %s", StoryID(w.ID))
+	}
+	if s, ok := l.of[w.ID]; ok {
+		t.Errorf("the withdrawn entry appears in story %s", s)
+	}
+}

@@ -145,19 +145,25 @@ type Clusterer struct {
 	acc     []float64
 	mark    []uint64
 	norm    []float64         // the centroid's length, √norm2
+	times   []storyTimes      // what the window filter and expiry read
 	byEntry map[string]*story // entry id → its story, for active stories
 	nextSeq int64
 	added   int
 	dirty   map[string]bool
 	// scratch space reused by every Add, so that the hot path does not allocate per candidate
-	bag     []bagTerm
-	cands   []candidate
-	common  []term
-	order   []int32
-	probe   probe
-	touched []int32
-	epoch   uint64
-	toks    []token
+	bag    []bagTerm
+	cands  []candidate
+	common []term
+	order  []int32
+	probe  probe
+	// fragment holds the centroid of the story the merge pass is placing,
+	// and prods its products with a candidate's, by place.
+	fragment probe
+	prods    []float64
+	matched  []bool
+	touched  []int32
+	epoch    uint64
+	toks     []token
 	// changed holds the stories that took an entry since the last merge pass.
 	changed []*story
 	passes  uint64
@@ -174,6 +180,13 @@ type bagTerm struct {
 	pos    int32
 	f      float64
 	proper bool
+}
+
+// storyTimes mirrors a story's time span and latest observed time by
+// its dense number, so that the filters that look at every story found
+// or held read one dense array.
+type storyTimes struct {
+	first, last, seen time.Time
 }
 
 type docFreq struct {
@@ -521,12 +534,12 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 		if len(found) == c.cfg.Candidates && v < found[len(found)-1].score {
 			continue
 		}
-		s := c.live[num]
-		x := candidate{s, v}
+		x := candidate{c.live[num], v}
 		if len(found) == c.cfg.Candidates && !better(x, found[len(found)-1]) {
 			continue
 		}
-		if !s.active || at.Sub(s.last) > c.cfg.Window || s.first.Sub(at) > c.cfg.Window {
+		// Postings hold only active stories; the window is the filter.
+		if tm := &c.times[num]; at.Sub(tm.last) > c.cfg.Window || tm.first.Sub(at) > c.cfg.Window {
 			continue
 		}
 		i := len(found)
@@ -560,9 +573,9 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			probing = true
 		}
 		var near float64
-		for k, m := range s.recent {
+		for k := range s.sigs {
 			if s.sigs[k].meets(c.probe.sig) {
-				near = max(near, c.probe.dot(m))
+				near = max(near, c.probe.dot(s.recent[k]))
 			}
 		}
 		found[i].score = (w*cent + (1-w)*near) * tf
@@ -588,9 +601,9 @@ func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time) float64 {
 	}
 	c.probe.fill(vec)
 	var near float64
-	for k, m := range s.recent {
+	for k := range s.sigs {
 		if s.sigs[k].meets(c.probe.sig) {
-			near = max(near, c.probe.dot(m))
+			near = max(near, c.probe.dot(s.recent[k]))
 		}
 	}
 	w := c.cfg.CentroidWeight
@@ -633,6 +646,7 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 	if e.ObservedAt.After(s.seen) {
 		s.seen = e.ObservedAt
 	}
+	c.times[s.num] = storyTimes{s.first, s.last, s.seen}
 	c.byEntry[e.ID] = s
 	c.dirty[s.id] = true
 	if vec != nil && s.passEpoch != c.passes+1 {
@@ -741,6 +755,7 @@ func (c *Clusterer) merge(keep, gone *story) {
 	if gone.seen.After(keep.seen) {
 		keep.seen = gone.seen
 	}
+	c.times[keep.num] = storyTimes{keep.first, keep.last, keep.seen}
 	gone.active = false
 	gone.mergedInto = keep.id
 	gone.recent, gone.sigs = nil, nil
@@ -769,6 +784,7 @@ func (c *Clusterer) number(s *story) {
 	c.acc = append(c.acc, 0)
 	c.mark = append(c.mark, 0)
 	c.norm = append(c.norm, 0)
+	c.times = append(c.times, storyTimes{})
 }
 
 // unindex removes s's postings and frees its number. A posting is
@@ -810,8 +826,8 @@ func snippet(s string, n int) string {
 // expire retires stories that have been quiet for StaleAfter of stream time.
 func (c *Clusterer) expire() {
 	var gone []*story
-	for _, s := range c.live { // the active stories, and nil for free numbers
-		if s != nil && s.active && c.clock.Sub(s.seen) > c.cfg.StaleAfter {
+	for num, s := range c.live { // the active stories, and nil for free numbers
+		if s != nil && c.clock.Sub(c.times[num].seen) > c.cfg.StaleAfter {
 			gone = append(gone, s)
 		}
 	}
@@ -1063,11 +1079,12 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 	c.found = found
 	var best *story
 	var bestScore float64
+	// The fragment table is valid for this call only: s's weights change
+	// with its next member.
+	c.fragment.owner = nil
+	defer func() { c.fragment.owner = nil }()
 	for _, x := range found {
-		var dot float64
-		for i, t := range s.ct {
-			dot += s.cw[i] * x.s.weight(s.ch[i], t)
-		}
+		dot := c.centroidDot(s, x.s)
 		v := dot / math.Sqrt(s.norm2*x.s.norm2) * spanFactor(s, x.s, c.cfg.TimeHalfLife)
 		if v > bestScore || v == bestScore && best != nil && x.s.seq < best.seq {
 			best, bestScore = x.s, v
@@ -1118,12 +1135,16 @@ type probe struct {
 	slots []probeSlot
 	mask  uint64
 	sig   signature
+	// owner and terms name the centroid a fragment table holds.
+	owner *story
+	terms int
 }
 
 type probeSlot struct {
 	h uint64
 	t string // empty marks a free slot: no term is empty
 	w float64
+	i int32 // the term's place in the vector or centroid it came from
 }
 
 // fill loads vec, keeping the table at most a quarter full so that a
@@ -1145,7 +1166,7 @@ func (p *probe) fill(vec []term) {
 		for p.slots[i].t != "" {
 			i = (i + 1) & p.mask
 		}
-		p.slots[i] = probeSlot{x.h, x.t, x.w}
+		p.slots[i] = probeSlot{x.h, x.t, x.w, 0}
 	}
 }
 
@@ -1188,4 +1209,71 @@ func signatureOf(vec []term) signature {
 
 func (a *signature) meets(b signature) bool {
 	return a[0]&b[0]|a[1]&b[1]|a[2]&b[2]|a[3]&b[3] != 0
+}
+
+// centroidDot is Σ s.cw[i]·o's weight of s.ct[i], summed in s's order.
+// A fragment's centroid is small and its candidate's may be small too:
+// then o's terms are probed against a table of s's and the products are
+// summed in s's order afterwards (a term o lacks adds +0, so skipping it
+// leaves the bits alone), which avoids one map lookup per term of s.
+func (c *Clusterer) centroidDot(s, o *story) float64 {
+	var dot float64
+	if len(o.ct) > 4*len(s.ct) {
+		for i, t := range s.ct {
+			dot += s.cw[i] * o.weight(s.ch[i], t)
+		}
+		return dot
+	}
+	p := &c.fragment
+	if p.fillCentroid(s) {
+		c.prods = slices.Grow(c.prods[:0], len(s.ct))[:len(s.ct)]
+		c.matched = slices.Grow(c.matched[:0], len(s.ct))[:len(s.ct)]
+	}
+	clear(c.matched)
+	for j, h := range o.ch {
+		for k := h & p.mask; ; k = (k + 1) & p.mask {
+			sl := &p.slots[k]
+			if sl.t == "" {
+				break
+			}
+			if sl.h == h && sl.t == o.ct[j] {
+				c.prods[sl.i] = sl.w * o.cw[j]
+				c.matched[sl.i] = true
+				break
+			}
+		}
+	}
+	for i, ok := range c.matched {
+		if ok {
+			dot += c.prods[i]
+		}
+	}
+	return dot
+}
+
+// fillCentroid loads s's centroid unless it is the one loaded already,
+// and reports whether it loaded it.
+func (p *probe) fillCentroid(s *story) bool {
+	if p.owner == s && p.terms == len(s.ct) {
+		return false
+	}
+	n := 16
+	for n < 4*len(s.ct) {
+		n *= 2
+	}
+	if cap(p.slots) < n {
+		p.slots = make([]probeSlot, n)
+	}
+	p.slots = p.slots[:n]
+	clear(p.slots)
+	p.mask = uint64(n - 1)
+	for i, t := range s.ct {
+		k := s.ch[i] & p.mask
+		for p.slots[k].t != "" {
+			k = (k + 1) & p.mask
+		}
+		p.slots[k] = probeSlot{s.ch[i], t, s.cw[i], int32(i)}
+	}
+	p.owner, p.terms = s, len(s.ct)
+	return true
 }

@@ -47,6 +47,15 @@ func (w *Worker) learn(ctx context.Context, caughtUp chan<- struct{}) error {
 	if err != nil {
 		return fmt.Errorf("normalize: read %s: %w", bus.StreamEntry, err)
 	}
+	// The stream may hold entries, all older than the window: then nothing
+	// will arrive, and waiting for the last sequence would wait forever.
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("normalize: read %s: %w", bus.StreamEntry, err)
+	}
+	if ci.NumPending == 0 {
+		signal()
+	}
 	it, err := cons.Messages()
 	if err != nil {
 		return fmt.Errorf("normalize: read %s: %w", bus.StreamEntry, err)

@@ -206,3 +206,23 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWorkerStartsAfterAQuietSpell: a stream whose entries are all older
+// than the near-duplicate window has nothing to learn, and the worker must
+// not wait for it.
+func TestWorkerStartsAfterAQuietSpell(t *testing.T) {
+	srv := bustest.Start(t)
+	obs := time.Now().UTC()
+	cfg := testConfig()
+	first, stop := startWorker(t, srv.JS, cfg)
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "a", NativeID: "1", Body: story, ObservedAt: obs, Published: obs.Format(time.RFC3339)})
+	waitFor(t, func() bool { return first.Stats().Entries.Load() == 1 })
+	stop()
+
+	later := cfg
+	later.Now = func() time.Time { return time.Now().Add(3 * cfg.NearDupWindow) }
+	second, stop := startWorker(t, srv.JS, later)
+	defer stop()
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "b", NativeID: "2", Body: "A different report entirely, about the harvest.", ObservedAt: obs, Published: obs.Format(time.RFC3339)})
+	waitFor(t, func() bool { return second.Stats().Entries.Load() == 1 })
+}

@@ -106,6 +106,13 @@ var (
 	ErrSchema    = errors.New("normalize: unknown raw schema")
 )
 
+// MaxTextBytes caps an entry's plain text; longer text is cut at a rune
+// boundary and the entry flagged FlagTextTruncated.
+const MaxTextBytes = 256 << 10
+
+// FlagTextTruncated marks an entry whose text was cut to MaxTextBytes.
+const FlagTextTruncated = "text_truncated"
+
 // Time flags an entry may carry.
 const (
 	FlagFutureTime  = "published_in_future"
@@ -207,6 +214,16 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	}
 	if canon != strings.TrimSpace(raw.URL) {
 		e.OriginalURL = raw.URL
+	}
+	if len(e.Text) > MaxTextBytes {
+		// A wire entry is not an archive: a 50 MB body would not fit the
+		// bus, and a story only quotes its lede.
+		cut := MaxTextBytes
+		for cut > 0 && !utf8.RuneStart(e.Text[cut]) {
+			cut--
+		}
+		e.Text = e.Text[:cut]
+		e.Flags = append(e.Flags, FlagTextTruncated)
 	}
 	e.Fingerprint.Exact = exactFingerprint(canon, title, text)
 	var buf [2 * maxFeatureTokens]uint64

@@ -24,6 +24,10 @@ const ConsumerName = "normalize"
 // Stage is the stage name in dead letters and logs.
 const Stage = "normalize"
 
+// maxDeliver bounds the deliveries of one raw item; the last failed one is
+// dead-lettered rather than left to expire silently.
+const maxDeliver = 8
+
 // handleTimeout bounds the work on one raw item, from receipt to ack.
 const handleTimeout = 30 * time.Second
 
@@ -34,7 +38,7 @@ func ConsumerConfig() jetstream.ConsumerConfig {
 		Description:   "normalizer: raw items to entries",
 		FilterSubject: bus.SubjectRawAll,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxDeliver:    8,
+		MaxDeliver:    maxDeliver,
 		// BackOff paces redeliveries after a missed ack (a crashed replica);
 		// its first step is the ack wait. Explicit naks choose their own delay.
 		BackOff:       []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute},
@@ -243,7 +247,7 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry
 func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry) {
 	data, err := json.Marshal(entry)
 	if err != nil {
-		w.deadLetter(ctx, msg, fmt.Errorf("normalize: encode entry: %w", err))
+		w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: encode entry: %w", err))
 		return
 	}
 	out := nats.NewMsg(bus.EntrySubject(entry.Source.Kind, entry.Source.ID))
@@ -253,12 +257,40 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	if err == nil {
 		err = waitAck(ctx, pub)
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, nats.ErrMaxPayload):
+		w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: entry of %d bytes is over the server's max payload: %w", len(data), err))
+		return
+	case lastDelivery(msg):
+		w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: publish entry failed on the last delivery: %w", err))
+		return
+	default:
 		w.retry(msg, fmt.Errorf("normalize: publish entry: %w", err))
 		return
 	}
 	w.stats.Entries.Add(1)
 	w.ack(msg)
+}
+
+// giveUp dead-letters an item whose entry will never be published and
+// releases the fingerprint it claimed, so that another copy of the same
+// post is not folded into an entry that does not exist.
+func (w *Worker) giveUp(ctx context.Context, msg jetstream.Msg, entry wire.Entry, reason error) {
+	if !entry.Withdrawn && entry.Fingerprint.Exact != "" {
+		if kv, err := w.fp.Get(ctx, entry.Fingerprint.Exact); err == nil && string(kv.Value()) == entry.ID {
+			if err := w.fp.Delete(ctx, entry.Fingerprint.Exact, jetstream.LastRevision(kv.Revision())); err != nil {
+				w.log.Warn("could not release a fingerprint", zap.String("entry", entry.ID), zap.Error(err))
+			}
+		}
+		w.near.Remove(entry.ID)
+	}
+	w.deadLetter(ctx, msg, reason)
+}
+
+func lastDelivery(msg jetstream.Msg) bool {
+	md, err := msg.Metadata()
+	return err == nil && md.NumDelivered >= maxDeliver
 }
 
 // claimResult reads the fingerprint claim: "" when this entry holds the

@@ -3,9 +3,11 @@ package normalize
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -225,4 +227,20 @@ func TestWorkerStartsAfterAQuietSpell(t *testing.T) {
 	defer stop()
 	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "b", NativeID: "2", Body: "A different report entirely, about the harvest.", ObservedAt: obs, Published: obs.Format(time.RFC3339)})
 	waitFor(t, func() bool { return second.Stats().Entries.Load() == 1 })
+}
+
+func TestHugeBodyIsTruncatedNotLost(t *testing.T) {
+	srv := bustest.Start(t)
+	w, stop := startWorker(t, srv.JS, testConfig())
+	defer stop()
+	obs := time.Now().UTC()
+	body := strings.Repeat("Слово за словом, строка за строкой. ", 100_000) // ≈ 6 MB, under the test server's 8 MiB payload
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "big", NativeID: "1", Title: "A very long report", Body: body, ObservedAt: obs, Published: obs.Format(time.RFC3339)})
+	e := entriesByNative(t, srv.JS, 1)["1"]
+	if len(e.Text) > MaxTextBytes || !utf8.ValidString(e.Text) || !slices.Contains(e.Flags, FlagTextTruncated) {
+		t.Errorf("text of %d bytes, flags %v", len(e.Text), e.Flags)
+	}
+	if w.Stats().DeadLettered.Load() != 0 {
+		t.Error("a long body was dead-lettered")
+	}
 }

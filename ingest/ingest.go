@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,11 +55,52 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, item wire.RawItem) (Ac
 	if err != nil {
 		return Ack{}, err
 	}
+	if limit := p.maxPayload(); limit > 0 && msgSize(msg) > limit {
+		// One oversized post must not block its feed: the body is cut to
+		// fit, flagged, and everything else the collector saw is kept.
+		item.Body = cutBody(item.Body, len(item.Body)-(msgSize(msg)-limit)-4096)
+		item.BodyTruncated = true
+		if msg, err = RawMsg(item); err != nil {
+			return Ack{}, err
+		}
+	}
 	pa, err := p.js.PublishMsg(ctx, msg)
 	if err != nil {
 		return Ack{}, fmt.Errorf("ingest: publish %s: %w", msg.Header.Get(bus.HeaderMsgID), err)
 	}
 	return Ack{Stream: pa.Stream, Seq: pa.Sequence, Duplicate: pa.Duplicate}, nil
+}
+
+func (p *JetStreamPublisher) maxPayload() int {
+	if nc := p.js.Conn(); nc != nil {
+		return int(nc.MaxPayload())
+	}
+	return 0
+}
+
+func msgSize(m *nats.Msg) int {
+	n := len(m.Data) + len(m.Subject)
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n + 32
+}
+
+// cutBody shortens s to at most n bytes at a rune boundary; JSON escaping
+// can make the encoded body longer than its bytes, so callers leave room.
+func cutBody(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // RawMsg builds the NATS message of a raw item: its subject, its JSON body

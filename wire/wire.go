@@ -41,18 +41,20 @@ type RawItem struct {
 	Body       string `json:"body,omitempty"`
 	BodyFormat string `json:"body_format,omitempty"`
 	// Published is the publication time exactly as the source gave it.
-	Published  string     `json:"published,omitempty"`
-	Updated    string     `json:"updated,omitempty"`
-	ObservedAt time.Time  `json:"observed_at"`
-	Fetch      *Fetch     `json:"fetch,omitempty"`
-	ReplyTo    *Ref       `json:"reply_to,omitempty"`
-	ForwardOf  *Ref       `json:"forward_of,omitempty"`
-	QuoteOf    *Ref       `json:"quote_of,omitempty"`
-	Lang       string     `json:"lang,omitempty"`
-	Categories []string   `json:"categories,omitempty"`
-	Enclosures []string   `json:"enclosures,omitempty"`
-	Deleted    bool       `json:"deleted,omitempty"`
-	Meta       *PostStats `json:"meta,omitempty"`
+	Published  string    `json:"published,omitempty"`
+	Updated    string    `json:"updated,omitempty"`
+	ObservedAt time.Time `json:"observed_at"`
+	Fetch      *Fetch    `json:"fetch,omitempty"`
+	ReplyTo    *Ref      `json:"reply_to,omitempty"`
+	ForwardOf  *Ref      `json:"forward_of,omitempty"`
+	QuoteOf    *Ref      `json:"quote_of,omitempty"`
+	Lang       string    `json:"lang,omitempty"`
+	Categories []string  `json:"categories,omitempty"`
+	Enclosures []string  `json:"enclosures,omitempty"`
+	Deleted    bool      `json:"deleted,omitempty"`
+	// BodyTruncated says the publisher cut Body to fit the bus's max payload.
+	BodyTruncated bool       `json:"body_truncated,omitempty"`
+	Meta          *PostStats `json:"meta,omitempty"`
 }
 
 // Fetch records how a collector got an item.

@@ -18,6 +18,10 @@ import (
 	"github.com/newswire/newswire/wire"
 )
 
+// flushTimeout bounds one flush, from the first snapshot publish to the
+// last PubAck; the stories stay dirty and the next tick tries again.
+const flushTimeout = 30 * time.Second
+
 // Consumer and priority group names of the synthesizer.
 const (
 	ConsumerName  = "synth"
@@ -123,9 +127,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			case <-tickCtx.Done():
 				return
 			case <-t.C:
-				if err := w.flushDue(work); err != nil {
+				// A PubAck that never comes must not hold the worker's lock
+				// (and with it every entry) forever.
+				fctx, cancel := context.WithTimeout(work, flushTimeout)
+				if err := w.flushDue(fctx); err != nil {
 					w.log.Warn("snapshot flush failed; will retry", zap.Error(err))
 				}
+				cancel()
 			}
 		}
 	}()

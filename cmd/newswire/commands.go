@@ -72,7 +72,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = p.nc.Drain() }()
+	defer drain(p.nc, log)
 	var g run.Group
 	addSignals(ctx, &g, log)
 	if err := p.addCollectors(&g); err != nil {
@@ -107,7 +107,7 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = p.nc.Drain() }()
+	defer drain(p.nc, log)
 	var g run.Group
 	addSignals(ctx, &g, log)
 	switch stage {
@@ -153,7 +153,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = p.nc.Drain() }()
+	defer drain(p.nc, log)
 	c, err := replay.New(replay.Config{Path: file, Speed: *speed, Limit: *limit}, ingest.NewJetStreamPublisher(p.js), log)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func loadConfig(path string) (*config.Config, error) {
 func newLogger(c config.LogConfig) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+		return nil, fmt.Errorf("newswire: log level: %w", err)
 	}
 	format := c.Format
 	if format == "auto" {
@@ -155,10 +155,12 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	// Async publishes (entries, snapshots) fail instead of waiting forever
+	// for a PubAck lost in a leader change; the workers retry them.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(30*time.Second))
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, fmt.Errorf("newswire: jetstream: %w", err)
 	}
 	if err := bus.EnsureTopology(cctx, js, topology(cfg)); err != nil {
 		nc.Close()
@@ -284,4 +286,23 @@ var errNoSources = errors.New("no sources configured")
 
 func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "", "configuration file (default: built-in deploy/newswire.yaml)")
+}
+
+// drain flushes what the connection still holds (the last acks among it)
+// and waits until it is closed, so that a server shut down next does not
+// drop them.
+func drain(nc *nats.Conn, log *zap.Logger) {
+	if err := nc.Drain(); err != nil {
+		log.Warn("draining the NATS connection failed", zap.Error(err))
+		nc.Close()
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !nc.IsClosed() {
+		log.Warn("NATS connection did not drain in 10s; closing it")
+		nc.Close()
+	}
 }

@@ -26,8 +26,13 @@ func Markdown(w io.Writer, recs []Record) error {
 		if r.Headline != "" {
 			fmt.Fprintf(&b, " — %s", escapeMarkdown(r.Headline))
 		}
-		if r.URL != "" {
+		switch {
+		case isWebURL(r.URL):
 			fmt.Fprintf(&b, " <%s>", escapeMarkdownURL(r.URL))
+		case r.URL != "":
+			// Only http(s) becomes a link: a javascript: or data: URL from a
+			// source would run on the page that renders this Markdown.
+			fmt.Fprintf(&b, " (%s)", escapeMarkdown(r.URL))
 		}
 		b.WriteString("\n")
 	}
@@ -91,3 +96,8 @@ func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
 var urlEscaper = strings.NewReplacer("<", "%3C", ">", "%3E", " ", "%20", "\n", "", "\r", "")
 
 func escapeMarkdownURL(s string) string { return urlEscaper.Replace(s) }
+
+func isWebURL(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://")
+}

@@ -93,3 +93,14 @@ func TestPROVJSON(t *testing.T) {
 		t.Errorf("withdrawn entry not marked: %v", e2)
 	}
 }
+
+func TestMarkdownLinksOnlyWebURLs(t *testing.T) {
+	var b strings.Builder
+	recs := []Record{{EntryID: "e1", Source: Source{Code: "X"}, URL: "javascript:alert(1)", Role: RoleOrigin}}
+	if err := Markdown(&b, recs); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "<javascript:") || !strings.Contains(b.String(), "(javascript:alert(1))") {
+		t.Errorf("markdown = %q", b.String())
+	}
+}

@@ -21,6 +21,7 @@ var (
 	ErrTooLarge         = errors.New("rss: body over the size cap")
 	ErrTooManyRedirects = errors.New("rss: too many redirects")
 	ErrRedirectLoop     = errors.New("rss: redirect loop")
+	ErrBadRedirect      = errors.New("rss: redirect refused")
 	ErrBodyTimeout      = errors.New("rss: body not read in time")
 	ErrEncoding         = errors.New("rss: unsupported content encoding")
 	ErrStatus           = errors.New("rss: unexpected HTTP status")
@@ -105,6 +106,14 @@ func newFetcher(cfg Config, now func() time.Time) *fetcher {
 				return fmt.Errorf("%w (more than %d)", ErrTooManyRedirects, maxRedirects)
 			}
 			target := req.URL.String()
+			// A feed may move, but not off the web or from TLS to plain text:
+			// a permanent redirect would otherwise rewrite the stored URL.
+			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+				return fmt.Errorf("%w: to %s", ErrBadRedirect, target)
+			}
+			if len(via) > 0 && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme == "http" {
+				return fmt.Errorf("%w: from https down to %s", ErrBadRedirect, target)
+			}
 			for _, v := range via {
 				if v.URL.String() == target {
 					return fmt.Errorf("%w at %s", ErrRedirectLoop, target)

@@ -182,6 +182,15 @@ func TestPoll(t *testing.T) {
 			checks: []func(*testing.T, *rig, time.Time){errIs(ErrRedirectLoop)},
 		},
 		{
+			name: "redirect off the web",
+			path: "/a",
+			handler: func(t *testing.T, _ int, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "file:///etc/passwd")
+				w.WriteHeader(http.StatusMovedPermanently)
+			},
+			checks: []func(*testing.T, *rig, time.Time){errIs(ErrBadRedirect)},
+		},
+		{
 			name: "too many redirects",
 			path: "/r0",
 			cfg:  func(c *Config) { c.MaxRedirects = 3 },

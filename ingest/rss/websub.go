@@ -45,6 +45,10 @@ const (
 	renewMargin    = 24 * time.Hour
 )
 
+// verifyWindow is how long after a subscription request the hub's
+// verification of it is accepted.
+const verifyWindow = time.Hour
+
 type websub struct {
 	cfg    WebSubConfig
 	c      *Collector
@@ -197,13 +201,16 @@ func (w *websub) verify(rw http.ResponseWriter, r *http.Request, fr *feedRun) {
 	now := w.c.clock.Now()
 	switch mode {
 	case "subscribe":
-		if !ours || challenge == "" {
+		// Only a verification of a request we just sent counts: anyone can
+		// reach the callback, and a forged one with a years-long lease
+		// would stop the renewals.
+		if !ours || challenge == "" || ws.Requested.IsZero() || now.Sub(ws.Requested) > verifyWindow {
 			http.NotFound(rw, r)
 			return
 		}
 		lease := w.cfg.Lease
 		if n, err := strconv.ParseInt(q.Get("hub.lease_seconds"), 10, 64); err == nil && n > 0 {
-			lease = time.Duration(n) * time.Second
+			lease = min(time.Duration(n)*time.Second, w.cfg.Lease) // a hub may grant less than asked, never more
 		}
 		ws.Verified, ws.LeaseUntil = true, now.Add(lease).UTC()
 		w.c.save(r.Context(), fr)

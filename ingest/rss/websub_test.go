@@ -144,6 +144,20 @@ func TestWebSub(t *testing.T) {
 	if resp.StatusCode != http.StatusGone {
 		t.Fatalf("unknown callback answered %d", resp.StatusCode)
 	}
+
+	// A verification nobody asked for (long after the last request) is
+	// refused, however long a lease it offers.
+	r.clock.Advance(2 * time.Hour)
+	forged := cbSrv.URL + "/websub/fr-news?hub.mode=subscribe&hub.topic=" + url.QueryEscape("https://fr.example.org/atom.xml") +
+		"&hub.challenge=x&hub.lease_seconds=999999999"
+	resp, err = http.Get(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("forged verification answered %d", resp.StatusCode)
+	}
 }
 
 func TestLinkHeader(t *testing.T) {

@@ -154,14 +154,20 @@ type Source struct {
 // problem at a path below the source (e.g. ".url").
 type kindCheck func(s *Source, add func(sub, format string, args ...any))
 
-// kinds maps every accepted source kind to its check; source_<kind>.go
-// files register theirs.
-var kinds = map[string]kindCheck{}
+// kinds maps every accepted source kind to its check (in source_<kind>.go).
+func kinds() map[string]kindCheck {
+	return map[string]kindCheck{
+		"replay":   checkReplay,
+		"rss":      checkRSS,
+		"telegram": checkTelegram,
+		"tgweb":    checkTgweb,
+	}
+}
 
 // Kinds lists the accepted source kinds.
 func Kinds() []string {
-	ks := make([]string, 0, len(kinds))
-	for k := range kinds {
+	ks := make([]string, 0, len(kinds()))
+	for k := range kinds() {
 		ks = append(ks, k)
 	}
 	sort.Strings(ks)
@@ -355,7 +361,7 @@ func (c *Config) Validate() Problems {
 		} else {
 			seen[s.ID] = i
 		}
-		check, ok := kinds[s.Kind]
+		check, ok := kinds()[s.Kind]
 		if !ok {
 			add(p+".kind", "must be one of %s, not %q", strings.Join(Kinds(), ", "), s.Kind)
 			continue

@@ -11,13 +11,12 @@ type ReplayOptions struct {
 	Speed float64 `yaml:"speed"`
 }
 
-func init() {
-	kinds["replay"] = func(s *Source, add func(sub, format string, args ...any)) {
-		if s.Path == "" {
-			add(".path", "is required for a replay source")
-		}
-		if s.Speed < 0 {
-			add(".speed", "must not be negative")
-		}
+// checkReplay validates the options of a replay source.
+func checkReplay(s *Source, add func(sub, format string, args ...any)) {
+	if s.Path == "" {
+		add(".path", "is required for a replay source")
+	}
+	if s.Speed < 0 {
+		add(".speed", "must not be negative")
 	}
 }

@@ -95,16 +95,15 @@ func (c RSSCollectorConfig) check(add func(path, format string, args ...any)) {
 	}
 }
 
-func init() {
-	kinds["rss"] = func(s *Source, add func(sub, format string, args ...any)) {
-		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add(".url", "must be an http(s) URL, not %q", s.URL)
-		}
-		if s.Interval != 0 && s.Interval < Duration(10e9) {
-			add(".interval", "must be at least 10s")
-		}
-		if s.MaxBody < 0 || s.MaxBody > 1<<30 {
-			add(".max_body", "must be within 0..1GiB")
-		}
+// checkRSS validates the options of a rss source.
+func checkRSS(s *Source, add func(sub, format string, args ...any)) {
+	if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add(".url", "must be an http(s) URL, not %q", s.URL)
+	}
+	if s.Interval != 0 && s.Interval < Duration(10e9) {
+		add(".interval", "must be at least 10s")
+	}
+	if s.MaxBody < 0 || s.MaxBody > 1<<30 {
+		add(".max_body", "must be within 0..1GiB")
 	}
 }

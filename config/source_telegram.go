@@ -91,11 +91,10 @@ func checkTelegramRecheck(s *Source, add func(sub, format string, args ...any)) 
 	}
 }
 
-func init() {
-	kinds["telegram"] = func(s *Source, add func(sub, format string, args ...any)) {
-		checkTelegramSource(s, add)
-		checkTelegramRecheck(s, add)
-	}
+// checkTelegram validates the options of a telegram source.
+func checkTelegram(s *Source, add func(sub, format string, args ...any)) {
+	checkTelegramSource(s, add)
+	checkTelegramRecheck(s, add)
 }
 
 // validateTelegram checks the telegram section when a telegram source

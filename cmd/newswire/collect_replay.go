@@ -10,16 +10,15 @@ import (
 	"github.com/newswire/newswire/ingest/replay"
 )
 
-func init() {
-	collectorBuilders["replay"] = func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-		var out []namedCollector
-		for _, s := range sources {
-			c, err := replay.New(replay.Config{Path: s.Path, Speed: s.Speed}, pub, p.log.Named("replay").With(zap.String("source", s.ID)))
-			if err != nil {
-				return nil, fmt.Errorf("sources %s: %w", s.ID, err)
-			}
-			out = append(out, namedCollector{"replay " + s.ID, c})
+// buildReplay builds the collectors of the replay sources.
+func buildReplay(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
+	var out []namedCollector
+	for _, s := range sources {
+		c, err := replay.New(replay.Config{Path: s.Path, Speed: s.Speed}, pub, p.log.Named("replay").With(zap.String("source", s.ID)))
+		if err != nil {
+			return nil, fmt.Errorf("sources %s: %w", s.ID, err)
 		}
-		return out, nil
+		out = append(out, namedCollector{"replay " + s.ID, c})
 	}
+	return out, nil
 }

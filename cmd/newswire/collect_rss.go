@@ -11,20 +11,19 @@ import (
 	"github.com/newswire/newswire/ingest/rss"
 )
 
-func init() {
-	collectorBuilders["rss"] = func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		kv, err := p.js.KeyValue(ctx, bus.BucketSource)
-		if err != nil {
-			return nil, fmt.Errorf("rss: open %s bucket: %w", bus.BucketSource, err)
-		}
-		c, err := rss.New(rssConfig(p.cfg, sources), pub, kv, p.log)
-		if err != nil {
-			return nil, err
-		}
-		return []namedCollector{{"rss", c}}, nil
+// buildRSS builds the collectors of the rss sources.
+func buildRSS(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		return nil, fmt.Errorf("rss: open %s bucket: %w", bus.BucketSource, err)
 	}
+	c, err := rss.New(rssConfig(p.cfg, sources), pub, kv, p.log)
+	if err != nil {
+		return nil, err
+	}
+	return []namedCollector{{"rss", c}}, nil
 }
 
 // rssConfig maps the configuration file onto the collector's settings.

@@ -13,34 +13,33 @@ import (
 	"github.com/newswire/newswire/ingest/telegram"
 )
 
-func init() {
-	collectorBuilders["telegram"] = func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		kv, err := p.js.KeyValue(ctx, bus.BucketSource)
-		if err != nil {
-			return nil, fmt.Errorf("telegram: %s bucket: %w", bus.BucketSource, err)
-		}
-		chans := make([]telegram.Channel, 0, len(sources))
-		for _, s := range sources {
-			username, err := config.TelegramChannel(s.Channel)
-			if err != nil {
-				return nil, fmt.Errorf("sources %s: %w", s.ID, err)
-			}
-			chans = append(chans, telegram.Channel{ID: s.ID, Username: username, Code: s.Code, Name: s.Name,
-				Interval: time.Duration(s.Interval), Backfill: s.Backfill,
-				Recheck: s.Recheck, RecheckInterval: time.Duration(s.RecheckInterval)})
-		}
-		tc := p.cfg.Telegram
-		c, err := telegram.New(telegram.Config{
-			AppID: tc.APIID, AppHash: tc.APIHash.Value(), SessionFile: telegramSessionFile(p.cfg),
-			Channels: chans, Rate: tc.Rate, MaxFloodWait: time.Duration(tc.MaxFloodWait),
-		}, pub, kv, p.log)
-		if err != nil {
-			return nil, err
-		}
-		return []namedCollector{{"telegram", sessionBound{c}}}, nil
+// buildTelegram builds the collectors of the telegram sources.
+func buildTelegram(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		return nil, fmt.Errorf("telegram: %s bucket: %w", bus.BucketSource, err)
 	}
+	chans := make([]telegram.Channel, 0, len(sources))
+	for _, s := range sources {
+		username, err := config.TelegramChannel(s.Channel)
+		if err != nil {
+			return nil, fmt.Errorf("sources %s: %w", s.ID, err)
+		}
+		chans = append(chans, telegram.Channel{ID: s.ID, Username: username, Code: s.Code, Name: s.Name,
+			Interval: time.Duration(s.Interval), Backfill: s.Backfill,
+			Recheck: s.Recheck, RecheckInterval: time.Duration(s.RecheckInterval)})
+	}
+	tc := p.cfg.Telegram
+	c, err := telegram.New(telegram.Config{
+		AppID: tc.APIID, AppHash: tc.APIHash.Value(), SessionFile: telegramSessionFile(p.cfg),
+		Channels: chans, Rate: tc.Rate, MaxFloodWait: time.Duration(tc.MaxFloodWait),
+	}, pub, kv, p.log)
+	if err != nil {
+		return nil, err
+	}
+	return []namedCollector{{"telegram", sessionBound{c}}}, nil
 }
 
 func telegramSessionFile(cfg *config.Config) string {

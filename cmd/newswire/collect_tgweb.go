@@ -12,30 +12,29 @@ import (
 	"github.com/newswire/newswire/ingest/tgweb"
 )
 
-func init() {
-	collectorBuilders["tgweb"] = func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		kv, err := p.js.KeyValue(ctx, bus.BucketSource)
-		if err != nil {
-			return nil, fmt.Errorf("tgweb: %s bucket: %w", bus.BucketSource, err)
-		}
-		chans := make([]tgweb.Channel, 0, len(sources))
-		for _, s := range sources {
-			username, err := config.TelegramChannel(s.Channel)
-			if err != nil {
-				return nil, fmt.Errorf("sources %s: %w", s.ID, err)
-			}
-			chans = append(chans, tgweb.Channel{ID: s.ID, Username: username, Code: s.Code, Name: s.Name,
-				Interval: time.Duration(s.Interval), MaxPages: s.MaxPages})
-		}
-		cc := p.cfg.Collector
-		c, err := tgweb.New(tgweb.Config{
-			Channels: chans, UserAgent: cc.UserAgent, Timeout: time.Duration(cc.Timeout), MaxBody: int64(cc.MaxBody),
-		}, pub, kv, &http.Client{Timeout: time.Duration(cc.Timeout)}, p.log)
-		if err != nil {
-			return nil, err
-		}
-		return []namedCollector{{"tgweb", c}}, nil
+// buildTgweb builds the collectors of the tgweb sources.
+func buildTgweb(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		return nil, fmt.Errorf("tgweb: %s bucket: %w", bus.BucketSource, err)
 	}
+	chans := make([]tgweb.Channel, 0, len(sources))
+	for _, s := range sources {
+		username, err := config.TelegramChannel(s.Channel)
+		if err != nil {
+			return nil, fmt.Errorf("sources %s: %w", s.ID, err)
+		}
+		chans = append(chans, tgweb.Channel{ID: s.ID, Username: username, Code: s.Code, Name: s.Name,
+			Interval: time.Duration(s.Interval), MaxPages: s.MaxPages})
+	}
+	cc := p.cfg.Collector
+	c, err := tgweb.New(tgweb.Config{
+		Channels: chans, UserAgent: cc.UserAgent, Timeout: time.Duration(cc.Timeout), MaxBody: int64(cc.MaxBody),
+	}, pub, kv, &http.Client{Timeout: time.Duration(cc.Timeout)}, p.log)
+	if err != nil {
+		return nil, err
+	}
+	return []namedCollector{{"tgweb", c}}, nil
 }

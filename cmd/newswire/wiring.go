@@ -170,7 +170,7 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 }
 
 // collectorBuilder builds the collectors of one source kind from all the
-// configured sources of that kind; collect_<kind>.go files register theirs.
+// configured sources of that kind; collect_<kind>.go files hold them.
 type collectorBuilder func(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error)
 
 type namedCollector struct {
@@ -178,11 +178,20 @@ type namedCollector struct {
 	c    ingest.Collector
 }
 
-var collectorBuilders = map[string]collectorBuilder{}
+// collectorBuilders maps each source kind to the builder of its collectors.
+func collectorBuilders() map[string]collectorBuilder {
+	return map[string]collectorBuilder{
+		"replay":   buildReplay,
+		"rss":      buildRSS,
+		"telegram": buildTelegram,
+		"tgweb":    buildTgweb,
+	}
+}
 
 // addCollectors adds one actor per collector the configured sources need.
 func (p *parts) addCollectors(g *run.Group) error {
 	pub := ingest.NewJetStreamPublisher(p.js)
+	builders := collectorBuilders()
 	byKind := make(map[string][]config.Source)
 	var order []string
 	for _, s := range p.cfg.Sources {
@@ -192,7 +201,7 @@ func (p *parts) addCollectors(g *run.Group) error {
 		byKind[s.Kind] = append(byKind[s.Kind], s)
 	}
 	for _, kind := range order {
-		build, ok := collectorBuilders[kind]
+		build, ok := builders[kind]
 		if !ok {
 			return fmt.Errorf("sources: no collector for kind %q", kind)
 		}

@@ -350,6 +350,15 @@ func addToConfig(path string, root *yaml.Node, entries []*yaml.Node) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("sources import: %w", err)
 	}
+	// The rewritten file keeps the old one's mode: the service user must
+	// still be able to read its configuration.
+	if fi, err := os.Stat(path); err == nil {
+		if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return fmt.Errorf("sources import: %w", err)
+		}
+	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("sources import: %w", err)

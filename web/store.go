@@ -20,6 +20,7 @@ import (
 // fed by ordered consumers on WIRE_ENTRY and WIRE_STORY.
 type Store struct {
 	maxEntries int
+	maxStories int
 	mu         sync.RWMutex
 	entries    []wire.Entry // ring, oldest first after wrap
 	next       int
@@ -35,12 +36,16 @@ type Event struct {
 	Data []byte // JSON
 }
 
-// NewStore keeps the last maxEntries entries.
+// DefaultMaxStories bounds the stories a Store holds in memory.
+const DefaultMaxStories = 20000
+
+// NewStore keeps the last maxEntries entries and the DefaultMaxStories
+// most recently updated stories.
 func NewStore(maxEntries int) *Store {
 	if maxEntries <= 0 {
 		maxEntries = 1000
 	}
-	return &Store{maxEntries: maxEntries, stories: make(map[string]*wire.Story), subs: make(map[chan Event]struct{})}
+	return &Store{maxEntries: maxEntries, maxStories: DefaultMaxStories, stories: make(map[string]*wire.Story), subs: make(map[chan Event]struct{})}
 }
 
 // Subscribe returns a channel of live events and a function that ends the
@@ -110,10 +115,14 @@ func (s *Store) AddEntry(e wire.Entry) {
 func (s *Store) PutStory(st wire.Story) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.stories[st.ID]; ok && old.Version > st.Version {
+	old, had := s.stories[st.ID]
+	if had && old.Version > st.Version {
 		return
 	}
 	s.stories[st.ID] = &st
+	if !had && len(s.stories) > s.maxStories {
+		s.evictStories()
+	}
 	if len(s.subs) > 0 {
 		summary := st
 		summary.Provenance = nil
@@ -136,6 +145,25 @@ func (s *Store) Entries(limit int) []wire.Entry {
 	}
 	s.mu.RUnlock()
 	return out
+}
+
+// evictStories drops the tenth of the stories updated longest ago, so that
+// a long-running server holds a bounded number; s.mu must be held. The bus
+// keeps every story's snapshots (WIRE_STORY), so nothing is lost.
+func (s *Store) evictStories() {
+	all := make([]*wire.Story, 0, len(s.stories))
+	for _, st := range s.stories {
+		all = append(all, st)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].LastUpdated.Equal(all[j].LastUpdated) {
+			return all[i].LastUpdated.Before(all[j].LastUpdated)
+		}
+		return all[i].ID < all[j].ID
+	})
+	for _, st := range all[:len(all)-s.maxStories*9/10] {
+		delete(s.stories, st.ID)
+	}
 }
 
 // Stories returns up to limit stories, most recently updated first,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,23 @@ func TestPagesEscapeSourceText(t *testing.T) {
 	}
 	if code, _ = get(t, hs.URL+"/stories/nope"); code != http.StatusNotFound {
 		t.Errorf("unknown story page: %d", code)
+	}
+}
+
+func TestStoreHoldsABoundedNumberOfStories(t *testing.T) {
+	store := NewStore(10)
+	store.maxStories = 100
+	at := time.Date(2024, 6, 11, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 250; i++ {
+		store.PutStory(wire.Story{ID: "s" + strconv.Itoa(i), Version: 1, LastUpdated: at.Add(time.Duration(i) * time.Minute)})
+	}
+	if n := len(store.Stories(1000, "")); n > 100 {
+		t.Errorf("store holds %d stories, bound 100", n)
+	}
+	if _, ok := store.Story("s249"); !ok {
+		t.Error("the newest story was evicted")
+	}
+	if _, ok := store.Story("s0"); ok {
+		t.Error("the oldest story was kept")
 	}
 }

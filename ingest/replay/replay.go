@@ -40,9 +40,14 @@ type Item struct {
 // ErrBadLine is wrapped by errors about a line that is not a valid item.
 var ErrBadLine = errors.New("replay: bad line")
 
+// MaxLine is the longest line a Reader takes; a longer one is skipped as
+// a bad line, and reading goes on with the next.
+const MaxLine = 64 << 20
+
 // Reader reads replay items from a plain or gzipped stream.
 type Reader struct {
-	sc   *bufio.Scanner
+	br   *bufio.Reader
+	buf  []byte
 	line int
 }
 
@@ -61,17 +66,49 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 		src = gz
 	}
-	sc := bufio.NewScanner(src)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	return &Reader{sc: sc}, nil
+	return &Reader{br: bufio.NewReaderSize(src, 1<<20)}, nil
+}
+
+// readLine returns the next line without its newline, or tooLong when it
+// was over MaxLine (and has been skipped).
+func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
+	r.buf = r.buf[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(r.buf)+len(chunk) > MaxLine {
+			tooLong = true
+		} else {
+			r.buf = append(r.buf, chunk...)
+		}
+		switch {
+		case err == nil:
+			return r.buf, tooLong, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && (len(r.buf) > 0 || tooLong):
+			return r.buf, tooLong, nil
+		default:
+			return nil, false, err
+		}
+	}
 }
 
 // Next returns the next item, io.EOF at the end, or an error wrapping
 // ErrBadLine that names the line.
 func (r *Reader) Next() (Item, error) {
-	for r.sc.Scan() {
+	for {
+		raw, tooLong, err := r.readLine()
+		if errors.Is(err, io.EOF) {
+			return Item{}, io.EOF
+		}
+		if err != nil {
+			return Item{}, fmt.Errorf("replay: line %d: %w", r.line+1, err)
+		}
 		r.line++
-		b := bytes.TrimSpace(r.sc.Bytes())
+		if tooLong {
+			return Item{}, fmt.Errorf("%w %d: longer than %d bytes", ErrBadLine, r.line, MaxLine)
+		}
+		b := bytes.TrimSpace(raw)
 		if len(b) == 0 {
 			continue
 		}
@@ -96,10 +133,6 @@ func (r *Reader) Next() (Item, error) {
 		}
 		return it, nil
 	}
-	if err := r.sc.Err(); err != nil {
-		return Item{}, fmt.Errorf("replay: line %d: %w", r.line+1, err)
-	}
-	return Item{}, io.EOF
 }
 
 // Line is the number of the last line read.

@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"strings"
 	"time"
 
 	"github.com/newswire/newswire/provenance"
@@ -178,4 +179,20 @@ type DeadLetter struct {
 	At       time.Time `json:"at"`
 	Data     string    `json:"data"`
 	Truncate bool      `json:"truncated,omitempty"`
+}
+
+// Ticker renders an entry as a live-wire line, "15:04Z CODE headline".
+// Control characters from the source are removed so that they cannot drive
+// a terminal.
+func (e Entry) Ticker() string {
+	return e.PublishedAt.UTC().Format("15:04Z") + " " + printable(e.Source.Code) + " " + printable(e.Headline)
+}
+
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -270,7 +270,7 @@ func cmdTail(ctx context.Context, args []string) error {
 		if err := json.Unmarshal(m.Data(), &e); err != nil {
 			return
 		}
-		fmt.Fprintln(out, TickerLine(e))
+		fmt.Fprintln(out, e.Ticker())
 		_ = out.Flush()
 	})
 	if err != nil {
@@ -279,24 +279,6 @@ func cmdTail(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	cc.Stop()
 	return nil
-}
-
-// TickerLine renders an entry as a live-wire line: "15:04Z CODE headline".
-// Control characters from the source are removed so they cannot drive the terminal.
-func TickerLine(e wire.Entry) string {
-	h := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return -1
-		}
-		return r
-	}, e.Headline)
-	code := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, e.Source.Code)
-	return e.PublishedAt.UTC().Format("15:04Z") + " " + code + " " + h
 }
 
 func cmdConfigCheck(args []string) error {

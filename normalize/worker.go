@@ -148,6 +148,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	slots := make(chan struct{}, w.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	prev := closedTurn()
 	return bus.Consume(ctx, w.cons, func(msg jetstream.Msg) {
 		slots <- struct{}{}
 		hctx, cancel := context.WithTimeout(work, handleTimeout)
@@ -157,12 +158,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			<-slots
 			return
 		}
+		t := &turn{wait: prev, done: make(chan struct{})}
+		prev = t.done
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
 			defer cancel()
-			finish()
+			defer t.pass()
+			finish(t)
 		}()
 	}, jetstream.PullMaxMessages(w.cfg.MaxInFlight))
 }
@@ -170,7 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // handle does the ordered part of an item's work: decode, normalize,
 // near-duplicate lookup, and the start of the fingerprint claim. It
 // returns the rest, which waits on the bus, or nil when the item is done.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 	md, err := msg.Metadata()
 	if err != nil {
 		// not a JetStream message: nothing to record it against
@@ -197,7 +201,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
 		// The post is gone at its source: its entry is withdrawn, which is
 		// news for the synthesizer, not a new text to fingerprint or index.
 		w.stats.Withdrawals.Add(1)
-		return func() { w.publish(ctx, msg, entry) }
+		return func(t *turn) { w.publish(ctx, msg, entry, t) }
 	}
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
@@ -219,12 +223,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func() {
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
-	return func() { w.finish(ctx, msg, entry, claim) }
+	return func(t *turn) { w.finish(ctx, msg, entry, claim, t) }
 }
 
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim jetstream.PubAckFuture) {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
 	if err != nil {
 		w.near.Remove(entry.ID)
@@ -240,11 +244,11 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry
 		w.ack(msg)
 		return
 	}
-	w.publish(ctx, msg, entry)
+	w.publish(ctx, msg, entry, t)
 }
 
 // publish puts the entry on WIRE_ENTRY and acks the raw item after the PubAck.
-func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry) {
+func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, t *turn) {
 	data, err := json.Marshal(entry)
 	if err != nil {
 		w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: encode entry: %w", err))
@@ -253,7 +257,16 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	out := nats.NewMsg(bus.EntrySubject(entry.Source.Kind, entry.Source.ID))
 	out.Data = data
 	out.Header.Set(bus.HeaderMsgID, bus.EntryMsgID(entry.Raw.MsgID))
+	// Entries go out in the order their raw items came in, so the entry
+	// stream — and every story built from it — is the same on every run.
+	select {
+	case <-t.wait:
+	case <-ctx.Done():
+		w.retry(msg, fmt.Errorf("normalize: waiting for the previous entry: %w", ctx.Err()))
+		return
+	}
 	pub, err := w.js.PublishMsgAsync(out)
+	t.pass()
 	if err == nil {
 		err = waitAck(ctx, pub)
 	}
@@ -271,6 +284,29 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	}
 	w.stats.Entries.Add(1)
 	w.ack(msg)
+}
+
+// turn orders the entries' publishes: an item publishes after wait is
+// closed and closes done once its publish is sent (or it has none).
+type turn struct {
+	wait <-chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// pass hands the turn on; an item that publishes nothing still waits for
+// its predecessor, so that no later entry overtakes an earlier one.
+func (t *turn) pass() {
+	t.once.Do(func() {
+		<-t.wait
+		close(t.done)
+	})
+}
+
+func closedTurn() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 // giveUp dead-letters an item whose entry will never be published and

@@ -186,6 +186,11 @@ func CleanText(s string) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	out, _ := fold(norm.NFC.String(s), false)
+	// Dropping a control or format character can bring a base and a
+	// combining mark together that NFC would compose ("A\x01\u0307").
+	if !norm.NFC.IsNormalString(out) {
+		out = norm.NFC.String(out)
+	}
 	return out
 }
 

@@ -109,7 +109,10 @@ func CanonicalURL(raw string) string {
 	u.Fragment, u.RawFragment = "", ""
 	u.User = nil
 	path := u.Path
-	if host == "t.me" && strings.HasPrefix(path, "/s/") {
+	// t.me/s/<channel>/… is the web preview of t.me/<channel>/…; strip the
+	// prefix only in front of a channel, and until none is left, so that
+	// canonicalizing twice changes nothing.
+	for host == "t.me" && strings.HasPrefix(path, "/s/") && len(path) > 3 && path[3] != '/' {
 		path = path[len("/s"):]
 	}
 	for _, amp := range []string{"/amp/", "/amp", ".amp"} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	gotd "github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/auth"
@@ -77,9 +78,10 @@ func Login(ctx context.Context, cfg LoginConfig, log *zap.Logger) (*tg.User, err
 	if err != nil {
 		return nil, err
 	}
-	// gotd saves the key as the connection comes up; make sure it did
-	// before telling the operator the login is done.
-	if _, err := os.Stat(cfg.SessionFile); err != nil {
+	// gotd saves the key from its connection goroutine as the connection
+	// comes up, which can land a moment after Run returns; make sure it
+	// did before telling the operator the login is done.
+	if err := waitForFile(ctx, cfg.SessionFile, 10*time.Second); err != nil {
 		return nil, fmt.Errorf("telegram: signed in, but the session was not saved: %w", err)
 	}
 	return self, nil
@@ -119,4 +121,20 @@ func (u userAuth) AcceptTermsOfService(context.Context, tg.HelpTermsOfService) e
 
 func (u userAuth) SignUp(context.Context) (auth.UserInfo, error) {
 	return auth.UserInfo{}, ErrSignUpUnsupported
+}
+
+// waitForFile waits until path exists, ctx ends or limit passes.
+func waitForFile(ctx context.Context, path string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		_, err := os.Stat(path)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -67,7 +67,6 @@ func Run(ctx context.Context, path string, opts Options) (*Result, error) {
 // RunItems is Run on items already read, in the order given: the held-out
 // and time-ordered reports feed subsets and reorderings of one file.
 func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, error) {
-	var err error
 	gold := make([]string, len(items))
 	for i, it := range items {
 		if it.Label == "" {
@@ -79,33 +78,12 @@ func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	dir := opts.StoreDir
-	if dir == "" {
-		dir, err = os.MkdirTemp("", "newswire-eval-*")
-		if err != nil {
-			return nil, fmt.Errorf("eval: temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-	}
-	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
-		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20,
-	}, log)
+	b, err := openBus(ctx, opts.StoreDir, log)
 	if err != nil {
 		return nil, err
 	}
-	defer emb.Shutdown()
-	nc, err := nats.Connect(emb.ClientURL())
-	if err != nil {
-		return nil, fmt.Errorf("eval: connect: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		return nil, fmt.Errorf("eval: jetstream: %w", err)
-	}
-	if err := bus.EnsureTopology(ctx, js, bus.DefaultTopology()); err != nil {
-		return nil, err
-	}
+	defer b.close()
+	nc, js := b.nc, b.js
 	nw, err := normalize.NewWorker(ctx, opts.Normalize, js, log)
 	if err != nil {
 		return nil, err
@@ -198,6 +176,60 @@ func publishAll(ctx context.Context, js jetstream.JetStream, items []replay.Item
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// evalBus is a throwaway embedded server with the design's topology.
+type evalBus struct {
+	emb     *bus.Embedded
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	tempDir string
+}
+
+// openBus starts an embedded server on dir (a new temp dir when empty,
+// removed by close) and creates the topology.
+func openBus(ctx context.Context, dir string, log *zap.Logger) (*evalBus, error) {
+	b := &evalBus{}
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "newswire-eval-*"); err != nil {
+			return nil, fmt.Errorf("eval: temp dir: %w", err)
+		}
+		b.tempDir = dir
+	}
+	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
+		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20,
+	}, log)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	b.emb = emb
+	if b.nc, err = nats.Connect(emb.ClientURL()); err != nil {
+		b.close()
+		return nil, fmt.Errorf("eval: connect: %w", err)
+	}
+	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
+		b.close()
+		return nil, fmt.Errorf("eval: jetstream: %w", err)
+	}
+	if err := bus.EnsureTopology(ctx, b.js, bus.DefaultTopology()); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *evalBus) close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.emb != nil {
+		b.emb.Shutdown()
+	}
+	if b.tempDir != "" {
+		os.RemoveAll(b.tempDir)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -90,30 +89,12 @@ func Normalized(ctx context.Context, items []replay.Item, cfg normalize.Config, 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	dir, err := os.MkdirTemp("", "newswire-eval-*")
-	if err != nil {
-		return nil, fmt.Errorf("eval: temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
-		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20,
-	}, log)
+	b, err := openBus(ctx, "", log)
 	if err != nil {
 		return nil, err
 	}
-	defer emb.Shutdown()
-	nc, err := nats.Connect(emb.ClientURL())
-	if err != nil {
-		return nil, fmt.Errorf("eval: connect: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		return nil, fmt.Errorf("eval: jetstream: %w", err)
-	}
-	if err := bus.EnsureTopology(ctx, js, bus.DefaultTopology()); err != nil {
-		return nil, err
-	}
+	defer b.close()
+	js := b.js
 	nw, err := normalize.NewWorker(ctx, cfg, js, log)
 	if err != nil {
 		return nil, err

@@ -84,4 +84,3 @@ func Names() []string {
 	names, _ := fs.Glob(files, "*.schema.json")
 	return names
 }
-

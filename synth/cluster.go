@@ -456,7 +456,6 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	c.bag = bag
 	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
 	vec := make([]term, n)
-	var norm2 float64
 	for i, x := range bag[:n] {
 		df, t := 0.0, x.t
 		if d, ok := c.df[x.t]; ok {
@@ -468,6 +467,13 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		}
 		vec[i] = term{h: x.h, t: t, w: w}
 	}
+	unitLength(vec)
+	return vec
+}
+
+// unitLength scales vec to L2 length 1, so that a dot product is a cosine.
+func unitLength(vec []term) {
+	var norm2 float64
 	for _, x := range vec {
 		norm2 += x.w * x.w
 	}
@@ -477,7 +483,6 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 			vec[i].w *= inv
 		}
 	}
-	return vec
 }
 
 type candidate struct {

@@ -156,7 +156,6 @@ func (c *Clusterer) textVector(text string) []term {
 	}
 	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
 	vec := make([]term, 0, len(counts))
-	var norm2 float64
 	for t, f := range counts {
 		df := 0.0
 		if d, ok := c.df[t]; ok {
@@ -166,15 +165,7 @@ func (c *Clusterer) textVector(text string) []term {
 		vec = append(vec, newTerm(t, w))
 	}
 	sortTerms(vec)
-	for _, x := range vec {
-		norm2 += x.w * x.w
-	}
-	if norm2 > 0 {
-		inv := 1 / math.Sqrt(norm2)
-		for i := range vec {
-			vec[i].w *= inv
-		}
-	}
+	unitLength(vec)
 	return vec
 }
 

@@ -225,7 +225,7 @@ func New(cfg Config, pub ingest.Publisher, log *zap.Logger) (*Collector, error) 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Collector{cfg: cfg, pub: pub, log: log, now: time.Now, sleep: sleepCtx}, nil
+	return &Collector{cfg: cfg, pub: pub, log: log, now: time.Now, sleep: ingest.Sleep}, nil
 }
 
 // Stats returns the counts of the current or last Run.
@@ -292,15 +292,4 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.log.Info("replay finished", zap.String("file", c.cfg.Path), zap.Int64("published", c.published.Load()),
 		zap.Int64("duplicates", c.duplicates.Load()), zap.Int64("bad_lines", c.badLines.Load()))
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

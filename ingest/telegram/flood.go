@@ -13,6 +13,8 @@ import (
 	"github.com/gotd/td/tgerr"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/newswire/newswire/ingest"
 )
 
 // ErrFloodWaitTooLong is returned when Telegram asks for a longer wait
@@ -53,7 +55,7 @@ func NewFloodControl(perSecond float64, maxWait time.Duration, log *zap.Logger) 
 		maxWait: maxWait,
 		retries: 3,
 		log:     log,
-		sleep:   sleepCtx,
+		sleep:   ingest.Sleep,
 	}
 }
 
@@ -86,16 +88,5 @@ func (f *FloodControl) Handle(next tg.Invoker) gotd.InvokeFunc {
 				return err
 			}
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

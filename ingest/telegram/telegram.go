@@ -562,22 +562,8 @@ func (c *Collector) fetchMissing(ctx context.Context, api *tg.Client, ch Channel
 			zap.Int("missing", len(missing)), zap.Int("fetching", maxRefetch))
 		missing = missing[len(missing)-maxRefetch:]
 	}
-	channel := &tg.InputChannel{ChannelID: st.ChannelID, AccessHash: st.AccessHash}
 	var got []*tg.Message
-	for start := 0; start < len(missing); start += 100 {
-		batch := missing[start:min(start+100, len(missing))]
-		ids := make([]tg.InputMessageClass, len(batch))
-		for i, id := range batch {
-			ids[i] = &tg.InputMessageID{ID: id}
-		}
-		res, err := api.ChannelsGetMessages(ctx, &tg.ChannelsGetMessagesRequest{Channel: channel, ID: ids})
-		if err != nil {
-			return nil, c.rpcError(ch, "fetch missing ids", err)
-		}
-		page, ok := res.AsModified()
-		if !ok {
-			return nil, fmt.Errorf("telegram: %s: unexpected messages answer %T", ch.Username, res)
-		}
+	err := c.messagesByID(ctx, api, ch, st, missing, "fetch missing ids", func(batch []int, page tg.ModifiedMessagesMessages) {
 		collectChats(page.GetChats(), chats)
 		found := map[int]bool{}
 		for _, mc := range page.GetMessages() {
@@ -598,8 +584,34 @@ func (c *Collector) fetchMissing(ctx context.Context, api *tg.Client, ch Channel
 		if gaps > 0 {
 			log.Info("message ids missing from the channel (deleted or unavailable)", zap.Int64("count", gaps), zap.Int("from", batch[0]), zap.Int("to", batch[len(batch)-1]), zap.Int64("gaps_total", st.Gaps))
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return got, nil
+}
+
+// messagesByID asks the channel for ids, at most 100 a call (the API's
+// limit), and hands each batch with its answer to use.
+func (c *Collector) messagesByID(ctx context.Context, api *tg.Client, ch Channel, st *State, ids []int, what string, use func(batch []int, page tg.ModifiedMessagesMessages)) error {
+	channel := &tg.InputChannel{ChannelID: st.ChannelID, AccessHash: st.AccessHash}
+	for start := 0; start < len(ids); start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		in := make([]tg.InputMessageClass, len(batch))
+		for i, id := range batch {
+			in[i] = &tg.InputMessageID{ID: id}
+		}
+		res, err := api.ChannelsGetMessages(ctx, &tg.ChannelsGetMessagesRequest{Channel: channel, ID: in})
+		if err != nil {
+			return c.rpcError(ch, what, err)
+		}
+		page, ok := res.AsModified()
+		if !ok {
+			return fmt.Errorf("telegram: %s: unexpected messages answer %T", ch.Username, res)
+		}
+		use(batch, page)
+	}
+	return nil
 }
 
 func (c *Collector) publish(ctx context.Context, ch Channel, st *State, m *tg.Message, chats map[int64]*tg.Channel) error {

@@ -28,28 +28,16 @@ func (c *Collector) recheck(ctx context.Context, api *tg.Client, ch Channel, st 
 	if !st.Rechecked.IsZero() && now.Sub(st.Rechecked) < ch.RecheckInterval {
 		return nil
 	}
-	channel := &tg.InputChannel{ChannelID: st.ChannelID, AccessHash: st.AccessHash}
-	ids := slices.Clone(st.Recent)
 	var gone []int
-	for start := 0; start < len(ids); start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		in := make([]tg.InputMessageClass, len(batch))
-		for i, id := range batch {
-			in[i] = &tg.InputMessageID{ID: id}
-		}
-		res, err := api.ChannelsGetMessages(ctx, &tg.ChannelsGetMessagesRequest{Channel: channel, ID: in})
-		if err != nil {
-			return c.rpcError(ch, "re-check published ids", err)
-		}
-		page, ok := res.AsModified()
-		if !ok {
-			return fmt.Errorf("telegram: %s: unexpected messages answer %T", ch.Username, res)
-		}
+	err := c.messagesByID(ctx, api, ch, st, slices.Clone(st.Recent), "re-check published ids", func(batch []int, page tg.ModifiedMessagesMessages) {
 		for _, mc := range page.GetMessages() {
 			if e, ok := mc.(*tg.MessageEmpty); ok && slices.Contains(batch, e.ID) && !slices.Contains(gone, e.ID) {
 				gone = append(gone, e.ID)
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
 	c.stat(ch.ID, func(s *ChannelStats) { s.Rechecks++ })
 	slices.Sort(gone)

@@ -233,7 +233,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	for i, ch := range c.cfg.Channels {
 		wg.Go(func() {
 			// Spread the first polls so that start-up is not a burst.
-			if !sleep(ctx, time.Duration(i)*c.cfg.HostInterval/2) {
+			if ingest.Sleep(ctx, time.Duration(i)*c.cfg.HostInterval/2) != nil {
 				return
 			}
 			c.loop(ctx, ch)
@@ -270,23 +270,9 @@ func (c *Collector) loop(ctx context.Context, ch Channel) {
 		// Jitter keeps channels with one interval from polling in lockstep.
 		wait += rand.N(wait/10 + 1)
 		c.noteNextPoll(ctx, ch, wait)
-		if !sleep(ctx, wait) {
+		if ingest.Sleep(ctx, wait) != nil {
 			return
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -505,7 +491,7 @@ func (c *Collector) fetch(ctx context.Context, pageURL string, st *State) (*fetc
 	g.mu.Lock()
 	hold := time.Until(g.notBefore)
 	g.mu.Unlock()
-	if hold > 0 && !sleep(ctx, hold) {
+	if hold > 0 && ingest.Sleep(ctx, hold) != nil {
 		return nil, ctx.Err()
 	}
 	if err := g.limiter.Wait(ctx); err != nil {

@@ -127,7 +127,8 @@ func (c Config) Validate() error {
 // for concurrent use; the worker serialises calls. Given the same entries
 // in the same order it makes the same decisions and the same story ids.
 type Clusterer struct {
-	cfg Config
+	cfg   Config
+	stems *stemmer
 	// df holds each term's decayed document frequency and the term's
 	// canonical string: vectors share that one string, so the equality
 	// checks of dot products and map lookups stop at the pointer instead
@@ -192,6 +193,8 @@ type storyTimes struct {
 type docFreq struct {
 	decayed
 	term string
+	// word is how the term reads in text (the term may be a stem).
+	word string
 }
 
 type decayed struct {
@@ -309,6 +312,7 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 		index:   make(map[string][]posting),
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
+		stems:   newStemmer(),
 	}, nil
 }
 
@@ -381,7 +385,7 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		d, ok := c.df[x.t]
 		if !ok {
 			// The first vector to hold a term lends it its string.
-			d = &docFreq{term: x.t}
+			d = &docFreq{term: x.t, word: c.stems.word(x.t)}
 			c.df[x.t] = d
 		}
 		vec[i].t = d.term
@@ -417,7 +421,8 @@ func firstNonEmpty(a, b string) string {
 // terms, sorted by term.
 func (c *Clusterer) vector(e wire.Entry) []term {
 	bag := c.bag[:0]
-	c.toks = tokenize(e.Headline, 0, c.toks[:0])
+	c.stems.begin()
+	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
 	names := !titleCase(c.toks)
 	for _, t := range c.toks {
 		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital})
@@ -427,7 +432,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		body = body[len(e.Headline):]
 	}
 	if c.cfg.MaxBodyTokens > 0 && body != "" {
-		c.toks = tokenize(body, c.cfg.MaxBodyTokens, c.toks[:0])
+		c.toks = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
 		names := !titleCase(c.toks)
 		for _, t := range c.toks {
 			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: 1, proper: t.proper || names && t.capital})

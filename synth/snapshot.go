@@ -146,10 +146,10 @@ func (c *Clusterer) unitCentroid(s *story) map[string]float64 {
 	return out
 }
 
-// textVector is the unit TF-IDF vector of a piece of text under the
+// textVector is the unit TF-IDF vector of a piece of text in language lang under the
 // current document frequencies, sorted by term.
-func (c *Clusterer) textVector(text string) []term {
-	toks := tokenize(text, 0, nil)
+func (c *Clusterer) textVector(lang, text string) []term {
+	toks := tokenize(c.stems, lang, text, 0, nil)
 	counts := make(map[string]float64, len(toks))
 	for _, t := range toks {
 		counts[t.term]++
@@ -203,7 +203,7 @@ func (c *Clusterer) headline(origins []*member, centroid map[string]float64) str
 	scores := make([]float64, limit)
 	best := 0.0
 	for i := range limit {
-		scores[i] = dotMap(c.textVector(origins[i].entry.Headline), centroid)
+		scores[i] = dotMap(c.textVector(origins[i].entry.Lang, origins[i].entry.Headline), centroid)
 		best = max(best, scores[i])
 	}
 	for i := range limit {
@@ -239,7 +239,7 @@ func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64) 
 				continue
 			}
 			seen[key] = true
-			v := c.textVector(text)
+			v := c.textVector(m.entry.Lang, text)
 			if len(v) == 0 {
 				continue
 			}
@@ -281,7 +281,7 @@ func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64) 
 	var liveOwner []string
 	for _, m := range live {
 		for _, text := range memberSentences(m.entry) {
-			liveSentences = append(liveSentences, c.textVector(text))
+			liveSentences = append(liveSentences, c.textVector(m.entry.Lang, text))
 			liveOwner = append(liveOwner, m.entry.ID)
 		}
 	}
@@ -482,7 +482,7 @@ func claims(text string) []claim {
 	return out
 }
 
-// keywords are the story's heaviest centroid terms.
+// keywords are the story's heaviest centroid terms, as words.
 func (c *Clusterer) keywords(s *story, n int) []string {
 	all := make([]term, 0, len(s.cw))
 	for i, t := range s.ct {
@@ -499,7 +499,11 @@ func (c *Clusterer) keywords(s *story, n int) []string {
 		if len(out) == n {
 			break
 		}
-		out = append(out, x.t)
+		w := x.t
+		if d, ok := c.df[x.t]; ok {
+			w = d.word
+		}
+		out = append(out, w)
 	}
 	return out
 }

@@ -35,14 +35,15 @@ func titleCase(toks []token) bool {
 	return float64(n) >= 0.7*float64(len(toks)-1)
 }
 
-// tokenize splits text into stemmed terms. It follows the segmentation of
+// tokenize splits text into terms, stemmed by st for an entry in
+// language lang (see stemmer.stem). It follows the segmentation of
 // package words (Unicode letters and digits form words) but keeps the case
 // of each word before lowering it, because capitalisation is the cheapest
 // language-independent sign of a name, and it turns runs of Han, Kana and
 // Thai characters into overlapping bigrams: single ideographs are too
 // ambiguous to match stories on, and bigrams are the standard index unit
 // for unsegmented scripts.
-func tokenize(text string, limit int, out []token) []token {
+func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 	sentenceStart := true
 	var run []rune // current run of unsegmented-script characters
 	flushRun := func() {
@@ -79,7 +80,7 @@ func tokenize(text string, limit int, out []token) []token {
 		if !keep(lw) {
 			return
 		}
-		out = append(out, token{term: stem(lw), proper: proper, capital: capital})
+		out = append(out, token{term: st.stem(lang, lw), proper: proper, capital: capital})
 	}
 	for i, r := range text {
 		if limit > 0 && len(out) >= limit {
@@ -140,109 +141,6 @@ func keep(t string) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(t)
 	return r >= 0x2E80
-}
-
-// stem strips inflectional endings with a light, documented suffix
-// stripper per script. No maintained stemming library is available to this
-// project; light stemming (plural, possessive, case endings) recovers most
-// of the recall a full stemmer gives for short news text while it cannot
-// conflate unrelated words, which matters more for precision here.
-func stem(t string) string {
-	r, _ := utf8.DecodeRuneInString(t)
-	switch {
-	case r < 0x80:
-		return stemLatin(t)
-	case unicode.Is(unicode.Cyrillic, r):
-		return stemCyrillic(t)
-	case unicode.Is(unicode.Arabic, r):
-		return stemArabic(t)
-	}
-	return t
-}
-
-// stemLatin removes English plural and verb endings (a subset of Porter's
-// step 1), keeping at least three letters.
-func stemLatin(t string) string {
-	if t[0] >= '0' && t[0] <= '9' {
-		return t
-	}
-	n := len(t)
-	switch {
-	case n > 4 && strings.HasSuffix(t, "ies"):
-		return t[:n-3] + "y"
-	case n > 5 && strings.HasSuffix(t, "ing"):
-		return undouble(t[:n-3])
-	case n > 4 && strings.HasSuffix(t, "ed") && !strings.HasSuffix(t, "eed"):
-		return undouble(t[:n-2])
-	case n > 4 && (strings.HasSuffix(t, "sses") || strings.HasSuffix(t, "shes") || strings.HasSuffix(t, "ches") || strings.HasSuffix(t, "xes")):
-		return t[:n-2]
-	case n > 3 && t[n-1] == 's' && !strings.HasSuffix(t, "ss") && !strings.HasSuffix(t, "us") && !strings.HasSuffix(t, "is"):
-		return t[:n-1]
-	}
-	return t
-}
-
-// undouble turns "stopp" (from "stopped") into "stop" and drops a final e
-// so "raised" and "raise" meet at "rais".
-func undouble(t string) string {
-	n := len(t)
-	if n >= 4 && t[n-1] == t[n-2] && !strings.ContainsRune("lsz", rune(t[n-1])) {
-		return t[:n-1]
-	}
-	return t
-}
-
-// Russian (and largely Ukrainian/Belarusian) inflectional endings, longest
-// first: adjective, participle, noun case and verb endings.
-var cyrillicEndings = func() []string {
-	list := strings.Fields(`ями ами ого его ому ему ыми ими ых их ая яя ое ее ые ие ый ий ой ей ую юю ом ем ам ям ах ях ов ев ью ия ие ию иям иях ешь ет ют ут ит ат ят ла ло ли ть ти а я о е ы и у ю ь й`)
-	// Longest first so that "ами" wins over "и".
-	for i := 1; i < len(list); i++ {
-		for j := i; j > 0 && utf8.RuneCountInString(list[j]) > utf8.RuneCountInString(list[j-1]); j-- {
-			list[j], list[j-1] = list[j-1], list[j]
-		}
-	}
-	return list
-}()
-
-// stemCyrillic removes a reflexive particle and one inflectional ending,
-// keeping a stem of at least three letters: "выборов", "выборы", "выборах"
-// all become "выбор".
-func stemCyrillic(t string) string {
-	t = strings.ReplaceAll(t, "ё", "е")
-	if n := utf8.RuneCountInString(t); n > 5 && (strings.HasSuffix(t, "ся") || strings.HasSuffix(t, "сь")) {
-		t = t[:len(t)-len("ся")]
-	}
-	for _, end := range cyrillicEndings {
-		if strings.HasSuffix(t, end) && utf8.RuneCountInString(t)-utf8.RuneCountInString(end) >= 3 {
-			return t[:len(t)-len(end)]
-		}
-	}
-	return t
-}
-
-var (
-	arabicPrefixes = []string{"وال", "بال", "كال", "فال", "لل", "ال", "و"}
-	arabicSuffixes = []string{"ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ة", "ي"}
-)
-
-// stemArabic is a light stemmer in the manner of Larkey's "light10": it
-// removes the article and conjunction prefixes and common suffixes while
-// at least three letters remain, and normalises alef and yeh forms.
-func stemArabic(t string) string {
-	t = strings.NewReplacer("أ", "ا", "إ", "ا", "آ", "ا", "ى", "ي", "ـ", "").Replace(t)
-	for _, p := range arabicPrefixes {
-		if strings.HasPrefix(t, p) && utf8.RuneCountInString(t)-utf8.RuneCountInString(p) >= 3 {
-			t = t[len(p):]
-			break
-		}
-	}
-	for _, s := range arabicSuffixes {
-		if strings.HasSuffix(t, s) && utf8.RuneCountInString(t)-utf8.RuneCountInString(s) >= 3 {
-			t = t[:len(t)-len(s)]
-		}
-	}
-	return t
 }
 
 func isCommonNumber(w string) bool {

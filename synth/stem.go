@@ -1,0 +1,181 @@
+package synth
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/arabic"
+	"github.com/blevesearch/snowballstem/danish"
+	"github.com/blevesearch/snowballstem/dutch"
+	"github.com/blevesearch/snowballstem/english"
+	"github.com/blevesearch/snowballstem/finnish"
+	"github.com/blevesearch/snowballstem/french"
+	"github.com/blevesearch/snowballstem/german"
+	"github.com/blevesearch/snowballstem/hungarian"
+	"github.com/blevesearch/snowballstem/irish"
+	"github.com/blevesearch/snowballstem/italian"
+	"github.com/blevesearch/snowballstem/norwegian"
+	"github.com/blevesearch/snowballstem/portuguese"
+	"github.com/blevesearch/snowballstem/romanian"
+	"github.com/blevesearch/snowballstem/russian"
+	"github.com/blevesearch/snowballstem/spanish"
+	"github.com/blevesearch/snowballstem/swedish"
+	"github.com/blevesearch/snowballstem/tamil"
+	"github.com/blevesearch/snowballstem/turkish"
+)
+
+// script is the writing system a stemmer works on.
+type script uint8
+
+const (
+	noScript script = iota
+	latin
+	cyrillic
+	arabicScript
+	tamilScript
+)
+
+// snowballAlgo is one Snowball stemmer and the script its words are in.
+type snowballAlgo struct {
+	stem   func(*snowballstem.Env) bool
+	script script
+}
+
+// snowballLanguages maps ISO 639-1 codes to the Snowball stemmers
+// (snowballstem.org, compiled to Go by the Snowball project and kept by
+// the bleve search engine).
+var snowballLanguages = map[string]snowballAlgo{
+	"ar": {arabic.Stem, arabicScript},
+	"da": {danish.Stem, latin},
+	"de": {german.Stem, latin},
+	"en": {english.Stem, latin},
+	"es": {spanish.Stem, latin},
+	"fi": {finnish.Stem, latin},
+	"fr": {french.Stem, latin},
+	"ga": {irish.Stem, latin},
+	"hu": {hungarian.Stem, latin},
+	"it": {italian.Stem, latin},
+	"nb": {norwegian.Stem, latin},
+	"nl": {dutch.Stem, latin},
+	"nn": {norwegian.Stem, latin},
+	"no": {norwegian.Stem, latin},
+	"pt": {portuguese.Stem, latin},
+	"ro": {romanian.Stem, latin},
+	"ru": {russian.Stem, cyrillic},
+	"sv": {swedish.Stem, latin},
+	"ta": {tamil.Stem, tamilScript},
+	"tr": {turkish.Stem, latin},
+}
+
+// scriptDefault is the stemmer for a word whose entry's language is
+// unknown, has no stemmer, or is written in another script (a Latin brand
+// name in a Russian post). A word must stem the same way in every entry
+// that holds it, or stories lose the entries whose language detection
+// wavered, so each script has one fallback: English for Latin (the
+// language most Latin-script wires are in), Russian for Cyrillic (close
+// enough for Ukrainian and Belarusian endings), Arabic for Arabic script.
+var scriptDefault = map[script]string{latin: "en", cyrillic: "ru", arabicScript: "ar", tamilScript: "ta"}
+
+// maxStemCache bounds each language's cache of stems; a full cache is
+// dropped and refilled, which changes speed only, never a stem.
+const maxStemCache = 1 << 15
+
+// stemmer stems lower-cased words by the language of the entry they come
+// from. It caches what it computed: a stream repeats its words, and a map
+// lookup costs a fraction of running the algorithm. Not safe for
+// concurrent use; the clusterer owns one.
+type stemmer struct {
+	env   *snowballstem.Env
+	cache map[string]map[string]string
+	// words holds the first word seen for each stem, so that what a
+	// person reads (a story's keywords) is a word, not a stem. The
+	// clusterer copies it into its term table when a term is new, so
+	// words may be dropped between entries (see begin).
+	words map[string]string
+}
+
+func newStemmer() *stemmer {
+	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]map[string]string), words: make(map[string]string)}
+}
+
+// begin starts an entry: a full word table is dropped here, never in
+// the middle of an entry whose new terms still need their words.
+func (st *stemmer) begin() {
+	if len(st.words) >= 4*maxStemCache {
+		clear(st.words)
+	}
+}
+
+// word is the first word seen with stem t, or t.
+func (st *stemmer) word(t string) string {
+	if w, ok := st.words[t]; ok {
+		return w
+	}
+	return t
+}
+
+// algorithm picks the stemmer code for a word of the given script in an
+// entry of language lang, or "" when none applies.
+func algorithm(lang string, s script) string {
+	if a, ok := snowballLanguages[lang]; ok && a.script == s {
+		return lang
+	}
+	return scriptDefault[s]
+}
+
+// stem returns the stem of the lower-cased word w from an entry in
+// language lang (ISO 639-1, may be empty). Words with digits (figures,
+// codes) and words in scripts without a stemmer are returned as they are.
+func (st *stemmer) stem(lang, w string) string {
+	if strings.IndexFunc(w, unicode.IsDigit) >= 0 {
+		return w
+	}
+	code := algorithm(lang, scriptOf(w))
+	if code == "" {
+		return w
+	}
+	cache := st.cache[code]
+	if s, ok := cache[w]; ok {
+		return s
+	}
+	if cache == nil || len(cache) >= maxStemCache {
+		cache = make(map[string]string)
+		st.cache[code] = cache
+	}
+	in := w
+	if code == "ru" {
+		in = strings.ReplaceAll(in, "ё", "е")
+	}
+	st.env.SetCurrent(in)
+	snowballLanguages[code].stem(st.env)
+	out := st.env.Current()
+	if utf8.RuneCountInString(out) < 2 {
+		out = in // a stem of one letter matches too much
+	}
+	cache[w] = out
+	if _, ok := st.words[out]; !ok && out != w {
+		st.words[out] = w
+	}
+	return out
+}
+
+// scriptOf is the script of a word's first letter.
+func scriptOf(w string) script {
+	for _, r := range w {
+		switch {
+		case r < 0x80 || unicode.Is(unicode.Latin, r):
+			return latin
+		case unicode.Is(unicode.Cyrillic, r):
+			return cyrillic
+		case unicode.Is(unicode.Arabic, r):
+			return arabicScript
+		case unicode.Is(unicode.Tamil, r):
+			return tamilScript
+		default:
+			return noScript
+		}
+	}
+	return noScript
+}

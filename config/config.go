@@ -123,8 +123,11 @@ type SynthConfig struct {
 	MergeThreshold   float64  `yaml:"merge_threshold"`
 	TimeHalfLife     Duration `yaml:"time_half_life"`
 	ProperWeight     float64  `yaml:"proper_weight"`
-	CentroidWeight   float64  `yaml:"centroid_weight"`
-	RecentMembers    int      `yaml:"recent_members"`
+	// SlugWeight weighs the words of a link's slug ("/2014/03/mt-gox-files-for-bankruptcy");
+	// 0 leaves links out.
+	SlugWeight     float64 `yaml:"slug_weight"`
+	CentroidWeight float64 `yaml:"centroid_weight"`
+	RecentMembers  int     `yaml:"recent_members"`
 	// The merge pass: every merge_pass_every entries, stories of at most
 	// merge_pass_max_size members that changed merge into the story whose
 	// centroid agrees at merge_pass_threshold (see synth/README.md).
@@ -345,6 +348,9 @@ func (c *Config) Validate() Problems {
 	if c.Synth.MergePassEvery < 0 || c.Synth.MergePassMaxSize < 0 || c.Synth.MergePassEvery > 0 && (c.Synth.MergePassThreshold <= 0 || c.Synth.MergePassThreshold > 1) {
 		add("synth", "merge_pass_every and merge_pass_max_size must not be negative, merge_pass_threshold within (0, 1]")
 	}
+	if c.Synth.SlugWeight < 0 || c.Synth.SlugWeight > 10 {
+		add("synth.slug_weight", "must be within [0, 10]")
+	}
 	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
 		add("synth.centroid_weight", "must be within [0, 1]")
 	}
@@ -438,7 +444,7 @@ func Default() *Config {
 			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
-			RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.12, MergePassMaxSize: 10,
+			SlugWeight: 0.5, RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.11, MergePassMaxSize: 10,
 		},
 	}
 }

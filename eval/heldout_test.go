@@ -24,8 +24,10 @@ import (
 //	go test ./eval -run TestHeldOut -v -labelled ../testdata/replay/uci-news-2014-03.jsonl
 //
 // It prints BCubed and pairwise figures for the whole file and for each
-// half of a split by gold story, in the file's order and in published-time
-// order. Tune on half A (the first row of each order); half B is the check.
+// half of a split by gold story, in the file's order, in published-time
+// order and in three interleaved orders (stories of one hour mixed, see
+// Interleaved). Tune on half A, averaged over the orders; half B is the
+// check.
 // -bus sends every variant through the real bus (as `newswire eval` does)
 // instead of the in-memory clusterer; -sweep FILE scores one configuration
 // per line (key=value pairs, see setParam) on every variant.
@@ -77,6 +79,33 @@ func TestTimeOrderedSortsStably(t *testing.T) {
 	}
 }
 
+func TestInterleavedMixesWithinHoursOnly(t *testing.T) {
+	var items []replay.Item
+	for i := range 40 {
+		hour := 10 + i/20 // rows 0–19 in hour 10, 20–39 in hour 11, story by story
+		items = append(items, replay.Item{ID: strconv.Itoa(i), PublishedAt: fmt.Sprintf("2014-03-10T%02d:%02d:00Z", hour, i%20)})
+	}
+	items = append(items, replay.Item{ID: "bad", PublishedAt: "not a time"})
+	a, b := Interleaved(items, 1), Interleaved(items, 2)
+	if !slices.Equal(a, Interleaved(items, 1)) {
+		t.Fatal("the same seed gave two orders")
+	}
+	if slices.Equal(a, b) || slices.Equal(a, items) {
+		t.Fatal("the order did not change with the seed")
+	}
+	for _, order := range [][]replay.Item{a, b} {
+		if len(order) != len(items) || order[len(order)-1].ID != "bad" {
+			t.Fatalf("items lost or the unparsable one moved: %v", order)
+		}
+		for i, it := range order[:40] {
+			n, _ := strconv.Atoi(it.ID)
+			if n/20 != i/20 {
+				t.Fatalf("item %s left its hour (place %d)", it.ID, i)
+			}
+		}
+	}
+}
+
 type variant struct {
 	name  string
 	items []replay.Item
@@ -84,10 +113,16 @@ type variant struct {
 
 func variants(items []replay.Item) []variant {
 	timed := TimeOrdered(items)
-	return []variant{
+	vs := []variant{
 		{"file A", Half(items, 0)}, {"file B", Half(items, 1)}, {"file all", items},
 		{"time A", Half(timed, 0)}, {"time B", Half(timed, 1)}, {"time all", timed},
 	}
+	for seed := uint32(1); seed <= 3; seed++ {
+		mixed := Interleaved(items, seed)
+		name := fmt.Sprintf("mix%d ", seed)
+		vs = append(vs, variant{name + "A", Half(mixed, 0)}, variant{name + "B", Half(mixed, 1)}, variant{name + "all", mixed})
+	}
+	return vs
 }
 
 func TestHeldOut(t *testing.T) {
@@ -261,6 +296,8 @@ func setParam(c *synth.Config, kv string) error {
 		err = num(&c.TitleWeight)
 	case "recent_members":
 		err = integer(&c.RecentMembers)
+	case "slug_weight":
+		err = num(&c.SlugWeight)
 	case "candidates":
 		err = integer(&c.Candidates)
 	case "merge_pass_every":

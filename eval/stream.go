@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,49 @@ func TimeOrdered(items []replay.Item) []replay.Item {
 			return 0
 		}
 		return a.at.Compare(b.at)
+	})
+	out := make([]replay.Item, len(ks))
+	for i, k := range ks {
+		out[i] = k.it
+	}
+	return out
+}
+
+// Interleaved returns the items ordered by the hour of their published
+// time and, within an hour, by a hash of their id and seed. The UCI rows
+// come grouped by story with crawl times seconds apart, so file order and
+// time order both hand a streaming clusterer each story as one burst; a
+// live wire mixes the stories of an hour. Different seeds give different
+// mixes of the same hours, so a figure can be averaged over orders instead
+// of tuned to one. Items whose time does not parse keep their place
+// relative to each other at the end.
+func Interleaved(items []replay.Item, seed uint32) []replay.Item {
+	type keyed struct {
+		it   replay.Item
+		hour int64
+		mix  uint32
+		ok   bool
+	}
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		at, err := normalize.ParseTime(it.PublishedAt)
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%d\x00%s", seed, it.ID)
+		ks[i] = keyed{it, at.Unix() / 3600, h.Sum32(), err == nil}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		switch {
+		case a.ok != b.ok:
+			if a.ok {
+				return -1
+			}
+			return 1
+		case !a.ok:
+			return 0
+		case a.hour != b.hour:
+			return cmp.Compare(a.hour, b.hour)
+		}
+		return cmp.Compare(a.mix, b.mix)
 	})
 	out := make([]replay.Item, len(ks))
 	for i, k := range ks {

@@ -36,7 +36,7 @@ func newSynthetic(seed uint64) *synthetic {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	vocab := make([]string, 60000)
 	for i := range vocab {
-		vocab[i] = fmt.Sprintf("w%x", i*2654435761%1000003)
+		vocab[i] = "w" + letters(i*2654435761%1000003)
 	}
 	return &synthetic{rng: rng, zipf: rand.NewZipf(rng, 1.1, 2, uint64(len(vocab)-1)), vocab: vocab, base: time.Now().UTC().Add(-2 * time.Hour)}
 }
@@ -49,16 +49,35 @@ func (g *synthetic) next() wire.Entry {
 	story := g.stories - g.rng.IntN(min(g.stories, 2000))
 	words := make([]byte, 0, 96)
 	for k := range 5 {
-		words = fmt.Appendf(words, "S%dk%d ", story, (k+g.rng.IntN(3))%8)
+		words = fmt.Appendf(words, "S%sk%c ", letters(story), 'a'+(k+g.rng.IntN(3))%8)
 	}
-	for range 5 {
-		words = append(words, g.vocab[g.zipf.Uint64()]...)
+	// A link whose slug repeats three of the headline's words and adds
+	// one, as news sites write them.
+	link := fmt.Appendf(nil, "https://site%d.example/2026/03/", g.rng.IntN(50))
+	for k := range 5 {
+		w := g.vocab[g.zipf.Uint64()]
+		words = append(words, w...)
 		words = append(words, ' ')
+		if k < 3 {
+			link = append(link, w...)
+			link = append(link, '-')
+		}
 	}
+	link = append(link, g.vocab[g.zipf.Uint64()]...)
 	at := g.base.Add(time.Duration(g.n) * 10 * time.Millisecond)
 	g.n++
 	h := string(words)
-	return wire.Entry{Schema: wire.SchemaEntry, ID: fmt.Sprintf("e%08x", g.n), Headline: h, Text: h, PublishedAt: at, ObservedAt: at}
+	return wire.Entry{Schema: wire.SchemaEntry, ID: fmt.Sprintf("e%08x", g.n), Headline: h, Text: h, URL: string(link), PublishedAt: at, ObservedAt: at}
+}
+
+// letters writes n in base 26 with the letters a–z: words of letters only,
+// like those of real headlines and slugs.
+func letters(n int) string {
+	b := []byte{byte('a' + n%26)}
+	for n /= 26; n > 0; n /= 26 {
+		b = append(b, byte('a'+n%26))
+	}
+	return string(b)
 }
 
 // BenchmarkClusterAdd measures single-core clustering throughput with

@@ -26,6 +26,7 @@ import (
 //	  stale_after: 24h         # a story with no entry for this long goes stale
 //	  df_half_life: 24h        # document frequencies decay with this half-life
 //	  time_half_life: 6h       # similarity halves per this much time between entry and story
+//	  slug_weight: 0.5         # weight of the words in a link's slug
 //	  snapshot_interval: 50ms  # at most one snapshot per story per interval (per 100 members)
 //	  max_provenance: 2000     # records in one snapshot; the rest are counted
 type Config struct {
@@ -41,6 +42,9 @@ type Config struct {
 	TitleWeight float64
 	// ProperWeight multiplies the weight of names, acronyms and numbers.
 	ProperWeight float64
+	// SlugWeight is the weight of the words of a link's slug; zero
+	// leaves links out.
+	SlugWeight float64
 	// MaxBodyTokens caps how much of a long post's body is used.
 	MaxBodyTokens int
 	// CentroidWeight is the share of the score that comes from the story's
@@ -77,12 +81,13 @@ func DefaultConfig() Config {
 		MaxProvenance:      2000,
 		TitleWeight:        2,
 		ProperWeight:       1.2,
+		SlugWeight:         0.5,
 		MaxBodyTokens:      120,
 		CentroidWeight:     0.6,
 		RecentMembers:      64,
 		Candidates:         8,
 		MergePassEvery:     64,
-		MergePassThreshold: 0.12,
+		MergePassThreshold: 0.11,
 		MergePassMaxSize:   10,
 	}
 }
@@ -105,8 +110,8 @@ func (c Config) Validate() error {
 	if c.MaxProvenance < 10 {
 		errs = append(errs, errors.New("synth: max_provenance must be at least 10"))
 	}
-	if c.TitleWeight <= 0 || c.ProperWeight <= 0 || c.MaxBodyTokens < 0 {
-		errs = append(errs, errors.New("synth: title_weight and proper_weight must be positive and max_body_tokens not negative"))
+	if c.TitleWeight <= 0 || c.ProperWeight <= 0 || c.MaxBodyTokens < 0 || c.SlugWeight < 0 {
+		errs = append(errs, errors.New("synth: title_weight and proper_weight must be positive, max_body_tokens and slug_weight not negative"))
 	}
 	if c.CentroidWeight < 0 || c.CentroidWeight > 1 {
 		errs = append(errs, errors.New("synth: centroid_weight must be within [0, 1]"))
@@ -438,6 +443,18 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: 1, proper: t.proper || names && t.capital})
 		}
 	}
+	if c.cfg.SlugWeight > 0 {
+		// The words of the link's slug: often the first headline, or
+		// keywords the headline leaves out.
+		slugSegments(e.URL, func(seg string) {
+			c.toks = tokenize(c.stems, e.Lang, seg, 0, c.toks[:0])
+			for _, t := range c.toks {
+				if slugTerm(t.term) {
+					bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.SlugWeight})
+				}
+			}
+		})
+	}
 	slices.SortFunc(bag, func(a, b bagTerm) int {
 		if c := cmp.Compare(a.h, b.h); c != 0 {
 			return c
@@ -713,9 +730,6 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		if gone.seq < keep.seq {
 			keep, gone = gone, keep
 		}
-		if debugMerge {
-			println("MERGE", len(keep.members), keep.members[0].entry.Headline, "<-", len(gone.members), gone.members[0].entry.Headline, c.centroidCosine(s, o.s), o.score)
-		}
 		c.merge(keep, gone)
 		s = keep
 	}
@@ -989,8 +1003,6 @@ func (c *Clusterer) Survivor(id string) string {
 	return id
 }
 
-const debugMerge = false
-
 // mergePass merges each story that changed since the last pass into the
 // active story whose centroid is most like its own, when they agree at
 // MergePassThreshold after the time discount. A join decides on one entry
@@ -1021,9 +1033,6 @@ func (c *Clusterer) mergePass() {
 		}
 		if n := c.cfg.MergePassMaxSize; n > 0 && min(len(s.members), len(o.members)) > n {
 			continue
-		}
-		if debugMerge {
-			println("PASS", len(s.members), s.members[0].entry.Headline, "<->", len(o.members), o.members[0].entry.Headline, cos)
 		}
 		keep, gone := s, o
 		if gone.seq < keep.seq {

@@ -78,17 +78,17 @@ var snowballLanguages = map[string]snowballAlgo{
 // enough for Ukrainian and Belarusian endings), Arabic for Arabic script.
 var scriptDefault = map[script]string{latin: "en", cyrillic: "ru", arabicScript: "ar", tamilScript: "ta"}
 
-// maxStemCache bounds each language's cache of stems; a full cache is
-// dropped and refilled, which changes speed only, never a stem.
-const maxStemCache = 1 << 15
+// maxStemCache bounds the cache of stems; a full cache is dropped and
+// refilled, which changes speed only, never a stem.
+const maxStemCache = 1 << 16
 
 // stemmer stems lower-cased words by the language of the entry they come
-// from. It caches what it computed: a stream repeats its words, and a map
-// lookup costs a fraction of running the algorithm. Not safe for
-// concurrent use; the clusterer owns one.
+// from. It caches what it computed by word: a stream repeats its words,
+// and one map lookup costs a fraction of choosing and running the
+// algorithm. Not safe for concurrent use; the clusterer owns one.
 type stemmer struct {
 	env   *snowballstem.Env
-	cache map[string]map[string]string
+	cache map[string]stemmed
 	// words holds the first word seen for each stem, so that what a
 	// person reads (a story's keywords) is a word, not a stem. The
 	// clusterer copies it into its term table when a term is new, so
@@ -96,8 +96,15 @@ type stemmer struct {
 	words map[string]string
 }
 
+// stemmed is a cached stem and the entry language it was made for; drop
+// marks a word that is no term at all (a stopword, a lone letter).
+type stemmed struct {
+	lang, stem string
+	drop       bool
+}
+
 func newStemmer() *stemmer {
-	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]map[string]string), words: make(map[string]string)}
+	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]stemmed), words: make(map[string]string)}
 }
 
 // begin starts an entry: a full word table is dropped here, never in
@@ -129,6 +136,41 @@ func algorithm(lang string, s script) string {
 // language lang (ISO 639-1, may be empty). Words with digits (figures,
 // codes) and words in scripts without a stemmer are returned as they are.
 func (st *stemmer) stem(lang, w string) string {
+	t, _ := st.lookup(lang, w, false)
+	return t
+}
+
+// term is the term a lower-cased word of an entry in language lang
+// stands for, stemmed, and false for a word that is no term (see keep).
+// One cache lookup answers both questions for a word seen before.
+func (st *stemmer) term(lang, w string) (string, bool) {
+	return st.lookup(lang, w, true)
+}
+
+func (st *stemmer) lookup(lang, w string, filter bool) (string, bool) {
+	if c, ok := st.cache[w]; ok && c.lang == lang {
+		return c.stem, !c.drop
+	}
+	c := stemmed{lang: lang, drop: !keep(w)}
+	if c.drop {
+		c.stem = w
+	} else {
+		c.stem = st.compute(lang, w)
+	}
+	if len(st.cache) >= maxStemCache {
+		clear(st.cache)
+	}
+	st.cache[w] = c
+	if _, ok := st.words[c.stem]; !ok && c.stem != w {
+		st.words[c.stem] = w
+	}
+	if !filter {
+		return c.stem, true
+	}
+	return c.stem, !c.drop
+}
+
+func (st *stemmer) compute(lang, w string) string {
 	if strings.IndexFunc(w, unicode.IsDigit) >= 0 {
 		return w
 	}
@@ -136,29 +178,16 @@ func (st *stemmer) stem(lang, w string) string {
 	if code == "" {
 		return w
 	}
-	cache := st.cache[code]
-	if s, ok := cache[w]; ok {
-		return s
-	}
-	if cache == nil || len(cache) >= maxStemCache {
-		cache = make(map[string]string)
-		st.cache[code] = cache
-	}
 	in := w
 	if code == "ru" {
 		in = strings.ReplaceAll(in, "ё", "е")
 	}
 	st.env.SetCurrent(in)
 	snowballLanguages[code].stem(st.env)
-	out := st.env.Current()
-	if utf8.RuneCountInString(out) < 2 {
-		out = in // a stem of one letter matches too much
+	if out := st.env.Current(); utf8.RuneCountInString(out) >= 2 {
+		return out
 	}
-	cache[w] = out
-	if _, ok := st.words[out]; !ok && out != w {
-		st.words[out] = w
-	}
-	return out
+	return in // a stem of one letter matches too much
 }
 
 // scriptOf is the script of a word's first letter.

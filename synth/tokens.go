@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -77,10 +78,9 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		if i := strings.IndexAny(lw, "'’"); i > 0 {
 			lw = lw[:i] // possessives and elisions: "obama's" → "obama"
 		}
-		if !keep(lw) {
-			return
+		if t, ok := st.term(lang, lw); ok {
+			out = append(out, token{term: t, proper: proper, capital: capital})
 		}
-		out = append(out, token{term: st.stem(lang, lw), proper: proper, capital: capital})
 	}
 	for i, r := range text {
 		if limit > 0 && len(out) >= limit {
@@ -156,4 +156,70 @@ func isCommonNumber(w string) bool {
 		return true
 	}
 	return digits == 4 && (strings.HasPrefix(w, "19") || strings.HasPrefix(w, "20"))
+}
+
+// slugSegments calls fn with each path segment of link that is a slug:
+// three or more words of letters joined by hyphens, underscores or plus
+// signs, as news sites write a story's headline or keywords into its
+// address ("/business/la-fi-federal-reserve-plosser-stimulus-20140310.story").
+// Hosts, queries, ids and one-word segments ("politics", a channel name, a
+// message number) are not slugs: they say where an item is, not what it is
+// about. A segment's extension is left out. It allocates only to decode a
+// percent-encoded segment.
+func slugSegments(link string, fn func(seg string)) {
+	_, rest, ok := strings.Cut(link, "://")
+	if !ok {
+		return
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return
+	}
+	path := rest[i+1:]
+	if j := strings.IndexAny(path, "?#"); j >= 0 {
+		path = path[:j]
+	}
+	for path != "" {
+		var seg string
+		seg, path, _ = strings.Cut(path, "/")
+		if k := strings.LastIndexByte(seg, '.'); k > 0 {
+			seg = seg[:k]
+		}
+		if strings.IndexByte(seg, '%') >= 0 {
+			dec, err := url.PathUnescape(seg)
+			if err != nil || !utf8.ValidString(dec) {
+				continue
+			}
+			seg = dec
+		}
+		if slugWordCount(seg) >= 3 {
+			fn(seg)
+		}
+	}
+}
+
+// slugWordCount counts the words of seg that are letters only, between
+// the separators of a slug.
+func slugWordCount(seg string) int {
+	n, letters, other := 0, 0, false
+	for _, r := range seg + "-" {
+		switch {
+		case r == '-' || r == '_' || r == '+' || r == ',':
+			if letters > 0 && !other {
+				n++
+			}
+			letters, other = 0, false
+		case unicode.IsLetter(r):
+			letters++
+		default:
+			other = true
+		}
+	}
+	return n
+}
+
+// slugTerm reports whether a term from a slug carries meaning: words of
+// three or more letters; numbers in a link are dates and ids.
+func slugTerm(t string) bool {
+	return utf8.RuneCountInString(t) >= 3 && strings.IndexFunc(t, unicode.IsDigit) < 0
 }

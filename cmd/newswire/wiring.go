@@ -130,6 +130,7 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.MergeThreshold = s.MergeThreshold
 	c.TimeHalfLife = time.Duration(s.TimeHalfLife)
 	c.ProperWeight = s.ProperWeight
+	c.SlugWeight = s.SlugWeight
 	c.CentroidWeight = s.CentroidWeight
 	c.RecentMembers = s.RecentMembers
 	c.MergePassEvery = s.MergePassEvery

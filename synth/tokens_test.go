@@ -1,0 +1,85 @@
+package synth
+
+import (
+	"strings"
+	"testing"
+)
+
+// The terms a link's slug adds, stemmed as words of an entry in an
+// unknown language (English for Latin, Russian for Cyrillic).
+func TestSlugWords(t *testing.T) {
+	cases := []struct{ link, want string }{
+		{"http://www.latimes.com/business/money/la-fi-mo-federal-reserve-plosser-stimulus-economy-20140310,0,1312750.story", "feder reserv plosser stimulus economi"},
+		{"http://www.livemint.com/Politics/H2EvwJSK2VE6OF7iK1g3PP/Feds-Charles-Plosser-sees-high-bar-for-change-in-pace-of-ta.html", "fed charl plosser see high bar chang pace"},
+		{"https://example.org/2026/03/12/mt_gox_files_for_bankruptcy/", "gox file bankruptci"},
+		{"https://t.me/s/rian_ru/241331", ""},                  // a channel and a message number
+		{"https://example.org/politics/", ""},                  // a section
+		{"https://example.org/news/a1b2-c3d4-e5f6", ""},        // an id in hyphens
+		{"https://example.org/?p=mt-gox-files-bankruptcy", ""}, // the query is not the path
+		{"https://example.org/новости/выборы-в-молдове-пройдут-в-ноябре", "выбор молдов пройдут ноябр"},
+		{"::not a url", ""},
+		{"https://example.org/%D0%B2%D1%8B%D0%B1%D0%BE%D1%80%D1%8B-%D0%B2-%D0%BC%D0%BE%D0%BB%D0%B4%D0%BE%D0%B2%D0%B5-%D0%BF%D1%80%D0%BE%D0%B9%D0%B4%D1%83%D1%82", "выбор молдов пройдут"},
+		{"https://example.org/bad-%zz-escape-here", ""},
+	}
+	for _, tc := range cases {
+		var words []string
+		slugSegments(tc.link, func(seg string) {
+			for _, tok := range tokenize(newStemmer(), "xx", seg, 0, nil) {
+				if slugTerm(tok.term) {
+					words = append(words, tok.term)
+				}
+			}
+		})
+		if got := strings.Join(words, " "); got != tc.want {
+			t.Errorf("slug of %q = %q, want %q", tc.link, got, tc.want)
+		}
+	}
+}
+
+func TestStemmerFollowsLanguageAndScript(t *testing.T) {
+	st := newStemmer()
+	same := []struct{ lang, a, b string }{
+		{"en", "investigations", "investigated"},
+		{"", "elections", "election"}, // no language: Latin falls back to English
+		{"ru", "выборов", "выборы"},
+		{"", "выборах", "выборы"},  // no language: Cyrillic falls back to Russian
+		{"uk", "вибори", "вибори"}, // Ukrainian has no stemmer of its own
+		{"de", "regierungen", "regierung"},
+		{"fr", "élections", "élection"},
+		{"ar", "المغرب", "مغرب"},
+		{"ru", "ёлка", "елка"},
+	}
+	for _, tc := range same {
+		if a, b := st.stem(tc.lang, tc.a), st.stem(tc.lang, tc.b); a != b {
+			t.Errorf("%s: %q → %q and %q → %q, want one stem", tc.lang, tc.a, a, tc.b, b)
+		}
+	}
+	// A Latin word in a Russian post is stemmed as English, like the same
+	// word in an English post, so the two posts still share the term.
+	if a, b := st.stem("ru", "sanctions"), st.stem("en", "sanctions"); a != b {
+		t.Errorf("Latin word in a Russian entry stems to %q, in an English one to %q", a, b)
+	}
+	for _, w := range []string{"mh370", "1,799", "g7"} {
+		if got := st.stem("en", w); got != w {
+			t.Errorf("stem(%q) = %q, want it unchanged", w, got)
+		}
+	}
+	if got := st.stem("zh", "台风"); got != "台风" {
+		t.Errorf("a script without a stemmer changed: %q", got)
+	}
+	// What a person reads is the first word seen, not the stem.
+	stem := st.stem("en", "investigations")
+	if w := st.word(stem); w != "investigations" {
+		t.Errorf("word(%q) = %q", stem, w)
+	}
+}
+
+func TestStemCacheStaysBounded(t *testing.T) {
+	st := newStemmer()
+	for i := range maxStemCache + 10 {
+		st.stem("en", "word"+strings.Repeat("a", i%50)+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676%26)))
+	}
+	if n := len(st.cache); n > maxStemCache {
+		t.Fatalf("cache holds %d stems, bound %d", n, maxStemCache)
+	}
+}

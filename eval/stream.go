@@ -44,33 +44,7 @@ func Half(items []replay.Item, half int) []replay.Item {
 // Items whose time does not parse keep their place relative to each other
 // at the end.
 func TimeOrdered(items []replay.Item) []replay.Item {
-	type keyed struct {
-		it replay.Item
-		at time.Time
-		ok bool
-	}
-	ks := make([]keyed, len(items))
-	for i, it := range items {
-		at, err := normalize.ParseTime(it.PublishedAt)
-		ks[i] = keyed{it, at, err == nil}
-	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		switch {
-		case a.ok != b.ok:
-			if a.ok {
-				return -1
-			}
-			return 1
-		case !a.ok:
-			return 0
-		}
-		return a.at.Compare(b.at)
-	})
-	out := make([]replay.Item, len(ks))
-	for i, k := range ks {
-		out[i] = k.it
-	}
-	return out
+	return byPublished(items, nil, func(a, b *timed) int { return a.at.Compare(b.at) })
 }
 
 // Interleaved returns the items ordered by the hour of their published
@@ -82,20 +56,40 @@ func TimeOrdered(items []replay.Item) []replay.Item {
 // of tuned to one. Items whose time does not parse keep their place
 // relative to each other at the end.
 func Interleaved(items []replay.Item, seed uint32) []replay.Item {
-	type keyed struct {
-		it   replay.Item
-		hour int64
-		mix  uint32
-		ok   bool
-	}
-	ks := make([]keyed, len(items))
-	for i, it := range items {
-		at, err := normalize.ParseTime(it.PublishedAt)
+	mix := func(it replay.Item) uint32 {
 		h := fnv.New32a()
 		fmt.Fprintf(h, "%d\x00%s", seed, it.ID)
-		ks[i] = keyed{it, at.Unix() / 3600, h.Sum32(), err == nil}
+		return h.Sum32()
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
+	return byPublished(items, mix, func(a, b *timed) int {
+		if c := cmp.Compare(a.at.Unix()/3600, b.at.Unix()/3600); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.mix, b.mix)
+	})
+}
+
+// timed is an item with its parsed published time and a mixing key.
+type timed struct {
+	it  replay.Item
+	at  time.Time
+	mix uint32
+	ok  bool
+}
+
+// byPublished sorts items stably by compare over their published times
+// (mix, when given, sets each item's mixing key); items whose time does
+// not parse keep their place relative to each other at the end.
+func byPublished(items []replay.Item, mix func(replay.Item) uint32, compare func(a, b *timed) int) []replay.Item {
+	ts := make([]timed, len(items))
+	for i, it := range items {
+		at, err := normalize.ParseTime(it.PublishedAt)
+		ts[i] = timed{it: it, at: at, ok: err == nil}
+		if mix != nil {
+			ts[i].mix = mix(it)
+		}
+	}
+	slices.SortStableFunc(ts, func(a, b timed) int {
 		switch {
 		case a.ok != b.ok:
 			if a.ok {
@@ -104,14 +98,12 @@ func Interleaved(items []replay.Item, seed uint32) []replay.Item {
 			return 1
 		case !a.ok:
 			return 0
-		case a.hour != b.hour:
-			return cmp.Compare(a.hour, b.hour)
 		}
-		return cmp.Compare(a.mix, b.mix)
+		return compare(&a, &b)
 	})
-	out := make([]replay.Item, len(ks))
-	for i, k := range ks {
-		out[i] = k.it
+	out := make([]replay.Item, len(ts))
+	for i, t := range ts {
+		out[i] = t.it
 	}
 	return out
 }

@@ -407,3 +407,14 @@ func TestWithdrawalOfUnheldEntryOpensNoStory(t *testing.T) {
 		t.Errorf("after the withdrawals %d stories and %d entries, before %d and %d", s, n, stories, entries)
 	}
 }
+
+func TestClaimsSkipTimesOfDay(t *testing.T) {
+	var got []string
+	for _, c := range claims(`At 19:17 and again at 7:30:05 the plant reported 1,200 tonnes; the 2:1 vote and 12:345 stand.`) {
+		got = append(got, c.text)
+	}
+	want := []string{"1,200", "12", "345"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("claims %q, want %q", got, want)
+	}
+}

@@ -430,6 +430,24 @@ func singleSource(origins, live []*member) []provenance.Claim {
 
 type claim struct{ kind, text, key string }
 
+// clockEnd returns where a time of day that starts with the digits
+// runes[i:j] ends ("7:30", "19:17", "19:17:05"), or j when they do not
+// start one.
+func clockEnd(runes []rune, i, j int) int {
+	if j-i > 2 {
+		return j
+	}
+	end := j
+	for range 2 { // minutes, then seconds
+		if end+2 >= len(runes) || runes[end] != ':' || !unicode.IsDigit(runes[end+1]) || !unicode.IsDigit(runes[end+2]) ||
+			end+3 < len(runes) && unicode.IsDigit(runes[end+3]) {
+			break
+		}
+		end += 3
+	}
+	return end
+}
+
 // claims finds figures (numbers with their unit or scale word) and quoted
 // statements in text. Keys normalise what two reports would write
 // differently: digit grouping and case.
@@ -445,6 +463,10 @@ func claims(text string) []claim {
 				j++
 			}
 			num := string(runes[i:j])
+			if k := clockEnd(runes, i, j); k > j {
+				i = k
+				continue // a time of day ("19:17") dates the report; it is not a figure
+			}
 			if utf8.RuneCountInString(num) < 2 && (j >= len(runes) || runes[j] != '%') {
 				i = j
 				continue // single digits are ordinals and list numbers more often than figures

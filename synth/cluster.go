@@ -157,7 +157,13 @@ type Clusterer struct {
 	added   int
 	dirty   map[string]bool
 	// scratch space reused by every Add, so that the hot path does not allocate per candidate
-	bag    []bagTerm
+	bag []bagTerm
+	// vecDF holds, by place, the document-frequency entry of each term of
+	// the vector vector returned last (nil for a term not seen before),
+	// and vecRef the stemmer cache entry that should remember it, so that
+	// Add counts the term without a second lookup.
+	vecDF  []*docFreq
+	vecRef []*stemmed
 	cands  []candidate
 	common []term
 	order  []int32
@@ -186,6 +192,7 @@ type bagTerm struct {
 	pos    int32
 	f      float64
 	proper bool
+	ref    *stemmed
 }
 
 // storyTimes mirrors a story's time span and latest observed time by
@@ -197,7 +204,10 @@ type storyTimes struct {
 
 type docFreq struct {
 	decayed
-	term string
+	// forgotten is set when forgetTerms drops the entry, so that a
+	// stemmer cache entry still pointing at it looks the term up again.
+	forgotten bool
+	term      string
 	// word is how the term reads in text (the term may be a stem).
 	word string
 }
@@ -387,11 +397,14 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	}
 	cands := c.score(vec, at)
 	for i, x := range vec {
-		d, ok := c.df[x.t]
-		if !ok {
+		d := c.vecDF[i] // looked up by vector; nothing has changed the table since
+		if d == nil {
 			// The first vector to hold a term lends it its string.
 			d = &docFreq{term: x.t, word: c.stems.word(x.t)}
 			c.df[x.t] = d
+			if r := c.vecRef[i]; r != nil {
+				r.df = d
+			}
 		}
 		vec[i].t = d.term
 		d.add(c.clock, c.cfg.DFHalfLife, 1)
@@ -440,7 +453,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		c.toks = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
 		names := !titleCase(c.toks)
 		for _, t := range c.toks {
-			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: 1, proper: t.proper || names && t.capital})
+			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: 1, proper: t.proper || names && t.capital, ref: t.ref})
 		}
 	}
 	if c.cfg.SlugWeight > 0 {
@@ -450,7 +463,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 			c.toks = tokenize(c.stems, e.Lang, seg, 0, c.toks[:0])
 			for _, t := range c.toks {
 				if slugTerm(t.term) {
-					bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.SlugWeight})
+					bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.SlugWeight, ref: t.ref})
 				}
 			}
 		})
@@ -470,6 +483,9 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if n > 0 && bag[n-1].h == bag[i].h && bag[n-1].t == bag[i].t {
 			bag[n-1].f += bag[i].f
 			bag[n-1].proper = bag[n-1].proper || bag[i].proper
+			if bag[n-1].ref == nil {
+				bag[n-1].ref = bag[i].ref
+			}
 			continue
 		}
 		bag[n] = bag[i]
@@ -478,17 +494,26 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	c.bag = bag
 	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
 	vec := make([]term, n)
+	dfs, refs := c.vecDF[:0], c.vecRef[:0]
 	for i, x := range bag[:n] {
 		df, t := 0.0, x.t
-		if d, ok := c.df[x.t]; ok {
+		d := (*docFreq)(nil)
+		if x.ref != nil && x.ref.df != nil && !x.ref.df.forgotten {
+			d = x.ref.df
+		} else if d = c.df[x.t]; d != nil && x.ref != nil {
+			x.ref.df = d
+		}
+		if d != nil {
 			df, t = d.value(c.clock, c.cfg.DFHalfLife), d.term
 		}
+		dfs, refs = append(dfs, d), append(refs, x.ref)
 		w := (1 + math.Log(x.f)) * (math.Log((docs+1)/(df+1)) + 1)
 		if x.proper {
 			w *= c.cfg.ProperWeight
 		}
 		vec[i] = term{h: x.h, t: t, w: w}
 	}
+	c.vecDF, c.vecRef = dfs, refs
 	unitLength(vec)
 	return vec
 }
@@ -875,6 +900,7 @@ func (c *Clusterer) expire() {
 func (c *Clusterer) forgetTerms() {
 	for t, d := range c.df {
 		if d.value(c.clock, c.cfg.DFHalfLife) < 0.01 {
+			d.forgotten = true
 			delete(c.df, t)
 		}
 	}

@@ -88,7 +88,7 @@ const maxStemCache = 1 << 16
 // algorithm. Not safe for concurrent use; the clusterer owns one.
 type stemmer struct {
 	env   *snowballstem.Env
-	cache map[string]stemmed
+	cache map[string]*stemmed
 	// words holds the first word seen for each stem, so that what a
 	// person reads (a story's keywords) is a word, not a stem. The
 	// clusterer copies it into its term table when a term is new, so
@@ -97,14 +97,18 @@ type stemmer struct {
 }
 
 // stemmed is a cached stem and the entry language it was made for; drop
-// marks a word that is no term at all (a stopword, a lone letter).
+// marks a word that is no term at all (a stopword, a lone letter). df is
+// the clusterer's document-frequency entry for the stem when it has been
+// looked up (and not forgotten since), so that a word seen before costs
+// one lookup for its stem and its frequency together.
 type stemmed struct {
 	lang, stem string
 	drop       bool
+	df         *docFreq
 }
 
 func newStemmer() *stemmer {
-	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]stemmed), words: make(map[string]string)}
+	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]*stemmed), words: make(map[string]string)}
 }
 
 // begin starts an entry: a full word table is dropped here, never in
@@ -135,23 +139,23 @@ func algorithm(lang string, s script) string {
 // stem returns the stem of the lower-cased word w from an entry in
 // language lang (ISO 639-1, may be empty). Words with digits (figures,
 // codes) and words in scripts without a stemmer are returned as they are.
-func (st *stemmer) stem(lang, w string) string {
-	t, _ := st.lookup(lang, w, false)
-	return t
-}
+func (st *stemmer) stem(lang, w string) string { return st.lookup(lang, w).stem }
 
-// term is the term a lower-cased word of an entry in language lang
-// stands for, stemmed, and false for a word that is no term (see keep).
+// term is the cache entry of the term a lower-cased word of an entry in
+// language lang stands for, or nil for a word that is no term (see keep).
 // One cache lookup answers both questions for a word seen before.
-func (st *stemmer) term(lang, w string) (string, bool) {
-	return st.lookup(lang, w, true)
+func (st *stemmer) term(lang, w string) *stemmed {
+	if c := st.lookup(lang, w); !c.drop {
+		return c
+	}
+	return nil
 }
 
-func (st *stemmer) lookup(lang, w string, filter bool) (string, bool) {
+func (st *stemmer) lookup(lang, w string) *stemmed {
 	if c, ok := st.cache[w]; ok && c.lang == lang {
-		return c.stem, !c.drop
+		return c
 	}
-	c := stemmed{lang: lang, drop: !keep(w)}
+	c := &stemmed{lang: lang, drop: !keep(w)}
 	if c.drop {
 		c.stem = w
 	} else {
@@ -164,10 +168,7 @@ func (st *stemmer) lookup(lang, w string, filter bool) (string, bool) {
 	if _, ok := st.words[c.stem]; !ok && c.stem != w {
 		st.words[c.stem] = w
 	}
-	if !filter {
-		return c.stem, true
-	}
-	return c.stem, !c.drop
+	return c
 }
 
 func (st *stemmer) compute(lang, w string) string {

@@ -10,6 +10,9 @@ import (
 // token is one term of an entry with what the clusterer needs to weigh it.
 type token struct {
 	term string
+	// ref is the stemmer's cache entry for the word (nil for character
+	// pairs), where the clusterer keeps the term's frequency entry.
+	ref *stemmed
 	// proper is true for a word written with a capital inside a sentence
 	// (a name) or all in capitals (an acronym), and for numbers: the terms
 	// that tell one story from another on the same topic.
@@ -78,8 +81,8 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		if i := strings.IndexAny(lw, "'’"); i > 0 {
 			lw = lw[:i] // possessives and elisions: "obama's" → "obama"
 		}
-		if t, ok := st.term(lang, lw); ok {
-			out = append(out, token{term: t, proper: proper, capital: capital})
+		if ref := st.term(lang, lw); ref != nil {
+			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital})
 		}
 	}
 	for i, r := range text {
@@ -202,7 +205,7 @@ func slugSegments(link string, fn func(seg string)) {
 // the separators of a slug.
 func slugWordCount(seg string) int {
 	n, letters, other := 0, 0, false
-	for _, r := range seg + "-" {
+	for _, r := range seg {
 		switch {
 		case r == '-' || r == '_' || r == '+' || r == ',':
 			if letters > 0 && !other {
@@ -214,6 +217,9 @@ func slugWordCount(seg string) int {
 		default:
 			other = true
 		}
+	}
+	if letters > 0 && !other {
+		n++
 	}
 	return n
 }

@@ -869,7 +869,7 @@ func snippet(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut]
+	return strings.Clone(s[:cut]) // not a slice that keeps the whole text alive
 }
 
 // expire retires stories that have been quiet for StaleAfter of stream time.

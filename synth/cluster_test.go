@@ -2,6 +2,7 @@ package synth
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -417,4 +418,28 @@ func TestClaimsSkipTimesOfDay(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("claims %q, want %q", got, want)
 	}
+}
+
+// Long posts must not stay in memory whole: the clusterer keeps a snippet
+// and its terms, and neither may be a slice of the original text.
+func TestLongTextsAreNotRetained(t *testing.T) {
+	c := newTestClusterer(t)
+	const n, size = 100, 200 << 10
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		words := make([]byte, 0, size)
+		for k := 0; len(words) < size; k++ {
+			words = fmt.Appendf(words, "Word%dx%d ", i, k)
+		}
+		e := entry(fmt.Sprintf("elong%d", i), "src", fmt.Sprintf("Headline number %d about plants", i), string(words), i)
+		c.Add(e)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > n*size/2 {
+		t.Fatalf("heap grew by %d bytes for %d texts of %d bytes: texts are kept whole", grown, n, size)
+	}
+	runtime.KeepAlive(c)
 }

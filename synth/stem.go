@@ -155,6 +155,9 @@ func (st *stemmer) lookup(lang, w string) *stemmed {
 	if c, ok := st.cache[w]; ok && c.lang == lang {
 		return c
 	}
+	// w is a slice of an entry's text: a copy keeps the cache (and the
+	// terms made from it) from holding whole texts alive.
+	w = strings.Clone(w)
 	c := &stemmed{lang: lang, drop: !keep(w)}
 	if c.drop {
 		c.stem = w

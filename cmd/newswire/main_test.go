@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -184,5 +185,50 @@ sources:
 		if info.NumAckPending != 0 || info.NumPending != 0 {
 			t.Errorf("%s after shutdown: %d pending, %d unacknowledged", c.name, info.NumPending, info.NumAckPending)
 		}
+	}
+}
+
+func TestSourcesImportAddsNewFeedsToTheConfig(t *testing.T) {
+	ctx := context.Background()
+	opml, err := os.ReadFile("../../ingest/rss/testdata/subscriptions.opml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := writeFile(t, "feeds.opml", string(opml))
+	cfgPath := writeFile(t, "newswire.yaml", "# desk config\ndata_dir: "+t.TempDir()+"\nsources:\n  - {id: dw, kind: rss, url: \"https://rss.dw.com/rdf/rss-en-world\"}\n")
+	if err := os.Chmod(cfgPath, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := dispatch(ctx, []string{"sources", "import", list, "--into", cfgPath, "--interval", "15m"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range cfg.Sources {
+		ids = append(ids, s.ID)
+	}
+	// DW was configured, the BBC feed is listed twice and feed:// is not http(s).
+	if want := "dw allafrica-latest bbc-news-world"; strings.Join(ids, " ") != want {
+		t.Fatalf("sources %v, want %s", ids, want)
+	}
+	if time.Duration(cfg.Sources[2].Interval) != 15*time.Minute {
+		t.Errorf("interval %v", cfg.Sources[2].Interval)
+	}
+	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode changed: %v %v", fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(cfgPath + ".bak"); err != nil || !strings.Contains(string(b), "# desk config") {
+		t.Errorf("backup: %q %v", b, err)
+	}
+	// Importing again adds nothing and leaves the file alone.
+	before, _ := os.ReadFile(cfgPath)
+	if err := dispatch(ctx, []string{"sources", "import", list, "--into", cfgPath}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(cfgPath); string(after) != string(before) {
+		t.Error("a second import changed the file")
 	}
 }

@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
@@ -228,7 +225,7 @@ func cmdSourcesImport(args []string) error {
 	if err != nil {
 		return fmt.Errorf("sources import: %w", err)
 	}
-	feeds, problems, err := rss.ParseOPML(f)
+	found, problems, err := rss.ParseOPML(f)
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("sources import %s: %w", rest[0], err)
@@ -236,219 +233,49 @@ func cmdSourcesImport(args []string) error {
 	for _, p := range problems {
 		fmt.Fprintf(os.Stderr, "skipped %q (%s): %s\n", p.Title, p.URL, p.Reason)
 	}
+	feeds := make([]config.Feed, len(found))
+	for i, fd := range found {
+		feeds[i] = config.Feed{Title: fd.Title, URL: fd.URL, Tags: fd.Tags}
+	}
 	into := opts["into"]
-	var root yaml.Node
-	ids, urls := map[string]bool{}, map[string]bool{}
+	var data []byte
+	var configured []config.Source
 	if into != "" {
-		data, err := os.ReadFile(into)
-		if err != nil {
+		if data, err = os.ReadFile(into); err != nil {
 			return fmt.Errorf("sources import: %w", err)
-		}
-		if err := yaml.Unmarshal(data, &root); err != nil {
-			return fmt.Errorf("sources import: %s: %w", into, err)
 		}
 		cfg, err := config.Parse(data)
 		if err != nil {
 			return fmt.Errorf("sources import: %s must be a valid configuration first: %w", into, err)
 		}
-		for _, s := range cfg.Sources {
-			ids[s.ID], urls[s.URL] = true, true
-		}
+		configured = cfg.Sources
 	} else if p := opts["config"]; p != "" {
 		if cfg, err := config.Load(p); err == nil {
-			for _, s := range cfg.Sources {
-				ids[s.ID], urls[s.URL] = true, true
-			}
+			configured = cfg.Sources
 		}
 	}
-	seq := &yaml.Node{Kind: yaml.SequenceNode}
-	added, known := 0, 0
-	for _, fd := range feeds {
-		if urls[fd.URL] {
-			known++
-			continue
-		}
-		id := uniqueID(sourceSlug(fd.Title, fd.URL), ids)
-		ids[id], urls[fd.URL] = true, true
-		seq.Content = append(seq.Content, sourceNode(id, fd, interval))
-		added++
-	}
-	fmt.Fprintf(os.Stderr, "%d feeds in %s: %d new, %d already configured, %d skipped\n", len(feeds)+len(problems), rest[0], added, known, len(problems))
+	entries, known := config.NewSources(feeds, configured, interval)
+	fmt.Fprintf(os.Stderr, "%d feeds in %s: %d new, %d already configured, %d skipped\n", len(feeds)+len(problems), rest[0], len(entries), known, len(problems))
 	if into == "" {
-		var b bytes.Buffer
-		b.WriteString("sources:\n")
-		enc := yaml.NewEncoder(&b)
-		enc.SetIndent(2)
-		if len(seq.Content) > 0 {
-			if err := enc.Encode(seq); err != nil {
-				return fmt.Errorf("sources import: %w", err)
-			}
-		}
-		_ = enc.Close()
-		_, err := os.Stdout.Write(indentBlock(b.Bytes()))
-		return err
-	}
-	if added == 0 {
-		return nil
-	}
-	return addToConfig(into, &root, seq.Content)
-}
-
-// addToConfig appends source entries to the file's sources list, checks
-// that the result is a valid configuration, keeps the original as
-// FILE.bak and replaces the file atomically.
-func addToConfig(path string, root *yaml.Node, entries []*yaml.Node) error {
-	doc := root
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		doc = doc.Content[0]
-	}
-	if doc.Kind != yaml.MappingNode {
-		return fmt.Errorf("sources import: %s is not a YAML mapping", path)
-	}
-	var list *yaml.Node
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value == "sources" {
-			list = doc.Content[i+1]
-		}
-	}
-	if list == nil || (list.Kind == yaml.ScalarNode && list.Tag == "!!null") {
-		if list == nil {
-			list = &yaml.Node{Kind: yaml.SequenceNode}
-			doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "sources"}, list)
-		} else {
-			*list = yaml.Node{Kind: yaml.SequenceNode}
-		}
-	}
-	if list.Kind != yaml.SequenceNode {
-		return fmt.Errorf("sources import: %s: sources is not a list", path)
-	}
-	list.Style = 0
-	list.Content = append(list.Content, entries...)
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
-		return fmt.Errorf("sources import: %w", err)
-	}
-	_ = enc.Close()
-	if _, err := config.Parse(b.Bytes()); err != nil {
-		return fmt.Errorf("sources import: the result would not be a valid configuration, %s left as it was: %w", path, err)
-	}
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("sources import: %w", err)
-	}
-	if err := os.WriteFile(path+".bak", old, 0o600); err != nil {
-		return fmt.Errorf("sources import: backup: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".newswire-import-*")
-	if err != nil {
-		return fmt.Errorf("sources import: %w", err)
-	}
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("sources import: %w", err)
-	}
-	// The rewritten file keeps the old one's mode: the service user must
-	// still be able to read its configuration.
-	if fi, err := os.Stat(path); err == nil {
-		if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+		block, err := config.SourcesBlock(entries)
+		if err != nil {
 			return fmt.Errorf("sources import: %w", err)
 		}
+		_, err = os.Stdout.Write(block)
+		return err
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+	if len(entries) == 0 {
+		return nil
+	}
+	out, err := config.AppendSources(data, entries)
+	if err != nil {
+		return fmt.Errorf("sources import: %s left as it was: %w", into, err)
+	}
+	if err := config.ReplaceFile(into, out); err != nil {
 		return fmt.Errorf("sources import: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("sources import: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "added %d sources to %s (previous version in %s.bak)\n", len(entries), path, path)
+	fmt.Fprintf(os.Stderr, "added %d sources to %s (previous version in %s.bak)\n", len(entries), into, into)
 	return nil
-}
-
-func sourceNode(id string, fd rss.OPMLFeed, interval string) *yaml.Node {
-	m := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
-	add := func(k string, v *yaml.Node) {
-		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, v)
-	}
-	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
-	add("id", str(id))
-	add("kind", str(rss.Kind))
-	add("code", str(sourceCode(id)))
-	add("name", &yaml.Node{Kind: yaml.ScalarNode, Value: fd.Title, Style: yaml.DoubleQuotedStyle})
-	add("url", &yaml.Node{Kind: yaml.ScalarNode, Value: fd.URL, Style: yaml.DoubleQuotedStyle})
-	if interval != "" {
-		add("interval", str(interval))
-	}
-	if len(fd.Tags) > 0 {
-		tags := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-		for _, t := range fd.Tags {
-			tags.Content = append(tags.Content, str(t))
-		}
-		add("tags", tags)
-	}
-	return m
-}
-
-// sourceSlug makes an id from a feed's title, or its host without one.
-func sourceSlug(title, rawURL string) string {
-	s := title
-	if s == "" {
-		s = rawURL
-		if i := strings.Index(s, "://"); i >= 0 {
-			s = s[i+3:]
-		}
-	}
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-		if b.Len() >= 40 {
-			break
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if out == "" {
-		out = "feed"
-	}
-	return out
-}
-
-func uniqueID(base string, used map[string]bool) string {
-	id := base
-	for n := 2; used[id]; n++ {
-		id = fmt.Sprintf("%s-%d", base, n)
-	}
-	return id
-}
-
-// sourceCode is the display code derived from an id: "bbc-news-world" → "BBC-NEWS-WORLD", at most 16 characters.
-func sourceCode(id string) string {
-	c := strings.ToUpper(id)
-	if len(c) > 16 {
-		c = strings.TrimRight(c[:16], "-")
-	}
-	return c
-}
-
-// indentBlock indents the list under "sources:" as the example config does.
-func indentBlock(b []byte) []byte {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	for i := 1; i < len(lines); i++ {
-		lines[i] = "  " + lines[i]
-	}
-	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
 // sourceFlags reads --config, --into, --interval and the boolean flags

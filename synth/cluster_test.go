@@ -87,7 +87,7 @@ func TestClusterCases(t *testing.T) {
 			apart:    [][2]string{{"ec1", "ec3"}},
 		},
 		{
-			name: "arabic light stemming",
+			name: "arabic stemming",
 			entries: []wire.Entry{
 				entry("ar1", "aljazeera", "زلزال بقوة 6 درجات يضرب المغرب", "", 0),
 				entry("ar2", "alarabiya", "المغرب: زلزال قوي يضرب مراكش", "", 5),

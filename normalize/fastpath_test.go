@@ -74,7 +74,9 @@ func refCleanText(s string) string {
 		newlines, space = 0, false
 		b.WriteRune(r)
 	}
-	return b.String()
+	// Dropping a control character can bring a base and a combining mark
+	// together ("B\x10\u0331"): the result is NFC again.
+	return norm.NFC.String(b.String())
 }
 
 func refExactFingerprint(canonURL, text string) string {

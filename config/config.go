@@ -134,6 +134,10 @@ type SynthConfig struct {
 	MergePassEvery     int     `yaml:"merge_pass_every"`
 	MergePassThreshold float64 `yaml:"merge_pass_threshold"`
 	MergePassMaxSize   int     `yaml:"merge_pass_max_size"`
+	// Two stories of more than big_merge_size members each that one entry
+	// links merge only at big_merge_threshold (see synth/README.md).
+	BigMergeSize      int     `yaml:"big_merge_size"`
+	BigMergeThreshold float64 `yaml:"big_merge_threshold"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -351,6 +355,9 @@ func (c *Config) Validate() Problems {
 	if c.Synth.SlugWeight < 0 || c.Synth.SlugWeight > 10 {
 		add("synth.slug_weight", "must be within [0, 10]")
 	}
+	if c.Synth.BigMergeSize < 0 || c.Synth.BigMergeSize > 0 && (c.Synth.BigMergeThreshold <= 0 || c.Synth.BigMergeThreshold > 1) {
+		add("synth", "big_merge_size must not be negative, big_merge_threshold within (0, 1]")
+	}
 	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
 		add("synth.centroid_weight", "must be within [0, 1]")
 	}
@@ -445,6 +452,7 @@ func Default() *Config {
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
 			SlugWeight: 0.5, RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.11, MergePassMaxSize: 10,
+			BigMergeSize: 40, BigMergeThreshold: 0.35,
 		},
 	}
 }

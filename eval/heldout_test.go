@@ -298,6 +298,10 @@ func setParam(c *synth.Config, kv string) error {
 		err = integer(&c.RecentMembers)
 	case "slug_weight":
 		err = num(&c.SlugWeight)
+	case "big_merge_size":
+		err = integer(&c.BigMergeSize)
+	case "big_merge_threshold":
+		err = num(&c.BigMergeThreshold)
 	case "candidates":
 		err = integer(&c.Candidates)
 	case "merge_pass_every":

@@ -22,6 +22,8 @@ import (
 //	synth:
 //	  threshold: 0.15          # combined similarity needed to join a story
 //	  merge_threshold: 0.25    # centroid cosine at which two stories linked by one entry merge
+//	  big_merge_size: 40       # when both have more members than this...
+//	  big_merge_threshold: 0.35 # ...they need this centroid cosine instead
 //	  window: 72h              # how far back a story can still take entries
 //	  stale_after: 24h         # a story with no entry for this long goes stale
 //	  df_half_life: 24h        # document frequencies decay with this half-life
@@ -66,6 +68,14 @@ type Config struct {
 	// fragment, while two established stories that drifted close are more
 	// often two events on one topic.
 	MergePassMaxSize int
+	// BigMergeSize and BigMergeThreshold: when both stories an entry
+	// links have more than BigMergeSize members, their centroids must
+	// agree at BigMergeThreshold (not MergeThreshold) to merge. Two grown
+	// stories on one kind of event ("files for bankruptcy") share the
+	// event's words; one event's threads share more. Zero size turns the
+	// rule off.
+	BigMergeSize      int
+	BigMergeThreshold float64
 }
 
 // DefaultConfig returns the documented defaults.
@@ -89,6 +99,8 @@ func DefaultConfig() Config {
 		MergePassEvery:     64,
 		MergePassThreshold: 0.11,
 		MergePassMaxSize:   10,
+		BigMergeSize:       40,
+		BigMergeThreshold:  0.35,
 	}
 }
 
@@ -118,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.RecentMembers < 1 || c.Candidates < 1 {
 		errs = append(errs, errors.New("synth: recent_members and candidates must be at least 1"))
+	}
+	if c.BigMergeSize < 0 || c.BigMergeSize > 0 && (c.BigMergeThreshold <= 0 || c.BigMergeThreshold > 1) {
+		errs = append(errs, errors.New("synth: big_merge_size must not be negative and big_merge_threshold must be within (0, 1]"))
 	}
 	if c.MergePassMaxSize < 0 {
 		errs = append(errs, errors.New("synth: merge_pass_max_size must not be negative"))
@@ -748,7 +763,11 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		if !o.s.active || o.s == s || o.s.mergedInto != "" {
 			continue
 		}
-		if c.centroidCosine(s, o.s) < c.cfg.MergeThreshold {
+		need := c.cfg.MergeThreshold
+		if n := c.cfg.BigMergeSize; n > 0 && min(len(s.members), len(o.s.members)) > n {
+			need = c.cfg.BigMergeThreshold
+		}
+		if c.centroidCosine(s, o.s) < need {
 			continue
 		}
 		keep, gone := s, o.s

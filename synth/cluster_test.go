@@ -265,6 +265,45 @@ func TestMergePublishesPointer(t *testing.T) {
 	}
 }
 
+// Two grown stories that one entry links merge at merge_threshold while
+// either is small, and need big_merge_threshold once both are big.
+func TestBigStoriesNeedTheBigMergeThreshold(t *testing.T) {
+	run := func(bigSize int) (a, b string, c *Clusterer) {
+		cfg := DefaultConfig()
+		cfg.MergePassEvery = 0    // only the linked merge is under test
+		cfg.MergeThreshold = 0.05 // two-member centroids of short headlines agree little
+		cfg.BigMergeSize, cfg.BigMergeThreshold = bigSize, 0.99
+		c, err := NewClusterer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		background(c)
+		a = c.Add(entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0))
+		b = c.Add(entry("e2", "y", "Governor Rossello asks Washington for emergency aid funds", "", 1))
+		if a == b {
+			t.Skip("the two seeds already share a story; nothing to merge")
+		}
+		c.Add(entry("e3", "x2", "Hurricane Maria leaves Puerto Rico power grid in ruins", "", 2))
+		c.Add(entry("e4", "y2", "Rossello asks Washington for emergency aid after the storm", "", 3))
+		c.Add(entry("e5", "z", "Puerto Rico governor Rossello asks Washington for aid after hurricane Maria damages power grid", "", 4))
+		return a, b, c
+	}
+	a, b, c := run(0) // the rule off: the bridge merges the two
+	if s, _ := c.StoryOf("e4"); s != a {
+		t.Fatalf("without the rule e4 is in %s, want the merged story %s", s, a)
+	}
+	a, b, c = run(1) // both stories have 2 members, more than 1
+	if s, _ := c.StoryOf("e4"); s != b {
+		t.Fatalf("with the rule e4 is in %s, want its own story %s", s, b)
+	}
+	if st, _ := c.Snapshot(b); st.Status == wire.StatusMerged {
+		t.Fatalf("story %s merged into %s", b, st.MergedInto)
+	}
+	if err := (Config{BigMergeSize: 5}).Validate(); err == nil {
+		t.Fatal("a big_merge_size without a threshold was accepted")
+	}
+}
+
 func TestDeterministicIDs(t *testing.T) {
 	stream := []wire.Entry{}
 	for i := range 300 {

@@ -136,6 +136,8 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.MergePassEvery = s.MergePassEvery
 	c.MergePassThreshold = s.MergePassThreshold
 	c.MergePassMaxSize = s.MergePassMaxSize
+	c.BigMergeSize = s.BigMergeSize
+	c.BigMergeThreshold = s.BigMergeThreshold
 	return c
 }
 

@@ -73,6 +73,11 @@ func Login(ctx context.Context, cfg LoginConfig, log *zap.Logger) (*tg.User, err
 		if err != nil {
 			return fmt.Errorf("telegram: read signed-in user: %w", err)
 		}
+		// gotd saves the key from its connection goroutine just after the
+		// connection comes up; wait for it while the client still runs.
+		if err := waitForFile(ctx, cfg.SessionFile, 10*time.Second); err != nil {
+			return fmt.Errorf("telegram: signed in, but the session was not saved: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

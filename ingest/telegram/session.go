@@ -26,10 +26,12 @@ type FileSession struct {
 var ErrNoSession = session.ErrNotFound
 
 // LoadSession reads the session file; it implements session.Storage.
-func (f *FileSession) LoadSession(ctx context.Context) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+//
+// Like StoreSession it ignores ctx: gotd loads the stored data before it
+// saves a new key, from its connection goroutine, and when a short run
+// has just ended that load sees a cancelled context. Failing it would
+// drop the save, and with it the login.
+func (f *FileSession) LoadSession(_ context.Context) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	data, err := os.ReadFile(f.Path)

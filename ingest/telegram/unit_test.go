@@ -35,6 +35,14 @@ func TestFileSessionReplacesAtomically(t *testing.T) {
 	if err != nil || string(got) != `{"new":true}` {
 		t.Fatalf("load: %q %v", got, err)
 	}
+	// gotd loads before it saves a new key, and at the end of a short run
+	// that load gets a cancelled context: it must still read the file, or
+	// the save (and the login) is dropped.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if got, err := fs.LoadSession(done); err != nil || string(got) != `{"new":true}` {
+		t.Fatalf("load with a cancelled context: %q %v", got, err)
+	}
 	fi, _ := os.Stat(path)
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode().Perm())

@@ -139,12 +139,14 @@ sources:
 		return string(b)
 	}
 	var scraped string
+	// Stories can show 280 entries before the normalizer has counted its
+	// last items: wait for both.
 	runFor(func() bool {
 		if stories() < 280 {
 			return false
 		}
 		scraped = metricsText()
-		return true
+		return strings.Contains(scraped, "newswire_normalize_entries_total 300")
 	})
 	for _, want := range []string{"newswire_normalize_entries_total 300", "newswire_synth_entries_total", `newswire_replay_published_total{collector="replay slice"} 300`, "go_goroutines"} {
 		if !strings.Contains(scraped, want) {

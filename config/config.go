@@ -355,8 +355,8 @@ func (c *Config) Validate() Problems {
 	if c.Synth.SlugWeight < 0 || c.Synth.SlugWeight > 10 {
 		add("synth.slug_weight", "must be within [0, 10]")
 	}
-	if c.Synth.BigMergeSize < 0 || c.Synth.BigMergeSize > 0 && (c.Synth.BigMergeThreshold <= 0 || c.Synth.BigMergeThreshold > 1) {
-		add("synth", "big_merge_size must not be negative, big_merge_threshold within (0, 1]")
+	if c.Synth.BigMergeSize < 0 || c.Synth.BigMergeSize > 0 && !(c.Synth.BigMergeThreshold >= c.Synth.MergeThreshold && c.Synth.BigMergeThreshold <= 1) {
+		add("synth", "big_merge_size must not be negative, big_merge_threshold within [merge_threshold, 1]")
 	}
 	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
 		add("synth.centroid_weight", "must be within [0, 1]")

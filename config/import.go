@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -72,8 +73,13 @@ func AppendSources(data []byte, entries []*yaml.Node) ([]byte, error) {
 		return nil, err
 	}
 	doc := &root
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		doc = doc.Content[0]
+	switch {
+	case root.Kind == 0, root.Kind == yaml.DocumentNode && len(root.Content) == 0:
+		// An empty file, or one of comments only, is an empty mapping.
+		doc = &yaml.Node{Kind: yaml.MappingNode}
+		root = yaml.Node{Kind: yaml.DocumentNode, HeadComment: root.HeadComment, Content: []*yaml.Node{doc}}
+	case root.Kind == yaml.DocumentNode:
+		doc = root.Content[0]
 	}
 	if doc.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("config: not a YAML mapping")
@@ -111,10 +117,16 @@ func AppendSources(data []byte, entries []*yaml.Node) ([]byte, error) {
 }
 
 // ReplaceFile replaces the file at path with data atomically (a temporary
-// file in the same directory, renamed over it), keeps the old content as
-// path.bak and keeps the file's permissions: the service user must still
-// be able to read its configuration.
+// file in the same directory, renamed over it and the directory synced),
+// keeps the old content as path.bak and keeps the file's permissions and,
+// where the caller may set them, its owner and group: the service user
+// must still be able to read its configuration. A symbolic link is
+// followed, and the file it points to is replaced.
 func ReplaceFile(path string, data []byte) error {
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -141,6 +153,11 @@ func ReplaceFile(path string, data []byte) error {
 	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
 		return fail(err)
 	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		// Only root may give a file away; anyone else writes a file they
+		// own already, or one of their groups.
+		_ = tmp.Chown(int(st.Uid), int(st.Gid))
+	}
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
 	}
@@ -152,6 +169,13 @@ func ReplaceFile(path string, data []byte) error {
 		os.Remove(tmp.Name())
 		return err
 	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		err = dir.Sync() // the rename itself must survive a crash
+		dir.Close()
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -160,12 +184,13 @@ func sourceNode(id string, fd Feed, interval string) *yaml.Node {
 	add := func(k string, v *yaml.Node) {
 		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, v)
 	}
-	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
+	// Tagged as strings, so that a feed called "Null" or "yes" stays text.
+	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 	add("id", str(id))
 	add("kind", str("rss"))
 	add("code", str(sourceCode(id)))
-	add("name", &yaml.Node{Kind: yaml.ScalarNode, Value: fd.Title, Style: yaml.DoubleQuotedStyle})
-	add("url", &yaml.Node{Kind: yaml.ScalarNode, Value: fd.URL, Style: yaml.DoubleQuotedStyle})
+	add("name", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fd.Title, Style: yaml.DoubleQuotedStyle})
+	add("url", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fd.URL, Style: yaml.DoubleQuotedStyle})
 	if interval != "" {
 		add("interval", str(interval))
 	}

@@ -82,6 +82,25 @@ func TestAppendSourcesKeepsTheFile(t *testing.T) {
 			t.Fatalf("%q gave %v, %v:\n%s", base, cfg, err, out)
 		}
 	}
+	// An empty file or one of comments only takes entries as well.
+	for _, base := range []string{"", "# nothing yet\n"} {
+		out, err := AppendSources([]byte(base), entries)
+		if err != nil {
+			t.Fatalf("%q: %v", base, err)
+		}
+		if cfg, err := Parse(out); err != nil || len(cfg.Sources) != 1 {
+			t.Fatalf("%q gave %v, %v:\n%s", base, cfg, err, out)
+		}
+	}
+	// A feed whose title reads as another YAML type stays text.
+	odd, _ := NewSources([]Feed{{Title: "Null", URL: "https://null.example.org/rss", Tags: []string{"yes", "~"}}}, nil, "")
+	out, err = AppendSources([]byte("data_dir: /tmp/x\n"), odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := Parse(out); err != nil || cfg.Sources[0].ID != "null" || cfg.Sources[0].Name != "Null" || strings.Join(cfg.Sources[0].Tags, ",") != "yes,~" {
+		t.Fatalf("odd titles: %+v %v\n%s", cfg, err, out)
+	}
 	// A file that is no mapping, or whose sources is no list, is refused.
 	for _, bad := range []string{"- a\n- b\n", "sources: 3\n"} {
 		if _, err := AppendSources([]byte(bad), entries); err == nil {
@@ -116,6 +135,20 @@ func TestReplaceFileKeepsModeAndBackup(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".newswire-config-*"))
 	if len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)
+	}
+	// A link is followed: the file it points to is replaced.
+	link := filepath.Join(t.TempDir(), "link.yaml")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceFile(link, []byte("via link\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "via link\n" {
+		t.Fatalf("target holds %q", got)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced by a file: %v %v", fi.Mode(), err)
 	}
 	if err := ReplaceFile(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
 		t.Fatal("replacing a missing file succeeded")

@@ -69,7 +69,8 @@ type Config struct {
 	// often two events on one topic.
 	MergePassMaxSize int
 	// BigMergeSize and BigMergeThreshold: when both stories an entry
-	// links have more than BigMergeSize members, their centroids must
+	// links have more than BigMergeSize members (reposts and copies not
+	// counted), their centroids must
 	// agree at BigMergeThreshold (not MergeThreshold) to merge. Two grown
 	// stories on one kind of event ("files for bankruptcy") share the
 	// event's words; one event's threads share more. Zero size turns the
@@ -131,8 +132,8 @@ func (c Config) Validate() error {
 	if c.RecentMembers < 1 || c.Candidates < 1 {
 		errs = append(errs, errors.New("synth: recent_members and candidates must be at least 1"))
 	}
-	if c.BigMergeSize < 0 || c.BigMergeSize > 0 && (c.BigMergeThreshold <= 0 || c.BigMergeThreshold > 1) {
-		errs = append(errs, errors.New("synth: big_merge_size must not be negative and big_merge_threshold must be within (0, 1]"))
+	if c.BigMergeSize < 0 || c.BigMergeSize > 0 && !(c.BigMergeThreshold >= c.MergeThreshold && c.BigMergeThreshold <= 1) {
+		errs = append(errs, errors.New("synth: big_merge_size must not be negative and big_merge_threshold must be within [merge_threshold, 1]"))
 	}
 	if c.MergePassMaxSize < 0 {
 		errs = append(errs, errors.New("synth: merge_pass_max_size must not be negative"))
@@ -322,6 +323,9 @@ type story struct {
 	// passEpoch is one more than the number of the merge pass for which
 	// the story is already queued: zero is never queued.
 	passEpoch uint64
+	// reports counts the members whose words are in the centroid: reposts
+	// and copies make a story no bigger for merging.
+	reports int
 }
 
 type member struct {
@@ -415,10 +419,10 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		d := c.vecDF[i] // looked up by vector; nothing has changed the table since
 		if d == nil {
 			// The first vector to hold a term lends it its string.
-			d = &docFreq{term: x.t, word: c.stems.word(x.t)}
+			d = &docFreq{term: x.t, word: x.t}
 			c.df[x.t] = d
 			if r := c.vecRef[i]; r != nil {
-				r.df = d
+				d.word, r.df = r.word, d
 			}
 		}
 		vec[i].t = d.term
@@ -454,11 +458,10 @@ func firstNonEmpty(a, b string) string {
 // terms, sorted by term.
 func (c *Clusterer) vector(e wire.Entry) []term {
 	bag := c.bag[:0]
-	c.stems.begin()
 	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
 	names := !titleCase(c.toks)
 	for _, t := range c.toks {
-		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital})
+		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital, ref: t.ref})
 	}
 	body := e.Text
 	if strings.HasPrefix(body, e.Headline) {
@@ -474,14 +477,10 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	if c.cfg.SlugWeight > 0 {
 		// The words of the link's slug: often the first headline, or
 		// keywords the headline leaves out.
-		slugSegments(e.URL, func(seg string) {
-			c.toks = tokenize(c.stems, e.Lang, seg, 0, c.toks[:0])
-			for _, t := range c.toks {
-				if slugTerm(t.term) {
-					bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.SlugWeight, ref: t.ref})
-				}
-			}
-		})
+		c.toks = slugTokens(c.stems, e.Lang, e.URL, c.toks[:0])
+		for _, t := range c.toks {
+			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.SlugWeight, ref: t.ref})
+		}
 	}
 	slices.SortFunc(bag, func(a, b bagTerm) int {
 		if c := cmp.Compare(a.h, b.h); c != 0 {
@@ -695,6 +694,7 @@ func (c *Clusterer) timeFactor(s *story, at time.Time) float64 {
 // becomes one of its recent members.
 func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 	if vec != nil {
+		s.reports++
 		c.addCentroid(s, vec)
 		s.recent = append(s.recent, vec)
 		s.sigs = append(s.sigs, signatureOf(vec))
@@ -764,7 +764,7 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 			continue
 		}
 		need := c.cfg.MergeThreshold
-		if n := c.cfg.BigMergeSize; n > 0 && min(len(s.members), len(o.s.members)) > n {
+		if n := c.cfg.BigMergeSize; n > 0 && min(s.reports, o.s.reports) > n {
 			need = c.cfg.BigMergeThreshold
 		}
 		if c.centroidCosine(s, o.s) < need {
@@ -807,6 +807,7 @@ func (c *Clusterer) merge(keep, gone *story) {
 	sortTerms(terms)
 	c.unindex(gone)
 	c.addCentroid(keep, terms)
+	keep.reports += gone.reports
 	keep.recent = append(keep.recent, gone.recent...)
 	keep.sigs = append(keep.sigs, gone.sigs...)
 	if n := len(keep.recent) - c.cfg.RecentMembers; n > 0 {

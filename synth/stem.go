@@ -89,11 +89,6 @@ const maxStemCache = 1 << 16
 type stemmer struct {
 	env   *snowballstem.Env
 	cache map[string]*stemmed
-	// words holds the first word seen for each stem, so that what a
-	// person reads (a story's keywords) is a word, not a stem. The
-	// clusterer copies it into its term table when a term is new, so
-	// words may be dropped between entries (see begin).
-	words map[string]string
 }
 
 // stemmed is a cached stem and the entry language it was made for; drop
@@ -103,28 +98,29 @@ type stemmer struct {
 // one lookup for its stem and its frequency together.
 type stemmed struct {
 	lang, stem string
-	drop       bool
-	df         *docFreq
+	// word is the word itself, which a story's keywords show rather than
+	// the stem ("bankruptcy", not "bankruptci").
+	word string
+	drop bool
+	df   *docFreq
 }
 
 func newStemmer() *stemmer {
-	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]*stemmed), words: make(map[string]string)}
+	return &stemmer{env: snowballstem.NewEnv(""), cache: make(map[string]*stemmed)}
 }
 
-// begin starts an entry: a full word table is dropped here, never in
-// the middle of an entry whose new terms still need their words.
-func (st *stemmer) begin() {
-	if len(st.words) >= 4*maxStemCache {
-		clear(st.words)
+// primaryLanguage reduces a language tag to its primary subtag, as the
+// stemmers are chosen by it: feeds declare "de-DE", "pt_BR" or "en-us".
+func primaryLanguage(tag string) string {
+	if i := strings.IndexAny(tag, "-_"); i >= 0 {
+		tag = tag[:i]
 	}
-}
-
-// word is the first word seen with stem t, or t.
-func (st *stemmer) word(t string) string {
-	if w, ok := st.words[t]; ok {
-		return w
+	for i := 0; i < len(tag); i++ {
+		if c := tag[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(tag)
+		}
 	}
-	return t
+	return tag
 }
 
 // algorithm picks the stemmer code for a word of the given script in an
@@ -158,7 +154,7 @@ func (st *stemmer) lookup(lang, w string) *stemmed {
 	// w is a slice of an entry's text: a copy keeps the cache (and the
 	// terms made from it) from holding whole texts alive.
 	w = strings.Clone(w)
-	c := &stemmed{lang: lang, drop: !keep(w)}
+	c := &stemmed{lang: lang, word: w, drop: !keep(w)}
 	if c.drop {
 		c.stem = w
 	} else {
@@ -168,9 +164,6 @@ func (st *stemmer) lookup(lang, w string) *stemmed {
 		clear(st.cache)
 	}
 	st.cache[w] = c
-	if _, ok := st.words[c.stem]; !ok && c.stem != w {
-		st.words[c.stem] = w
-	}
 	return c
 }
 

@@ -48,6 +48,7 @@ func titleCase(toks []token) bool {
 // ambiguous to match stories on, and bigrams are the standard index unit
 // for unsegmented scripts.
 func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
+	lang = primaryLanguage(lang)
 	sentenceStart := true
 	var run []rune // current run of unsegmented-script characters
 	flushRun := func() {
@@ -65,7 +66,7 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 	emit := func(end int) {
 		w := strings.TrimRight(text[start:end], "'’")
 		start = -1
-		if w == "" {
+		if w == "" || len(w) > maxWordBytes {
 			return
 		}
 		first, _ := utf8.DecodeRuneInString(w)
@@ -185,7 +186,7 @@ func slugSegments(link string, fn func(seg string)) {
 	for path != "" {
 		var seg string
 		seg, path, _ = strings.Cut(path, "/")
-		if k := strings.LastIndexByte(seg, '.'); k > 0 {
+		if k := strings.LastIndexByte(seg, '.'); k > 0 && isExtension(seg[k+1:]) {
 			seg = seg[:k]
 		}
 		if strings.IndexByte(seg, '%') >= 0 {
@@ -200,6 +201,49 @@ func slugSegments(link string, fn func(seg string)) {
 		}
 	}
 }
+
+// slugTokens appends the terms of link's slug (see slugSegments) to out,
+// at most maxSlugTerms of them: words of three or more letters, stemmed
+// for an entry in language lang.
+func slugTokens(st *stemmer, lang, link string, out []token) []token {
+	base := len(out)
+	slugSegments(link, func(seg string) {
+		n := len(out)
+		out = tokenize(st, lang, seg, 0, out)
+		kept := n
+		for _, t := range out[n:] {
+			if kept-base < maxSlugTerms && slugTerm(t.term) {
+				out[kept] = t
+				kept++
+			}
+		}
+		out = out[:kept]
+	})
+	return out
+}
+
+// isExtension reports whether s reads as a file extension ("html",
+// "story", "php5"): one to five ASCII letters or digits. The dot in
+// "mt.-gox-files-for-bankruptcy" or "3.5-percent" starts none.
+func isExtension(s string) bool {
+	if s == "" || len(s) > 5 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxSlugTerms bounds the terms one link adds: a path is not bounded by
+// anything else, and a slug is a headline's length.
+const maxSlugTerms = 32
+
+// maxWordBytes bounds a word: a longer run of letters is no word of any
+// language, and each distinct one would sit in the stem cache.
+const maxWordBytes = 256
 
 // slugWordCount counts the words of seg that are letters only, between
 // the separators of a slug.

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,18 +19,17 @@ func TestSlugWords(t *testing.T) {
 		{"https://example.org/?p=mt-gox-files-bankruptcy", ""}, // the query is not the path
 		{"https://example.org/новости/выборы-в-молдове-пройдут-в-ноябре", "выбор молдов пройдут ноябр"},
 		{"::not a url", ""},
+		{"https://example.org/news/mt.-gox-files-for-bankruptcy", "gox file bankruptci"},                                // a dot that starts no extension
+		{"https://example.org/" + strings.Repeat("word-", 100) + "end", strings.TrimSpace(strings.Repeat("word ", 32))}, // at most 32 terms
+
 		{"https://example.org/%D0%B2%D1%8B%D0%B1%D0%BE%D1%80%D1%8B-%D0%B2-%D0%BC%D0%BE%D0%BB%D0%B4%D0%BE%D0%B2%D0%B5-%D0%BF%D1%80%D0%BE%D0%B9%D0%B4%D1%83%D1%82", "выбор молдов пройдут"},
 		{"https://example.org/bad-%zz-escape-here", ""},
 	}
 	for _, tc := range cases {
 		var words []string
-		slugSegments(tc.link, func(seg string) {
-			for _, tok := range tokenize(newStemmer(), "xx", seg, 0, nil) {
-				if slugTerm(tok.term) {
-					words = append(words, tok.term)
-				}
-			}
-		})
+		for _, tok := range slugTokens(newStemmer(), "xx", tc.link, nil) {
+			words = append(words, tok.term)
+		}
 		if got := strings.Join(words, " "); got != tc.want {
 			t.Errorf("slug of %q = %q, want %q", tc.link, got, tc.want)
 		}
@@ -67,10 +67,28 @@ func TestStemmerFollowsLanguageAndScript(t *testing.T) {
 	if got := st.stem("zh", "台风"); got != "台风" {
 		t.Errorf("a script without a stemmer changed: %q", got)
 	}
-	// What a person reads is the first word seen, not the stem.
-	stem := st.stem("en", "investigations")
-	if w := st.word(stem); w != "investigations" {
-		t.Errorf("word(%q) = %q", stem, w)
+	// Regional tags choose the language's stemmer: "de-DE" is German.
+	for _, tag := range []string{"de-DE", "de_de", "DE"} {
+		if a, b := st.stem(primaryLanguage(tag), "regierungen"), st.stem("de", "regierungen"); a != b {
+			t.Errorf("%s: %q, German gives %q", tag, a, b)
+		}
+	}
+}
+
+// A story's keywords are words a person reads, not stems.
+func TestKeywordsAreWords(t *testing.T) {
+	c := newTestClusterer(t)
+	background(c)
+	id := c.Add(entry("ek1", "a", "Investigations into bankruptcy filings widen", "", 0))
+	c.Add(entry("ek2", "b", "Bankruptcy investigations widen as filings grow", "", 1))
+	st, _ := c.Snapshot(id)
+	for _, k := range st.Keywords {
+		if k == "bankruptci" || k == "investig" || k == "file" {
+			t.Errorf("keyword %q is a stem (keywords %v)", k, st.Keywords)
+		}
+	}
+	if !slices.Contains(st.Keywords, "bankruptcy") {
+		t.Errorf("keywords %v lack bankruptcy", st.Keywords)
 	}
 }
 

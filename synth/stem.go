@@ -89,6 +89,9 @@ const maxStemCache = 1 << 16
 type stemmer struct {
 	env   *snowballstem.Env
 	cache map[string]*stemmed
+	// slab hands out cache entries a block at a time: one allocation per
+	// 512 new words instead of one per word.
+	slab []stemmed
 }
 
 // stemmed is a cached stem and the entry language it was made for; drop
@@ -154,7 +157,11 @@ func (st *stemmer) lookup(lang, w string) *stemmed {
 	// w is a slice of an entry's text: a copy keeps the cache (and the
 	// terms made from it) from holding whole texts alive.
 	w = strings.Clone(w)
-	c := &stemmed{lang: lang, word: w, drop: !keep(w)}
+	if len(st.slab) == cap(st.slab) {
+		st.slab = make([]stemmed, 0, 512)
+	}
+	st.slab = append(st.slab, stemmed{lang: lang, word: w, drop: !keep(w)})
+	c := &st.slab[len(st.slab)-1]
 	if c.drop {
 		c.stem = w
 	} else {

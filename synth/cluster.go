@@ -70,11 +70,10 @@ type Config struct {
 	MergePassMaxSize int
 	// BigMergeSize and BigMergeThreshold: when both stories an entry
 	// links have more than BigMergeSize members (reposts and copies not
-	// counted), their centroids must
-	// agree at BigMergeThreshold (not MergeThreshold) to merge. Two grown
-	// stories on one kind of event ("files for bankruptcy") share the
-	// event's words; one event's threads share more. Zero size turns the
-	// rule off.
+	// counted), their centroids must agree at BigMergeThreshold (not
+	// MergeThreshold) to merge. Two grown stories on one kind of event
+	// ("files for bankruptcy") share the event's words; one event's
+	// threads share more. Zero size turns the rule off.
 	BigMergeSize      int
 	BigMergeThreshold float64
 }

@@ -91,12 +91,15 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 			return out
 		}
 		switch {
-		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
+		// Range-table lookups cost more than the rest of the loop: no Thai,
+		// Han or Kana character lies below U+0E00 and no combining mark
+		// (Mn) below U+0300, so most text never reaches them.
+		case r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai):
 			if start >= 0 {
 				emit(i)
 			}
 			run = append(run, unicode.ToLower(r))
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) ||
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r >= 0x0300 && unicode.Is(unicode.Mn, r) ||
 			((r == '\'' || r == '’') && start >= 0) || (r == '.' || r == ',') && start >= 0 && isDigitAt(text, i+1) && isDigitBefore(text, i):
 			// Decimal points and thousands separators stay inside numbers:
 			// "1.8" and "1,800" are figures, not two tokens.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // The terms a link's slug adds, stemmed as words of an entry in an
@@ -99,5 +100,18 @@ func TestStemCacheStaysBounded(t *testing.T) {
 	}
 	if n := len(st.cache); n > maxStemCache {
 		t.Fatalf("cache holds %d stems, bound %d", n, maxStemCache)
+	}
+}
+
+// tokenize skips two range-table lookups for runes below where their
+// ranges start; no rune there may belong to them.
+func TestTokenizeFastPathBounds(t *testing.T) {
+	for r := rune(0); r < 0x0E00; r++ {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai) {
+			t.Fatalf("%U is Han, Kana or Thai", r)
+		}
+		if r < 0x0300 && unicode.Is(unicode.Mn, r) {
+			t.Fatalf("%U is a combining mark", r)
+		}
 	}
 }

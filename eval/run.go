@@ -270,47 +270,29 @@ func waitIdle(ctx context.Context, js jetstream.JetStream, sw *synth.Worker, n i
 // readStories maps every entry to its story from the last snapshot of each
 // story, following merges to the surviving story.
 func readStories(ctx context.Context, js jetstream.JetStream) (map[string]string, error) {
-	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.SubjectStoryAll},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: read stories: %w", err)
-	}
 	merged := make(map[string]string)
 	storyOf := make(map[string]string)
-	for {
-		batch, err := oc.Fetch(500, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("eval: read stories: %w", err)
+	err := drain(ctx, js, bus.StreamStory, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectStoryAll},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	}, 500, "stories", func(data []byte) error {
+		var st wire.Story
+		if err := json.Unmarshal(data, &st); err != nil {
+			return fmt.Errorf("eval: decode story: %w", err)
 		}
-		got := 0
-		var pending uint64
-		for m := range batch.Messages() {
-			got++
-			var st wire.Story
-			if err := json.Unmarshal(m.Data(), &st); err != nil {
-				return nil, fmt.Errorf("eval: decode story: %w", err)
-			}
-			if st.Truncated > 0 {
-				return nil, fmt.Errorf("eval: story %s has a truncated provenance list; raise synth.max_provenance", st.ID)
-			}
-			if st.MergedInto != "" {
-				merged[st.ID] = st.MergedInto
-			}
-			for _, r := range st.Provenance {
-				storyOf[r.EntryID] = st.ID
-			}
-			if md, err := m.Metadata(); err == nil {
-				pending = md.NumPending
-			}
+		if st.Truncated > 0 {
+			return fmt.Errorf("eval: story %s has a truncated provenance list; raise synth.max_provenance", st.ID)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("eval: read stories: %w", err)
+		if st.MergedInto != "" {
+			merged[st.ID] = st.MergedInto
 		}
-		if got == 0 || pending == 0 {
-			break
+		for _, r := range st.Provenance {
+			storyOf[r.EntryID] = st.ID
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for e, s := range storyOf {
 		for hops := 0; merged[s] != "" && hops < 64; hops++ {
@@ -319,6 +301,40 @@ func readStories(ctx context.Context, js jetstream.JetStream) (map[string]string
 		storyOf[e] = s
 	}
 	return storyOf, nil
+}
+
+// drain reads a stream through an ordered consumer in batches of batch
+// messages, handing each message's data to handle, until a fetch brings
+// nothing or the consumer has nothing pending. what names the messages in
+// errors.
+func drain(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, batch int, what string, handle func([]byte) error) error {
+	oc, err := js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return fmt.Errorf("eval: read %s: %w", what, err)
+	}
+	for {
+		msgs, err := oc.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("eval: read %s: %w", what, err)
+		}
+		got := 0
+		var pending uint64
+		for m := range msgs.Messages() {
+			got++
+			if err := handle(m.Data()); err != nil {
+				return err
+			}
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("eval: read %s: %w", what, err)
+		}
+		if got == 0 || pending == 0 {
+			return nil
+		}
+	}
 }
 
 func wireRef(msgID string) provenance.RawRef { return provenance.RawRef{MsgID: msgID} }

@@ -4,15 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -203,38 +200,18 @@ func waitNormalized(ctx context.Context, js jetstream.JetStream, n int) error {
 }
 
 func readEntries(ctx context.Context, js jetstream.JetStream) ([]wire.Entry, error) {
-	oc, err := js.OrderedConsumer(ctx, bus.StreamEntry, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.SubjectEntryAll},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: read entries: %w", err)
-	}
 	var out []wire.Entry
-	for {
-		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("eval: read entries: %w", err)
+	err := drain(ctx, js, bus.StreamEntry, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectEntryAll},
+	}, 1000, "entries", func(data []byte) error {
+		var e wire.Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			return fmt.Errorf("eval: decode entry: %w", err)
 		}
-		got := 0
-		var pending uint64
-		for m := range batch.Messages() {
-			got++
-			var e wire.Entry
-			if err := json.Unmarshal(m.Data(), &e); err != nil {
-				return nil, fmt.Errorf("eval: decode entry: %w", err)
-			}
-			out = append(out, e)
-			if md, err := m.Metadata(); err == nil {
-				pending = md.NumPending
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("eval: read entries: %w", err)
-		}
-		if got == 0 || pending == 0 {
-			return out, nil
-		}
-	}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
 }
 
 // Cluster runs the stream through a fresh Clusterer, the worker's decision

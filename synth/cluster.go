@@ -1211,11 +1211,11 @@ type probeSlot struct {
 	i int32 // the term's place in the vector or centroid it came from
 }
 
-// fill loads vec, keeping the table at most a quarter full so that a
-// probe for an absent term (the common case) mostly ends at once.
-func (p *probe) fill(vec []term) {
+// reset empties the table and sizes it for terms entries: a power of two
+// at least four times that, so that it stays at most a quarter full.
+func (p *probe) reset(terms int) {
 	n := 16
-	for n < 4*len(vec) {
+	for n < 4*terms {
 		n *= 2
 	}
 	if cap(p.slots) < n {
@@ -1224,6 +1224,12 @@ func (p *probe) fill(vec []term) {
 	p.slots = p.slots[:n]
 	clear(p.slots)
 	p.mask = uint64(n - 1)
+}
+
+// fill loads vec, keeping the table at most a quarter full so that a
+// probe for an absent term (the common case) mostly ends at once.
+func (p *probe) fill(vec []term) {
+	p.reset(len(vec))
 	p.sig = signatureOf(vec)
 	for _, x := range vec {
 		i := x.h & p.mask
@@ -1321,16 +1327,7 @@ func (p *probe) fillCentroid(s *story) bool {
 	if p.owner == s && p.terms == len(s.ct) {
 		return false
 	}
-	n := 16
-	for n < 4*len(s.ct) {
-		n *= 2
-	}
-	if cap(p.slots) < n {
-		p.slots = make([]probeSlot, n)
-	}
-	p.slots = p.slots[:n]
-	clear(p.slots)
-	p.mask = uint64(n - 1)
+	p.reset(len(s.ct))
 	for i, t := range s.ct {
 		k := s.ch[i] & p.mask
 		for p.slots[k].t != "" {

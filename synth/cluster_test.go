@@ -288,11 +288,11 @@ func TestBigStoriesNeedTheBigMergeThreshold(t *testing.T) {
 		c.Add(entry("e5", "z", "Puerto Rico governor Rossello asks Washington for aid after hurricane Maria damages power grid", "", 4))
 		return a, b, c
 	}
-	a, b, c := run(0) // the rule off: the bridge merges the two
+	a, _, c := run(0) // the rule off: the bridge merges the two
 	if s, _ := c.StoryOf("e4"); s != a {
 		t.Fatalf("without the rule e4 is in %s, want the merged story %s", s, a)
 	}
-	a, b, c = run(1) // both stories have 2 members, more than 1
+	_, b, c := run(1) // both stories have 2 members, more than 1
 	if s, _ := c.StoryOf("e4"); s != b {
 		t.Fatalf("with the rule e4 is in %s, want its own story %s", s, b)
 	}

@@ -127,8 +127,7 @@ func FuzzParsePage(f *testing.F) {
 type site struct {
 	mu       sync.Mutex
 	pages    map[string]string // "/s/reuters" or "/s/reuters?before=101" → fixture
-	etag     string
-	throttle int // answer this many requests with 429 Retry-After: 1
+	throttle int               // answer this many requests with 429 Retry-After: 1
 	// fresh ignores If-None-Match, as t.me often does.
 	fresh    bool
 	requests []string

@@ -165,6 +165,7 @@ type Clusterer struct {
 	free    []int32
 	acc     []float64
 	mark    []uint64
+	reach   []reach           // by number: what the entry may share with one member (see score)
 	norm    []float64         // the centroid's length, √norm2
 	times   []storyTimes      // what the window filter and expiry read
 	byEntry map[string]*story // entry id → its story, for active stories
@@ -566,7 +567,7 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 	c.epoch++
 	touched := c.touched[:0]
 	common := c.common[:0] // terms too common to retrieve by; added to the full score below
-	acc, mark := c.acc, c.mark
+	acc, mark, rch := c.acc, c.mark, c.reach
 	for _, x := range vec {
 		post := c.index[x.t]
 		if len(post) > maxPostings {
@@ -575,10 +576,11 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 		}
 		for _, p := range post {
 			if mark[p.num] != c.epoch {
-				mark[p.num], acc[p.num] = c.epoch, 0
+				mark[p.num], acc[p.num], rch[p.num] = c.epoch, 0, reach{}
 				touched = append(touched, p.num)
 			}
 			acc[p.num] += x.w * p.w
+			rch[p.num].add(x.w, p.w)
 		}
 	}
 	c.touched, c.common = touched, common
@@ -620,16 +622,19 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 	probing := false
 	for i := range found {
 		s := found[i].s
-		dot := acc[s.num]
+		dot, r := acc[s.num], rch[s.num]
 		for _, x := range common {
-			dot += x.w * s.weight(x.h, x.t)
+			cw := s.weight(x.h, x.t)
+			dot += x.w * cw
+			r.add(x.w, cw)
 		}
 		cent := dot / math.Sqrt(s.norm2)
 		w := c.cfg.CentroidWeight
 		tf := c.timeFactor(s, at)
-		if (w*cent+(1-w))*tf < c.cfg.Threshold {
-			// Even a perfect member match could not lift it over the
-			// threshold: it can neither take the entry nor merge.
+		if (w*cent+(1-w)*r.bound())*tf < c.cfg.Threshold*(1-1e-9) {
+			// Even the best member match the bound allows could not lift
+			// it over the threshold: it can neither take the entry nor
+			// merge. (The margin covers rounding in the bound.)
 			found[i].score = w * cent * tf
 			continue
 		}
@@ -657,6 +662,25 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 	c.cands = found
 	return found
 }
+
+// reach bounds the cosine of an entry with any one member of a story from
+// what the entry shares with the story's centroid. The centroid is the
+// sum of its members' unit vectors, whose weights are never negative, so
+// a member's weight for a term is at most min(1, the centroid's weight).
+// Summed over the shared terms, that bounds a member's dot product (lin);
+// so does the length of the entry's part on those terms, by
+// Cauchy–Schwarz (√sq).
+type reach struct{ lin, sq float64 }
+
+func (r *reach) add(w, cw float64) {
+	if cw > 0 {
+		r.lin += w * min(cw, 1)
+		r.sq += w * w
+	}
+}
+
+// bound is the largest cosine a member can have with the entry.
+func (r reach) bound() float64 { return min(1, r.lin, math.Sqrt(r.sq)) }
 
 // scoreStory is the full score of one story for vec.
 func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time) float64 {
@@ -851,6 +875,7 @@ func (c *Clusterer) number(s *story) {
 	c.live = append(c.live, s)
 	c.acc = append(c.acc, 0)
 	c.mark = append(c.mark, 0)
+	c.reach = append(c.reach, reach{})
 	c.norm = append(c.norm, 0)
 	c.times = append(c.times, storyTimes{})
 }

@@ -482,3 +482,44 @@ func TestLongTextsAreNotRetained(t *testing.T) {
 	}
 	runtime.KeepAlive(c)
 }
+
+// TestReachBoundsEveryMember checks the bound that lets score skip a
+// story's members: no recent member of any active story may have a
+// larger cosine with an entry than what the entry shares with the
+// story's centroid allows, stories grown by joins and by merges alike.
+func TestReachBoundsEveryMember(t *testing.T) {
+	c, err := NewClusterer(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newSynthetic(7)
+	for range 4000 {
+		c.Add(g.next())
+	}
+	checked, tight := 0, 0
+	for range 200 {
+		vec := c.vector(g.next())
+		for _, s := range c.stories {
+			if !s.active {
+				continue
+			}
+			var r reach
+			for _, x := range vec {
+				r.add(x.w, s.weight(x.h, x.t))
+			}
+			for _, m := range s.recent {
+				near := dotVec(vec, m)
+				if near > r.bound()*(1+1e-9) {
+					t.Fatalf("story %s: member cosine %v over the bound %v", s.id, near, r.bound())
+				}
+				checked++
+				if near > 0 && near > 0.5*r.bound() {
+					tight++
+				}
+			}
+		}
+	}
+	if checked == 0 || tight == 0 {
+		t.Fatalf("checked %d member cosines, %d near the bound: the stream exercises nothing", checked, tight)
+	}
+}

@@ -300,12 +300,13 @@ type story struct {
 	pos []int32
 
 	id string
-	// The centroid is the sum of the members' unit vectors: slot maps a
-	// term's hash to its place in cw (weights), ct (terms) and ch
-	// (hashes), so that postings can point straight at a weight and a
+	// The centroid is the sum of the members' unit vectors: slots finds a
+	// term's place in cw (weights), ct (terms) and ch (hashes) by the
+	// term's hash, so that postings can point straight at a weight and a
 	// lookup hashes no string. A second term with the hash of one already
 	// held (possible, never seen) gets its place from clash instead.
-	slot  map[uint64]int32
+	slots []slot
+	held  int // places in slots
 	clash map[string]int32
 	ct    []string
 	ch    []uint64
@@ -439,7 +440,7 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		}
 		return best.id
 	}
-	s := &story{id: StoryID(e.ID), seq: c.nextSeq, slot: make(map[uint64]int32, len(vec)), first: at, last: at, active: true}
+	s := &story{id: StoryID(e.ID), seq: c.nextSeq, first: at, last: at, active: true}
 	c.nextSeq++
 	c.number(s)
 	c.stories[s.id] = s
@@ -751,17 +752,15 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 		i, had := s.find(x.h, x.t)
 		if !had {
 			i = int32(len(s.cw))
-			if _, taken := s.slot[x.h]; taken {
+			s.ch = append(s.ch, x.h)
+			if !s.place(i) {
 				if s.clash == nil {
 					s.clash = make(map[string]int32)
 				}
 				s.clash[x.t] = i
-			} else {
-				s.slot[x.h] = i
 			}
 			s.cw = append(s.cw, 0)
 			s.ct = append(s.ct, x.t)
-			s.ch = append(s.ch, x.h)
 			s.pos = append(s.pos, int32(len(list)))
 			list = append(list, posting{num: s.num, i: i})
 			c.index[x.t] = list
@@ -969,17 +968,74 @@ func (s *story) weight(h uint64, t string) float64 {
 	return 0
 }
 
-// find is the place of term t, whose hash is h, in the centroid.
+// slot is one cell of a story's term table: the high half of a term's
+// hash, and its place in the centroid plus one (zero marks a free cell).
+type slot struct{ tag, at uint32 }
+
+// find is the place of term t, whose hash is h, in the centroid. The
+// table is open addressing with linear probing over a flat array: one
+// story's lookup reads one or two cache lines, where a map reads its
+// header, a directory and a group first. Scoring looks up the common terms
+// of an entry in each candidate this way.
 func (s *story) find(h uint64, t string) (int32, bool) {
-	i, ok := s.slot[h]
-	if !ok {
+	if len(s.slots) == 0 {
 		return 0, false
 	}
-	if s.ct[i] == t {
-		return i, true
+	mask, tag := uint64(len(s.slots)-1), uint32(h>>32)
+	for k := h & mask; ; k = (k + 1) & mask {
+		c := s.slots[k]
+		if c.at == 0 {
+			return 0, false
+		}
+		if i := int32(c.at - 1); c.tag == tag && s.ch[i] == h {
+			if s.ct[i] == t {
+				return i, true
+			}
+			i, ok := s.clash[t]
+			return i, ok
+		}
 	}
-	i, ok = s.clash[t]
-	return i, ok
+}
+
+// place enters place i, whose hash is s.ch[i], in the table, unless a
+// term with that hash is there already (then it reports false, and the
+// caller keeps i in clash). The table doubles when it would be over
+// three-quarters full.
+func (s *story) place(i int32) bool {
+	if 4*(s.held+1) > 3*len(s.slots) {
+		old := s.slots
+		s.slots = make([]slot, max(8, 2*len(old)))
+		s.held = 0
+		for _, c := range old {
+			if c.at != 0 {
+				s.put(c)
+			}
+		}
+	}
+	h := s.ch[i]
+	mask, tag := uint64(len(s.slots)-1), uint32(h>>32)
+	for k := h & mask; ; k = (k + 1) & mask {
+		c := s.slots[k]
+		if c.at == 0 {
+			s.slots[k] = slot{tag, uint32(i) + 1}
+			s.held++
+			return true
+		}
+		if c.tag == tag && s.ch[c.at-1] == h {
+			return false
+		}
+	}
+}
+
+// put enters a cell known to be absent, when the table grows.
+func (s *story) put(c slot) {
+	mask := uint64(len(s.slots) - 1)
+	k := s.ch[c.at-1] & mask
+	for s.slots[k].at != 0 {
+		k = (k + 1) & mask
+	}
+	s.slots[k] = c
+	s.held++
 }
 
 // StoryOf returns the id of the active story holding an entry.

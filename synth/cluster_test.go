@@ -523,3 +523,40 @@ func TestReachBoundsEveryMember(t *testing.T) {
 		t.Fatalf("checked %d member cosines, %d near the bound: the stream exercises nothing", checked, tight)
 	}
 }
+
+// TestTermTableFindsEveryPlace fills one story's term table far past
+// several doublings, with terms that share a hash (kept in clash), share
+// the high half of a hash, or land on the same first cell, and checks
+// that every term is found at its place and that absent ones are not.
+func TestTermTableFindsEveryPlace(t *testing.T) {
+	c, err := NewClusterer(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &story{id: "s1", active: true}
+	c.number(s)
+	var vec []term
+	for i := range 300 {
+		h := uint64(i%7)<<32 | uint64(i%13) // many tags and first cells alike
+		vec = append(vec, term{h: h, t: fmt.Sprintf("t%d", i), w: 1})
+	}
+	sortTerms(vec)
+	c.addCentroid(s, vec)
+	if len(s.ct) != len(vec) {
+		t.Fatalf("%d places for %d terms", len(s.ct), len(vec))
+	}
+	for _, x := range vec {
+		i, ok := s.find(x.h, x.t)
+		if !ok || s.ct[i] != x.t {
+			t.Fatalf("term %s (hash %x): place %d, found %v", x.t, x.h, i, ok)
+		}
+	}
+	if len(s.clash) == 0 {
+		t.Fatal("no term shared a hash: the clash path went untested")
+	}
+	for _, probe := range []term{{h: 3<<32 | 5, t: "absent"}, {h: 99, t: "t1"}, {h: 1<<40 | 1, t: "t1"}} {
+		if i, ok := s.find(probe.h, probe.t); ok {
+			t.Fatalf("absent term %s (hash %x) found at %d", probe.t, probe.h, i)
+		}
+	}
+}

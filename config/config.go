@@ -138,6 +138,10 @@ type SynthConfig struct {
 	// links merge only at big_merge_threshold (see synth/README.md).
 	BigMergeSize      int     `yaml:"big_merge_size"`
 	BigMergeThreshold float64 `yaml:"big_merge_threshold"`
+	// A story of 10 or more reports whose members' mean pairwise cosine
+	// is below min_coherence (a topic, not an event) takes part in no
+	// merge; 0 turns the rule off (see synth/README.md).
+	MinCoherence float64 `yaml:"min_coherence"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -361,6 +365,9 @@ func (c *Config) Validate() Problems {
 	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
 		add("synth.centroid_weight", "must be within [0, 1]")
 	}
+	if c.Synth.MinCoherence < 0 || c.Synth.MinCoherence >= 1 {
+		add("synth.min_coherence", "must be within [0, 1)")
+	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)
 	seen := make(map[string]int)
@@ -452,7 +459,7 @@ func Default() *Config {
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
 			SlugWeight: 0.5, RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.11, MergePassMaxSize: 10,
-			BigMergeSize: 40, BigMergeThreshold: 0.35,
+			BigMergeSize: 40, BigMergeThreshold: 0.35, MinCoherence: 0.08,
 		},
 	}
 }

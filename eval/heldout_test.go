@@ -135,10 +135,7 @@ func TestHeldOut(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	configs := [][]string{nil}
-	if *sweep != "" {
-		configs = readSweep(t, *sweep)
-	}
+	configs := sweepConfigs(t)
 	vs := variants(items)
 	streams := make([]*Stream, len(vs))
 	if !*viaBus {
@@ -149,12 +146,7 @@ func TestHeldOut(t *testing.T) {
 		}
 	}
 	for _, params := range configs {
-		cfg := synth.DefaultConfig()
-		for _, p := range params {
-			if err := setParam(&cfg, p); err != nil {
-				t.Fatal(err)
-			}
-		}
+		cfg := configOf(t, params)
 		cfg.MaxProvenance = 1 << 20
 		var line []string
 		for i, v := range vs {
@@ -254,6 +246,25 @@ func readSweep(t *testing.T, path string) [][]string {
 }
 
 // setParam sets one synth parameter by its config key.
+// sweepConfigs is the -sweep file's configurations, or one of no changes.
+func sweepConfigs(t *testing.T) [][]string {
+	if *sweep == "" {
+		return [][]string{nil}
+	}
+	return readSweep(t, *sweep)
+}
+
+// configOf is the default configuration with params (key=value) applied.
+func configOf(t *testing.T, params []string) synth.Config {
+	cfg := synth.DefaultConfig()
+	for _, p := range params {
+		if err := setParam(&cfg, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg
+}
+
 func setParam(c *synth.Config, kv string) error {
 	k, v, ok := strings.Cut(kv, "=")
 	if !ok {
@@ -308,6 +319,8 @@ func setParam(c *synth.Config, kv string) error {
 		err = integer(&c.MergePassEvery)
 	case "merge_pass_max_size":
 		err = integer(&c.MergePassMaxSize)
+	case "min_coherence":
+		err = num(&c.MinCoherence)
 	case "merge_pass_threshold":
 		err = num(&c.MergePassThreshold)
 	default:
@@ -317,4 +330,26 @@ func setParam(c *synth.Config, kv string) error {
 		return fmt.Errorf("eval: %s: %w", kv, err)
 	}
 	return nil
+}
+
+func TestArrivalsFollowPublishedTimes(t *testing.T) {
+	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	items := []replay.Item{
+		{ID: "a"}, // no time: start
+		{ID: "b", PublishedAt: "2014-03-10T16:52:50Z"},
+		{ID: "c", PublishedAt: "not a time"}, // 1 ms after b
+		{ID: "d", PublishedAt: "Mon, 10 Mar 2014 12:00:00 -0500"},
+	}
+	got := Arrivals(items, start)
+	want := []time.Time{
+		start,
+		time.Date(2014, 3, 10, 16, 52, 50, 0, time.UTC),
+		time.Date(2014, 3, 10, 16, 52, 50, 1e6, time.UTC),
+		time.Date(2014, 3, 10, 17, 0, 0, 0, time.UTC),
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) {
+			t.Errorf("item %s arrives at %v, want %v", items[i].ID, got[i], want[i])
+		}
+	}
 }

@@ -98,7 +98,8 @@ func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, 
 	go func() { done <- sw.Run(wctx) }()
 
 	start := time.Now()
-	if err := publishAll(ctx, js, items, start); err != nil {
+	observed := Arrivals(items, start)
+	if err := publishAll(ctx, js, items, observed); err != nil {
 		stop()
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, 
 	res := &Result{Seconds: elapsed.Seconds(), ItemsPerSec: float64(len(items)) / elapsed.Seconds()}
 	pred := make([]string, len(items))
 	for i, it := range items {
-		raw := it.Raw(start)
+		raw := it.Raw(observed[i])
 		msgID := bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID)
 		story, ok := storyOf[normalize.EntryID(msgID)]
 		if !ok {
@@ -149,9 +150,31 @@ func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, 
 	return res, nil
 }
 
-func publishAll(ctx context.Context, js jetstream.JetStream, items []replay.Item, observed time.Time) error {
+// Arrivals are the times the evaluation's simulated wire observes the
+// items: each when it was published, as a live collector would, so that
+// the synthesizer's stream clock (which makes quiet stories stale and
+// decays term frequencies) runs on the stream's own time however fast the
+// file is read. Read in a moment, a stream of months would otherwise keep
+// every story active and count its words as if all were written at once.
+// An item without a readable time arrives 1 ms after the one before it,
+// the first at start.
+func Arrivals(items []replay.Item, start time.Time) []time.Time {
+	out := make([]time.Time, len(items))
+	prev := start.Add(-time.Millisecond)
 	for i, it := range items {
-		msg, err := ingest.RawMsg(it.Raw(observed.Add(time.Duration(i) * time.Millisecond)))
+		if t, err := normalize.ParseTime(it.PublishedAt); err == nil {
+			out[i] = t
+		} else {
+			out[i] = prev.Add(time.Millisecond)
+		}
+		prev = out[i]
+	}
+	return out
+}
+
+func publishAll(ctx context.Context, js jetstream.JetStream, items []replay.Item, observed []time.Time) error {
+	for i, it := range items {
+		msg, err := ingest.RawMsg(it.Raw(observed[i]))
 		if err != nil {
 			return fmt.Errorf("eval: item %s: %w", it.ID, err)
 		}

@@ -135,8 +135,8 @@ func Normalized(ctx context.Context, items []replay.Item, cfg normalize.Config, 
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- nw.Run(wctx) }()
-	start := time.Now()
-	err = publishAll(ctx, js, items, start)
+	observed := Arrivals(items, time.Now())
+	err = publishAll(ctx, js, items, observed)
 	if err == nil {
 		err = waitNormalized(ctx, js, len(items))
 	}
@@ -161,7 +161,7 @@ func Normalized(ctx context.Context, items []replay.Item, cfg normalize.Config, 
 	}
 	for i, it := range items {
 		st.Gold[i] = it.Label
-		raw := it.Raw(start)
+		raw := it.Raw(observed[i])
 		id := normalize.EntryID(bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID))
 		if !have[id] {
 			id = ""

@@ -76,6 +76,12 @@ type Config struct {
 	// threads share more. Zero size turns the rule off.
 	BigMergeSize      int
 	BigMergeThreshold float64
+	// MinCoherence: a story of coherenceReports or more reports whose
+	// members' mean pairwise cosine is below this takes part in no merge.
+	// Such a story is a topic ("the war", "the markets") rather than an
+	// event, and its broad centroid is close to every fragment on the
+	// topic: merging them would grow it without end. Zero turns it off.
+	MinCoherence float64
 }
 
 // DefaultConfig returns the documented defaults.
@@ -101,6 +107,7 @@ func DefaultConfig() Config {
 		MergePassMaxSize:   10,
 		BigMergeSize:       40,
 		BigMergeThreshold:  0.35,
+		MinCoherence:       0.08,
 	}
 }
 
@@ -136,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.MergePassMaxSize < 0 {
 		errs = append(errs, errors.New("synth: merge_pass_max_size must not be negative"))
+	}
+	if c.MinCoherence < 0 || c.MinCoherence >= 1 {
+		errs = append(errs, errors.New("synth: min_coherence must be within [0, 1)"))
 	}
 	if c.MergePassEvery < 0 || c.MergePassEvery > 0 && (c.MergePassThreshold <= 0 || c.MergePassThreshold > 1) {
 		errs = append(errs, errors.New("synth: merge_pass_every must not be negative and merge_pass_threshold must be within (0, 1]"))
@@ -683,6 +693,24 @@ func (r *reach) add(w, cw float64) {
 // bound is the largest cosine a member can have with the entry.
 func (r reach) bound() float64 { return min(1, r.lin, math.Sqrt(r.sq)) }
 
+// coherenceReports is the fewest reports a story needs before its
+// coherence is judged: a few members' mean similarity says little.
+const coherenceReports = 10
+
+// coherence is the mean cosine between two of the story's reports. The
+// centroid C is the sum of n unit vectors, so |C|² = n + the sum of the
+// n(n−1) ordered pairs' cosines: no pair needs to be compared.
+func (s *story) coherence() float64 {
+	n := float64(s.reports)
+	return (s.norm2 - n) / (n * (n - 1))
+}
+
+// unmergeable reports whether s is too loose to merge at all (see
+// Config.MinCoherence).
+func (c *Clusterer) unmergeable(s *story) bool {
+	return c.cfg.MinCoherence > 0 && s.reports >= coherenceReports && s.coherence() < c.cfg.MinCoherence
+}
+
 // scoreStory is the full score of one story for vec.
 func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time) float64 {
 	var dot float64
@@ -789,7 +817,7 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		if n := c.cfg.BigMergeSize; n > 0 && min(s.reports, o.s.reports) > n {
 			need = c.cfg.BigMergeThreshold
 		}
-		if c.centroidCosine(s, o.s) < need {
+		if c.centroidCosine(s, o.s) < need || c.unmergeable(s) || c.unmergeable(o.s) {
 			continue
 		}
 		keep, gone := s, o.s
@@ -1158,6 +1186,9 @@ func (c *Clusterer) mergePass() {
 			continue
 		}
 		if n := c.cfg.MergePassMaxSize; n > 0 && min(len(s.members), len(o.members)) > n {
+			continue
+		}
+		if c.unmergeable(s) || c.unmergeable(o) {
 			continue
 		}
 		keep, gone := s, o

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -558,5 +559,93 @@ func TestTermTableFindsEveryPlace(t *testing.T) {
 		if i, ok := s.find(probe.h, probe.t); ok {
 			t.Fatalf("absent term %s (hash %x) found at %d", probe.t, probe.h, i)
 		}
+	}
+}
+
+// TestCoherenceIsMeanPairwiseCosine checks the closed form against the
+// pairs themselves.
+func TestCoherenceIsMeanPairwiseCosine(t *testing.T) {
+	c, err := NewClusterer(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &story{id: "s1", active: true}
+	c.number(s)
+	heads := []string{
+		"Ukraine war drones strike oil depot",
+		"Ukraine talks stall in Geneva",
+		"Drones strike power plant near front",
+		"Oil depot fire burns for second day",
+	}
+	var vecs [][]term
+	for i, h := range heads {
+		v := c.vector(entry(fmt.Sprintf("e%d", i), "x", h, "", i))
+		vecs = append(vecs, v)
+		c.addCentroid(s, v)
+		s.reports++
+	}
+	var sum float64
+	pairs := 0
+	for i := range vecs {
+		for j := range vecs {
+			if i != j {
+				sum += dotVec(vecs[i], vecs[j])
+				pairs++
+			}
+		}
+	}
+	if want := sum / float64(pairs); math.Abs(s.coherence()-want) > 1e-12 {
+		t.Fatalf("coherence %v, mean pairwise cosine %v", s.coherence(), want)
+	}
+}
+
+// TestLooseStoryTakesNoMerge builds a story of a dozen reports that share
+// one word and nothing else (a topic, not an event) and a fragment on the
+// same word: the merge pass would fold the fragment in, but a story that
+// loose merges with nothing.
+func TestLooseStoryTakesNoMerge(t *testing.T) {
+	run := func(minCoherence float64) (*Clusterer, bool) {
+		cfg := DefaultConfig()
+		cfg.Threshold = 0.95 // every report founds its own story
+		cfg.MergePassEvery = 0
+		cfg.MinCoherence = minCoherence
+		c, err := NewClusterer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		background(c)
+		others := []string{
+			"grain exports reach record harvest levels", "energy grid repairs continue after winter",
+			"peace talks open with envoys from Turkey", "prisoner exchange frees dozens of soldiers",
+			"drone strike hits refinery near coast", "border crossing queues stretch for miles",
+			"aid package approved by parliament vote", "refugee camp expands as families arrive",
+			"tank delivery delayed by factory strike", "sanctions list adds shipping firms",
+			"ceasefire proposal rejected by commanders", "nuclear plant inspectors report damage",
+		}
+		var loose *story
+		for i, o := range others {
+			id := fmt.Sprintf("e%d", i)
+			c.Add(entry(id, "x", "Kyiv "+o, "", i))
+			s := c.byEntry[id]
+			if loose == nil {
+				loose = s
+			} else {
+				c.merge(loose, s)
+			}
+		}
+		c.Add(entry("frag", "y", "Kyiv metro", "", 20))
+		c.mergePass()
+		return c, loose.coherence() < 0.08
+	}
+	off, loose := run(0)
+	if !loose {
+		t.Fatal("the topic story is not loose; the test proves nothing")
+	}
+	if must(off.StoryOf("frag")) != must(off.StoryOf("e0")) {
+		t.Fatal("without the rule the pass leaves the fragment alone; the test proves nothing")
+	}
+	on, _ := run(0.08)
+	if must(on.StoryOf("frag")) == must(on.StoryOf("e0")) {
+		t.Fatal("the loose story took the fragment")
 	}
 }

@@ -138,6 +138,7 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.MergePassMaxSize = s.MergePassMaxSize
 	c.BigMergeSize = s.BigMergeSize
 	c.BigMergeThreshold = s.BigMergeThreshold
+	c.MinCoherence = s.MinCoherence
 	return c
 }
 

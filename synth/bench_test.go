@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -318,4 +321,54 @@ func percentile(d []time.Duration, p int) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// BenchmarkSnapshot builds the snapshots of the largest stories of the
+// bundled Telegram sample (2,000 real posts, texts up to the 600-byte
+// snippet): headline choice, the brief and its citations, single-source
+// claims and the provenance list, as the worker does on every publish.
+func BenchmarkSnapshot(b *testing.B) {
+	items, err := replay.ReadFile("../testdata/replay/telegram-ru-news-sample.jsonl.gz")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := NewClusterer(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, it := range items {
+		at, err := time.Parse(time.RFC3339, it.PublishedAt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		text := it.Text
+		head, _, _ := strings.Cut(text, "\n")
+		c.Add(wire.Entry{Schema: wire.SchemaEntry, ID: fmt.Sprintf("e%06x", i), Source: provenance.Source{ID: it.Source, Code: "T"},
+			Headline: head, Text: text, Lang: "ru", URL: it.URL, PublishedAt: at, ObservedAt: at})
+	}
+	type sized struct {
+		id string
+		n  int
+	}
+	var all []sized
+	for id, s := range c.stories {
+		if s.mergedInto == "" {
+			all = append(all, sized{id, len(s.members)})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].id < all[j].id })
+	all = all[:min(len(all), 8)]
+	members := 0
+	for _, x := range all {
+		members += x.n
+	}
+	b.ResetTimer()
+	for range b.N {
+		for _, x := range all {
+			if _, ok := c.Snapshot(x.id); !ok {
+				b.Fatal("story gone")
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*members), "µs/member")
 }

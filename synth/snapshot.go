@@ -448,6 +448,13 @@ func clockEnd(runes []rune, i, j int) int {
 	return end
 }
 
+// digitGrouping drops thousands separators and decimal points from a
+// figure's key, so that "1,800" and "1.800" are one claim.
+var digitGrouping = strings.NewReplacer(",", "", ".", "")
+
+// quoteCloser is what may close a quotation each opening mark starts.
+var quoteCloser = map[rune]string{'"': "\"", '“': "”\"", '«': "»", '„': "“”"}
+
 // claims finds figures (numbers with their unit or scale word) and quoted
 // statements in text. Keys normalise what two reports would write
 // differently: digit grouping and case.
@@ -483,11 +490,11 @@ func claims(text string) []claim {
 				i = j
 				continue // a bare year dates the story; it is not a claim
 			}
-			key := strings.NewReplacer(",", "", ".", "").Replace(num)
+			key := digitGrouping.Replace(num)
 			out = append(out, claim{kind: provenance.ClaimNumber, text: string(runes[start:end]), key: "n:" + key})
 			i = j
 		case strings.ContainsRune("\"“«„", r):
-			closer := map[rune]string{'"': "\"", '“': "”\"", '«': "»", '„': "“”"}[r]
+			closer := quoteCloser[r]
 			j := i + 1
 			for j < len(runes) && !strings.ContainsRune(closer, runes[j]) && runes[j] != '\n' {
 				j++

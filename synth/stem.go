@@ -150,6 +150,25 @@ func (st *stemmer) term(lang, w string) *stemmed {
 	return nil
 }
 
+// written is term for a word as the text writes it: a word seen before
+// in the same case is found without lowering it (lowering Cyrillic or
+// Greek text builds a new string). A capitalised word is cached under
+// both forms; they share one entry, so nothing else changes.
+func (st *stemmer) written(lang, w string) *stemmed {
+	c, ok := st.cache[w]
+	if !ok || c.lang != lang {
+		lw := strings.ToLower(w)
+		c = st.lookup(lang, lw)
+		if lw != w && len(st.cache) < maxStemCache {
+			st.cache[strings.Clone(w)] = c
+		}
+	}
+	if c.drop {
+		return nil
+	}
+	return c
+}
+
 func (st *stemmer) lookup(lang, w string) *stemmed {
 	if c, ok := st.cache[w]; ok && c.lang == lang {
 		return c

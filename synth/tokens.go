@@ -70,19 +70,18 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 			return
 		}
 		first, _ := utf8.DecodeRuneInString(w)
-		hasDigit := strings.IndexFunc(w, unicode.IsDigit) >= 0
+		digits := hasDigit(w)
 		upper := unicode.IsUpper(first)
-		allCaps := upper && utf8.RuneCountInString(w) >= 2 && strings.ToUpper(w) == w
+		allCaps := upper && utf8.RuneCountInString(w) >= 2 && isUpperCase(w)
 		// Years and small numbers (days, counts, list lengths) are in every
 		// other story; figures with three or more digits identify one.
-		proper := hasDigit && !isCommonNumber(w) || allCaps
+		proper := digits && !isCommonNumber(w) || allCaps
 		capital := upper && !sentenceStart
 		sentenceStart = false
-		lw := strings.ToLower(w)
-		if i := strings.IndexAny(lw, "'’"); i > 0 {
-			lw = lw[:i] // possessives and elisions: "obama's" → "obama"
+		if i := apostrophe(w); i > 0 {
+			w = w[:i] // possessives and elisions: "Obama's" → "Obama"
 		}
-		if ref := st.term(lang, lw); ref != nil {
+		if ref := st.written(lang, w); ref != nil {
 			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital})
 		}
 	}
@@ -127,6 +126,49 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		out = out[:limit]
 	}
 	return out
+}
+
+// hasDigit reports whether s holds a decimal digit of any script, as
+// strings.IndexFunc(s, unicode.IsDigit) >= 0 does, without a call per
+// ASCII byte.
+func hasDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			return true
+		} else if c >= utf8.RuneSelf {
+			return strings.IndexFunc(s[i:], unicode.IsDigit) >= 0
+		}
+	}
+	return false
+}
+
+// isUpperCase reports whether strings.ToUpper(s) == s, without building
+// the upper-case copy: every rune is its own upper case, and s is valid
+// UTF-8 (ToUpper would replace a bad byte).
+func isUpperCase(s string) bool {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || unicode.ToUpper(r) != r {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// apostrophe is the byte offset of the first ' or ’ in s, or -1.
+func apostrophe(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\'':
+			return i
+		case 0xE2: // ’ is E2 80 99
+			if i+2 < len(s) && s[i+1] == 0x80 && s[i+2] == 0x99 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func isDigitAt(s string, i int) bool {

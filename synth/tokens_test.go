@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -112,6 +113,34 @@ func TestTokenizeFastPathBounds(t *testing.T) {
 		}
 		if r < 0x0300 && unicode.Is(unicode.Mn, r) {
 			t.Fatalf("%U is a combining mark", r)
+		}
+	}
+}
+
+// TestWordHelpersMatchTheStringsPackage checks the tokenizer's shortcuts
+// against the library calls they replace, on tricky words and random
+// bytes (invalid UTF-8 included).
+func TestWordHelpersMatchTheStringsPackage(t *testing.T) {
+	words := []string{"", "a", "NASA", "Obama's", "Обама’s", "ДНР", "ООН", "İSTANBUL", "ǅungla", "ß", "ẞ", "x’", "’x",
+		"١٢٣", "abc٣", "12", "\xff", "A\xffB", "\xe2\x80", "\xe2\x80\x99", "Straße", "ΣΟΦΙΑ", "ﬀ"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"a", "Z", "'", "’", "Ж", "ж", "1", "٣", "\xff", "\xe2", "\x80", "\x99", "ǅ", "İ"}
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		words = append(words, b.String())
+	}
+	for _, w := range words {
+		if got, want := hasDigit(w), strings.IndexFunc(w, unicode.IsDigit) >= 0; got != want {
+			t.Fatalf("hasDigit(%q) = %v, want %v", w, got, want)
+		}
+		if got, want := isUpperCase(w), strings.ToUpper(w) == w; got != want {
+			t.Fatalf("isUpperCase(%q) = %v, want %v", w, got, want)
+		}
+		if got, want := apostrophe(w), strings.IndexAny(w, "'’"); got != want {
+			t.Fatalf("apostrophe(%q) = %d, want %d", w, got, want)
 		}
 	}
 }

@@ -335,21 +335,29 @@ func setParam(c *synth.Config, kv string) error {
 func TestArrivalsFollowPublishedTimes(t *testing.T) {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	items := []replay.Item{
-		{ID: "a"}, // no time: start
-		{ID: "b", PublishedAt: "2014-03-10T16:52:50Z"},
-		{ID: "c", PublishedAt: "not a time"}, // 1 ms after b
-		{ID: "d", PublishedAt: "Mon, 10 Mar 2014 12:00:00 -0500"},
+		{ID: "a"}, // no time: just before the first readable one
+		{ID: "b", PublishedAt: ""},
+		{ID: "c", PublishedAt: "2014-03-10T16:52:50Z"},
+		{ID: "d", PublishedAt: "not a time"}, // 1 ms after c
+		{ID: "e", PublishedAt: "Mon, 10 Mar 2014 12:00:00 -0500"},
+		{ID: "f", PublishedAt: "2099-01-01T00:00:00Z"}, // after the run: 1 ms after e
 	}
 	got := Arrivals(items, start)
 	want := []time.Time{
-		start,
+		time.Date(2014, 3, 10, 16, 52, 49, 998e6, time.UTC),
+		time.Date(2014, 3, 10, 16, 52, 49, 999e6, time.UTC),
 		time.Date(2014, 3, 10, 16, 52, 50, 0, time.UTC),
 		time.Date(2014, 3, 10, 16, 52, 50, 1e6, time.UTC),
 		time.Date(2014, 3, 10, 17, 0, 0, 0, time.UTC),
+		time.Date(2014, 3, 10, 17, 0, 0, 1e6, time.UTC),
 	}
 	for i := range want {
 		if !got[i].Equal(want[i]) {
 			t.Errorf("item %s arrives at %v, want %v", items[i].ID, got[i], want[i])
 		}
+	}
+	none := Arrivals([]replay.Item{{ID: "x"}, {ID: "y"}}, start)
+	if !none[0].Equal(start) || !none[1].Equal(start.Add(time.Millisecond)) {
+		t.Errorf("a file without times arrives at %v, want from %v on", none, start)
 	}
 }

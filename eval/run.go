@@ -156,15 +156,30 @@ func RunItems(ctx context.Context, items []replay.Item, opts Options) (*Result, 
 // decays term frequencies) runs on the stream's own time however fast the
 // file is read. Read in a moment, a stream of months would otherwise keep
 // every story active and count its words as if all were written at once.
-// An item without a readable time arrives 1 ms after the one before it,
-// the first at start.
+// An item without a readable time, or with one after start (nothing was
+// published after the file was read: such a time is wrong, and it would
+// push the clock ahead and make every story stale), arrives 1 ms after the
+// one before it; items before the first readable time arrive in the
+// milliseconds just before it. A file without any readable time arrives
+// from start on.
 func Arrivals(items []replay.Item, start time.Time) []time.Time {
 	out := make([]time.Time, len(items))
-	prev := start.Add(-time.Millisecond)
+	known := make([]bool, len(items))
+	first := -1
 	for i, it := range items {
-		if t, err := normalize.ParseTime(it.PublishedAt); err == nil {
-			out[i] = t
-		} else {
+		if t, err := normalize.ParseTime(it.PublishedAt); err == nil && !t.After(start) {
+			out[i], known[i] = t, true
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	prev := start.Add(-time.Millisecond)
+	if first >= 0 {
+		prev = out[first].Add(-time.Duration(first+1) * time.Millisecond)
+	}
+	for i := range out {
+		if !known[i] {
 			out[i] = prev.Add(time.Millisecond)
 		}
 		prev = out[i]

@@ -532,7 +532,11 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 			df, t = d.value(c.clock, c.cfg.DFHalfLife), d.term
 		}
 		dfs, refs = append(dfs, d), append(refs, x.ref)
-		w := (1 + math.Log(x.f)) * (math.Log((docs+1)/(df+1)) + 1)
+		// A term seen once in the slug or headline weighs f = slug_weight
+		// or title_weight; below 1/e its log-scaled frequency would turn
+		// negative. It is floored at zero: no term counts against a story,
+		// which the member bound in score relies on.
+		w := max(0, 1+math.Log(x.f)) * (math.Log((docs+1)/(df+1)) + 1)
 		if x.proper {
 			w *= c.cfg.ProperWeight
 		}

@@ -489,7 +489,17 @@ func TestLongTextsAreNotRetained(t *testing.T) {
 // larger cosine with an entry than what the entry shares with the
 // story's centroid allows, stories grown by joins and by merges alike.
 func TestReachBoundsEveryMember(t *testing.T) {
-	c, err := NewClusterer(DefaultConfig())
+	low := DefaultConfig()
+	// Below 1/e a slug-only or headline-only term's log-scaled frequency
+	// would be negative; the bound needs no weight to be.
+	low.SlugWeight, low.TitleWeight = 0.2, 0.3
+	for _, cfg := range []Config{DefaultConfig(), low} {
+		reachBoundsEveryMember(t, cfg)
+	}
+}
+
+func reachBoundsEveryMember(t *testing.T, cfg Config) {
+	c, err := NewClusterer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,6 +519,11 @@ func TestReachBoundsEveryMember(t *testing.T) {
 				r.add(x.w, s.weight(x.h, x.t))
 			}
 			for _, m := range s.recent {
+				for _, x := range m {
+					if x.w < 0 {
+						t.Fatalf("story %s: a member's term %s weighs %v", s.id, x.t, x.w)
+					}
+				}
 				near := dotVec(vec, m)
 				if near > r.bound()*(1+1e-9) {
 					t.Fatalf("story %s: member cosine %v over the bound %v", s.id, near, r.bound())

@@ -140,20 +140,6 @@ func algorithm(lang string, s script) string {
 // codes) and words in scripts without a stemmer are returned as they are.
 func (st *stemmer) stem(lang, w string) string { return st.lookup(lang, w).stem }
 
-// term is the cache entry of the term a lower-cased word of an entry in
-// language lang stands for, or nil for a word that is no term (see keep).
-// One cache lookup answers both questions for a word seen before.
-func (st *stemmer) term(lang, w string) *stemmed {
-	if c := st.lookup(lang, w); !c.drop {
-		return c
-	}
-	return nil
-}
-
-// written is term for a word as the text writes it: a word seen before
-// in the same case is found without lowering it (lowering Cyrillic or
-// Greek text builds a new string). A capitalised word is cached under
-// both forms; they share one entry, so nothing else changes.
 func (st *stemmer) written(lang, w string) *stemmed {
 	c, ok := st.cache[w]
 	if !ok || c.lang != lang {

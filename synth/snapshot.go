@@ -100,16 +100,17 @@ func (c *Clusterer) build(s *story) wire.Story {
 	}
 	sort.Strings(st.Languages)
 	centroid := c.unitCentroid(s)
+	vectors := make(textVectors)
 	switch {
 	case len(origins) > 0:
-		st.Headline = c.headline(origins, centroid)
+		st.Headline = c.headline(origins, centroid, vectors)
 	case len(live) > 0:
 		st.Headline = live[0].entry.Headline
 	case len(members) > 0:
 		st.Headline = members[0].entry.Headline
 	}
 	if len(live) > 0 {
-		st.Brief = c.brief(origins, live, centroid)
+		st.Brief = c.brief(origins, live, centroid, vectors)
 		st.FirstReport = firstReport(live)
 		st.SingleSource = singleSource(origins, live)
 	}
@@ -144,6 +145,24 @@ func (c *Clusterer) unitCentroid(s *story) map[string]float64 {
 		out[t] = s.cw[i] * inv
 	}
 	return out
+}
+
+// textVectors holds the vectors one snapshot has computed, by language
+// and text: syndicated copies and reposts repeat their sentences, and the
+// headline, the brief's candidates and its citations look at the same
+// sentences. A vector depends on the text and on the frequencies, which do
+// not change while a snapshot is built, so a held one is the one
+// textVector would compute again.
+type textVectors map[[2]string][]term
+
+func (c *Clusterer) heldVector(held textVectors, lang, text string) []term {
+	k := [2]string{lang, text}
+	v, ok := held[k]
+	if !ok {
+		v = c.textVector(lang, text)
+		held[k] = v
+	}
+	return v
 }
 
 // textVector is the unit TF-IDF vector of a piece of text in language lang under the
@@ -198,12 +217,12 @@ func dotVec(a, b []term) float64 {
 // closest to the story's centroid, except that the earliest origin within
 // headlineSlack of it wins, so that the first credible report names the
 // story rather than a later rewrite. Reposts and copies never compete.
-func (c *Clusterer) headline(origins []*member, centroid map[string]float64) string {
+func (c *Clusterer) headline(origins []*member, centroid map[string]float64, held textVectors) string {
 	limit := min(len(origins), briefCandidates)
 	scores := make([]float64, limit)
 	best := 0.0
 	for i := range limit {
-		scores[i] = dotMap(c.textVector(origins[i].entry.Lang, origins[i].entry.Headline), centroid)
+		scores[i] = dotMap(c.heldVector(held, origins[i].entry.Lang, origins[i].entry.Headline), centroid)
 		best = max(best, scores[i])
 	}
 	for i := range limit {
@@ -225,7 +244,7 @@ type sentence struct {
 // the centroid) least like the sentences already chosen. Every sentence
 // cites each live entry that carries a sentence close to it, so a reader
 // can check every claim against its sources.
-func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64) []wire.BriefSentence {
+func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64, held textVectors) []wire.BriefSentence {
 	pool := origins
 	if len(pool) == 0 {
 		pool = live
@@ -239,7 +258,7 @@ func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64) 
 				continue
 			}
 			seen[key] = true
-			v := c.textVector(m.entry.Lang, text)
+			v := c.heldVector(held, m.entry.Lang, text)
 			if len(v) == 0 {
 				continue
 			}
@@ -281,7 +300,7 @@ func (c *Clusterer) brief(origins, live []*member, centroid map[string]float64) 
 	var liveOwner []string
 	for _, m := range live {
 		for _, text := range memberSentences(m.entry) {
-			liveSentences = append(liveSentences, c.textVector(m.entry.Lang, text))
+			liveSentences = append(liveSentences, c.heldVector(held, m.entry.Lang, text))
 			liveOwner = append(liveOwner, m.entry.ID)
 		}
 	}

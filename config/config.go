@@ -142,6 +142,9 @@ type SynthConfig struct {
 	// is below min_coherence (a topic, not an event) takes part in no
 	// merge; 0 turns the rule off (see synth/README.md).
 	MinCoherence float64 `yaml:"min_coherence"`
+	// Such a loose story's join score is multiplied by loose_weight (1:
+	// joins as any story).
+	LooseWeight float64 `yaml:"loose_weight"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -368,6 +371,9 @@ func (c *Config) Validate() Problems {
 	if c.Synth.MinCoherence < 0 || c.Synth.MinCoherence >= 1 {
 		add("synth.min_coherence", "must be within [0, 1)")
 	}
+	if c.Synth.LooseWeight <= 0 || c.Synth.LooseWeight > 1 {
+		add("synth.loose_weight", "must be within (0, 1]")
+	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)
 	seen := make(map[string]int)
@@ -459,7 +465,7 @@ func Default() *Config {
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
 			SlugWeight: 0.5, RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.11, MergePassMaxSize: 10,
-			BigMergeSize: 40, BigMergeThreshold: 0.35, MinCoherence: 0.08,
+			BigMergeSize: 40, BigMergeThreshold: 0.35, MinCoherence: 0.08, LooseWeight: 0.7,
 		},
 	}
 }

@@ -319,6 +319,8 @@ func setParam(c *synth.Config, kv string) error {
 		err = integer(&c.MergePassEvery)
 	case "merge_pass_max_size":
 		err = integer(&c.MergePassMaxSize)
+	case "loose_weight":
+		err = num(&c.LooseWeight)
 	case "min_coherence":
 		err = num(&c.MinCoherence)
 	case "merge_pass_threshold":

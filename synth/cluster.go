@@ -82,6 +82,10 @@ type Config struct {
 	// event, and its broad centroid is close to every fragment on the
 	// topic: merging them would grow it without end. Zero turns it off.
 	MinCoherence float64
+	// LooseWeight multiplies the join score of such a loose story: a
+	// topic takes a new report only on stronger evidence than an event
+	// does. 1 leaves joins alone.
+	LooseWeight float64
 }
 
 // DefaultConfig returns the documented defaults.
@@ -108,6 +112,7 @@ func DefaultConfig() Config {
 		BigMergeSize:       40,
 		BigMergeThreshold:  0.35,
 		MinCoherence:       0.08,
+		LooseWeight:        0.7,
 	}
 }
 
@@ -146,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinCoherence < 0 || c.MinCoherence >= 1 {
 		errs = append(errs, errors.New("synth: min_coherence must be within [0, 1)"))
+	}
+	if c.LooseWeight <= 0 || c.LooseWeight > 1 {
+		errs = append(errs, errors.New("synth: loose_weight must be within (0, 1]"))
 	}
 	if c.MergePassEvery < 0 || c.MergePassEvery > 0 && (c.MergePassThreshold <= 0 || c.MergePassThreshold > 1) {
 		errs = append(errs, errors.New("synth: merge_pass_every must not be negative and merge_pass_threshold must be within (0, 1]"))
@@ -664,6 +672,11 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			}
 		}
 		found[i].score = (w*cent + (1-w)*near) * tf
+		if c.unmergeable(s) {
+			// Ranked with the discount, so that an event's story beats
+			// a topic's that scored a little higher.
+			found[i].score *= c.cfg.LooseWeight
+		}
 	}
 	slices.SortFunc(found, func(a, b candidate) int {
 		if better(a, b) {
@@ -709,8 +722,8 @@ func (s *story) coherence() float64 {
 	return (s.norm2 - n) / (n * (n - 1))
 }
 
-// unmergeable reports whether s is too loose to merge at all (see
-// Config.MinCoherence).
+// unmergeable reports whether s is too loose to merge at all, and to be
+// joined at the plain threshold (see Config.MinCoherence, LooseWeight).
 func (c *Clusterer) unmergeable(s *story) bool {
 	return c.cfg.MinCoherence > 0 && s.reports >= coherenceReports && s.coherence() < c.cfg.MinCoherence
 }

@@ -624,30 +624,7 @@ func TestLooseStoryTakesNoMerge(t *testing.T) {
 		cfg.Threshold = 0.95 // every report founds its own story
 		cfg.MergePassEvery = 0
 		cfg.MinCoherence = minCoherence
-		c, err := NewClusterer(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		background(c)
-		others := []string{
-			"grain exports reach record harvest levels", "energy grid repairs continue after winter",
-			"peace talks open with envoys from Turkey", "prisoner exchange frees dozens of soldiers",
-			"drone strike hits refinery near coast", "border crossing queues stretch for miles",
-			"aid package approved by parliament vote", "refugee camp expands as families arrive",
-			"tank delivery delayed by factory strike", "sanctions list adds shipping firms",
-			"ceasefire proposal rejected by commanders", "nuclear plant inspectors report damage",
-		}
-		var loose *story
-		for i, o := range others {
-			id := fmt.Sprintf("e%d", i)
-			c.Add(entry(id, "x", "Kyiv "+o, "", i))
-			s := c.byEntry[id]
-			if loose == nil {
-				loose = s
-			} else {
-				c.merge(loose, s)
-			}
-		}
+		c, loose := looseStory(t, cfg)
 		c.Add(entry("frag", "y", "Kyiv metro", "", 20))
 		c.mergePass()
 		return c, loose.coherence() < 0.08
@@ -662,5 +639,79 @@ func TestLooseStoryTakesNoMerge(t *testing.T) {
 	on, _ := run(0.08)
 	if must(on.StoryOf("frag")) == must(on.StoryOf("e0")) {
 		t.Fatal("the loose story took the fragment")
+	}
+}
+
+// looseStory builds, by hand, a story of a dozen reports that share one
+// word and nothing else: a topic, not an event.
+func looseStory(t *testing.T, cfg Config) (*Clusterer, *story) {
+	t.Helper()
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	background(c)
+	others := []string{
+		"grain exports reach record harvest levels", "energy grid repairs continue after winter",
+		"peace talks open with envoys from Turkey", "prisoner exchange frees dozens of soldiers",
+		"drone strike hits refinery near coast", "border crossing queues stretch for miles",
+		"aid package approved by parliament vote", "refugee camp expands as families arrive",
+		"tank delivery delayed by factory strike", "sanctions list adds shipping firms",
+		"ceasefire proposal rejected by commanders", "nuclear plant inspectors report damage",
+	}
+	var loose *story
+	for i, o := range others {
+		id := fmt.Sprintf("e%d", i)
+		c.Add(entry(id, "x", "Kyiv "+o, "", i))
+		s := c.byEntry[id]
+		if loose == nil {
+			loose = s
+		} else {
+			c.merge(loose, s)
+		}
+	}
+	return c, loose
+}
+
+// TestLooseStoryJoinsOnStrongerEvidence scores one entry against the
+// loose story and a tight one with and without loose_weight: only the
+// loose story's score is scaled, by exactly that weight.
+func TestLooseStoryJoinsOnStrongerEvidence(t *testing.T) {
+	scores := func(weight float64) (loose, tight float64) {
+		cfg := DefaultConfig()
+		cfg.Threshold = 0.95
+		cfg.MergePassEvery = 0
+		cfg.LooseWeight = weight
+		c, ls := looseStory(t, cfg)
+		c.Add(entry("t1", "z", "Kyiv refinery fire burns after drone strike", "", 30))
+		c.Add(entry("t2", "z", "Refinery fire near Kyiv still burning after drone strike", "", 31))
+		ts := c.byEntry["t1"]
+		if ts == ls || c.unmergeable(ts) || !c.unmergeable(ls) {
+			t.Fatal("the stories are not one loose and one tight; the test proves nothing")
+		}
+		if c.byEntry["t2"] != ts {
+			c.merge(ts, c.byEntry["t2"])
+		}
+		// Scored at the usual threshold, so that neither story is
+		// skipped as out of reach.
+		c.cfg.Threshold = DefaultConfig().Threshold
+		e := entry("n", "w", "Drone strike sets Kyiv refinery on fire", "", 32)
+		for _, x := range c.score(c.vector(e), e.PublishedAt) {
+			switch x.s {
+			case ls:
+				loose = x.score
+			case ts:
+				tight = x.score
+			}
+		}
+		return loose, tight
+	}
+	l1, t1 := scores(1)
+	l7, t7 := scores(0.7)
+	if l1 == 0 || t1 == 0 {
+		t.Fatalf("scores %v and %v: the entry reached neither story", l1, t1)
+	}
+	if math.Abs(l7-0.7*l1) > 1e-12 || t7 != t1 {
+		t.Fatalf("loose story %v → %v, tight story %v → %v; want only the loose one scaled by 0.7", l1, l7, t1, t7)
 	}
 }

@@ -139,6 +139,7 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.BigMergeSize = s.BigMergeSize
 	c.BigMergeThreshold = s.BigMergeThreshold
 	c.MinCoherence = s.MinCoherence
+	c.LooseWeight = s.LooseWeight
 	return c
 }
 

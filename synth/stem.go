@@ -140,6 +140,12 @@ func algorithm(lang string, s script) string {
 // codes) and words in scripts without a stemmer are returned as they are.
 func (st *stemmer) stem(lang, w string) string { return st.lookup(lang, w).stem }
 
+// written is the cache entry of the term a word of an entry in language
+// lang stands for, as the text writes it, or nil for a word that is no
+// term (see keep). One lookup answers both for a word seen before in the
+// same case, without lowering it (lowering Cyrillic or Greek text builds a
+// new string). A capitalised word is cached under both forms; they share
+// one entry, so nothing else changes.
 func (st *stemmer) written(lang, w string) *stemmed {
 	c, ok := st.cache[w]
 	if !ok || c.lang != lang {

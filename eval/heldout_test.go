@@ -183,9 +183,10 @@ func TestHeldOut(t *testing.T) {
 	}
 }
 
-// cachedStream normalizes a variant once per -cache directory: the
-// normalizer's near-duplicate marks can differ between runs (replicas race
-// for fingerprints), and a sweep must compare configurations on one stream.
+// cachedStream normalizes a variant once per -cache directory, so that a
+// sweep compares configurations on one captured stream without normalizing
+// it again (the normalizer decides near-duplicates in the raw items' order,
+// so a capture is the same every time).
 func cachedStream(ctx context.Context, v variant) (*Stream, error) {
 	path := ""
 	if *cache != "" {

@@ -18,8 +18,10 @@ func TestCollectorStatesCarryHealth(t *testing.T) {
 	want := ingest.Health{Errors: 2, LastError: "boom", LastPoll: at, LastSuccess: at.Add(-time.Hour), NextPoll: at.Add(time.Hour), Published: 7}
 
 	r := rss.State{Errors: 2, LastError: "boom", LastPoll: at, LastSuccess: at.Add(-time.Hour), NextPoll: at.Add(time.Hour), Published: 7}
-	tg := telegram.State{Errors: 2, Error: "boom", Polled: at, LastSuccess: at.Add(-time.Hour), NextPoll: at.Add(time.Hour), Published: 7}
-	tw := tgweb.State{Errors: 2, Error: "boom", Polled: at, LastSuccess: at.Add(-time.Hour), NextPoll: at.Add(time.Hour), Published: 7}
+	// The Telegram collectors embed Health; marshalling must still put its
+	// fields at the top level of their state.
+	tg := telegram.State{Username: "allafrica", Health: want}
+	tw := tgweb.State{Username: "allafrica", Health: want}
 	for name, c := range map[string]struct {
 		state any
 		key   string

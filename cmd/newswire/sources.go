@@ -83,16 +83,13 @@ func cmdSources(ctx context.Context, args []string) error {
 
 // sourceHealth is what the listing shows of a source's stored state.
 type sourceHealth struct {
-	Polled      bool      `json:"polled"`
-	URL         string    `json:"url,omitempty"`
-	Errors      int       `json:"errors"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastPoll    time.Time `json:"last_poll,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	NextPoll    time.Time `json:"next_poll,omitzero"`
-	LastStatus  int       `json:"last_status,omitempty"`
-	Published   int64     `json:"published,omitempty"`
-	WebSub      string    `json:"websub,omitempty"`
+	Polled bool `json:"polled"`
+	ingest.Health
+	// The rss collector's state also tells where a feed moved, the last
+	// HTTP status and its WebSub lease.
+	URL        string `json:"url,omitempty"`
+	LastStatus int    `json:"last_status,omitempty"`
+	WebSub     string `json:"websub,omitempty"`
 }
 
 // readHealth reads a source's state. The rss collector's layout is known;
@@ -106,8 +103,8 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 		if err != nil {
 			return sourceHealth{}, err
 		}
-		h := sourceHealth{Polled: true, Errors: st.Errors, LastError: st.LastError, LastPoll: st.LastPoll,
-			LastSuccess: st.LastSuccess, NextPoll: st.NextPoll, LastStatus: st.LastStatus, Published: st.Published}
+		h := sourceHealth{Polled: true, LastStatus: st.LastStatus, Health: ingest.Health{Errors: int64(st.Errors), LastError: st.LastError,
+			LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, NextPoll: st.NextPoll, Published: st.Published}}
 		if st.URL != st.ConfiguredURL {
 			h.URL = st.URL
 		}
@@ -130,8 +127,7 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 	if err != nil {
 		return sourceHealth{}, err
 	}
-	return sourceHealth{Polled: true, Errors: int(c.Errors), LastError: c.LastError, LastPoll: c.LastPoll,
-		LastSuccess: c.LastSuccess, NextPoll: c.NextPoll, Published: c.Published}, nil
+	return sourceHealth{Polled: true, Health: c}, nil
 }
 
 func printHealth(w io.Writer, sources []config.Source, health map[string]sourceHealth, now time.Time) {

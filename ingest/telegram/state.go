@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/newswire/newswire/ingest"
 	"slices"
 	"time"
 
@@ -36,16 +37,11 @@ type State struct {
 	// Recovered counts missing ids that the second fetch did return.
 	Gaps      int64 `json:"gaps"`
 	Recovered int64 `json:"recovered"`
-	// Failing is set while the source cannot be read for a reason only its
-	// owner or the operator can fix (private channel, unknown username).
-	Failing     bool      `json:"failing,omitempty"`
-	Error       string    `json:"last_error,omitempty"`
-	Errors      int64     `json:"errors"`
-	Polled      time.Time `json:"last_poll,omitzero"`
-	NextPoll    time.Time `json:"next_poll,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	// Published counts items the bus took as new.
-	Published int64 `json:"published"`
+	// Health holds the fields every collector writes for operators
+	// (errors, last poll and success, next poll, published); Failing is set
+	// while the source cannot be read for a reason only its owner or the
+	// operator can fix (private channel, unknown username).
+	ingest.Health
 	// Recent holds the ids of the latest published posts, oldest first, at
 	// most the source's Recheck; they are asked for again now and then,
 	// and a post found deleted is withdrawn and leaves the list, which is

@@ -347,15 +347,15 @@ func (c *Collector) Poll(ctx context.Context, api *tg.Client, ch Channel) error 
 		return err
 	}
 	pollErr := c.poll(ctx, api, ch, &st)
-	st.Polled = c.cfg.Now().UTC()
+	st.LastPoll = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:
-		st.Failing, st.Error, st.LastSuccess = false, "", st.Polled
+		st.Failing, st.LastError, st.LastSuccess = false, "", st.LastPoll
 	case errors.Is(pollErr, ErrChannelUnavailable), errors.Is(pollErr, ErrNotChannel):
-		st.Failing, st.Error = true, pollErr.Error()
+		st.Failing, st.LastError = true, pollErr.Error()
 		st.Errors++
 	case ctx.Err() == nil:
-		st.Error = pollErr.Error()
+		st.LastError = pollErr.Error()
 		st.Errors++
 	}
 	c.stat(ch.ID, func(s *ChannelStats) {
@@ -378,7 +378,7 @@ func (c *Collector) poll(ctx context.Context, api *tg.Client, ch Channel, st *St
 	username := strings.ToLower(ch.Username)
 	if st.Username != username {
 		// A different channel under the same source id starts over.
-		*st = State{Username: username, Gaps: st.Gaps, Recovered: st.Recovered, Errors: st.Errors, Withdrawn: st.Withdrawn}
+		*st = State{Username: username, Gaps: st.Gaps, Recovered: st.Recovered, Health: ingest.Health{Errors: st.Errors}, Withdrawn: st.Withdrawn}
 	}
 	chats := map[int64]*tg.Channel{}
 	if st.ChannelID == 0 {

@@ -288,11 +288,11 @@ func TestPollPublishesRawItems(t *testing.T) {
 	if s := c.Stats()["reuters"]; s.Published != 4 || s.Skipped != 1 {
 		t.Errorf("stats: %+v", s)
 	}
-	if g := state(t, f.kv, "ghost"); !g.Failing || !strings.Contains(g.Error, "USERNAME_NOT_OCCUPIED") || g.Errors != 1 {
+	if g := state(t, f.kv, "ghost"); !g.Failing || !strings.Contains(g.LastError, "USERNAME_NOT_OCCUPIED") || g.Errors != 1 {
 		t.Errorf("ghost source state: %+v", g)
 	}
 	sec := state(t, f.kv, "secret")
-	if !sec.Failing || !strings.Contains(sec.Error, "CHANNEL_PRIVATE") {
+	if !sec.Failing || !strings.Contains(sec.LastError, "CHANNEL_PRIVATE") {
 		t.Errorf("secret source state: %+v", sec)
 	}
 }

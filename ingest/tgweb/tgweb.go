@@ -90,16 +90,11 @@ type State struct {
 	// Gaps counts post ids between the last seen post and the newest that
 	// the preview did not show (deleted, service messages, or beyond
 	// max_pages); the preview cannot be asked for them one by one.
-	Gaps        int64     `json:"gaps"`
-	NoPreview   bool      `json:"no_preview,omitempty"`
-	Failing     bool      `json:"failing,omitempty"`
-	Error       string    `json:"last_error,omitempty"`
-	Errors      int64     `json:"errors"`
-	Polled      time.Time `json:"last_poll,omitzero"`
-	NextPoll    time.Time `json:"next_poll,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	// Published counts items the bus took as new.
-	Published int64 `json:"published"`
+	Gaps      int64 `json:"gaps"`
+	NoPreview bool  `json:"no_preview,omitempty"`
+	// Health holds the fields every collector writes for operators
+	// (errors, last poll and success, next poll, published, failing).
+	ingest.Health
 	// Known holds the ids of published posts (oldest first, at most
 	// maxKnown) that the newest page can still show, to notice one that
 	// disappears from it (see withdraw.go). A withdrawn id leaves the list,
@@ -320,15 +315,15 @@ func (c *Collector) Poll(ctx context.Context, ch Channel) error {
 		return err
 	}
 	pollErr := c.poll(ctx, ch, &st)
-	st.Polled = c.cfg.Now().UTC()
+	st.LastPoll = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:
-		st.Failing, st.NoPreview, st.Error, st.LastSuccess = false, false, "", st.Polled
+		st.Failing, st.NoPreview, st.LastError, st.LastSuccess = false, false, "", st.LastPoll
 	case errors.Is(pollErr, ErrNoPublicPreview):
-		st.Failing, st.NoPreview, st.Error = true, true, pollErr.Error()
+		st.Failing, st.NoPreview, st.LastError = true, true, pollErr.Error()
 		st.Errors++
 	case ctx.Err() == nil:
-		st.Error = pollErr.Error()
+		st.LastError = pollErr.Error()
 		st.Errors++
 	}
 	c.stat(ch.ID, func(s *ChannelStats) {
@@ -348,7 +343,7 @@ func (c *Collector) Poll(ctx context.Context, ch Channel) error {
 func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
 	username := strings.ToLower(ch.Username)
 	if st.Username != username {
-		*st = State{Username: username, Gaps: st.Gaps, Errors: st.Errors, Withdrawn: st.Withdrawn}
+		*st = State{Username: username, Gaps: st.Gaps, Health: ingest.Health{Errors: st.Errors}, Withdrawn: st.Withdrawn}
 	}
 	pageURL := c.cfg.BaseURL + "/s/" + url.PathEscape(ch.Username)
 	res, err := c.fetch(ctx, pageURL, st)

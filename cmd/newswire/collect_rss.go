@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/rss"
@@ -13,11 +11,9 @@ import (
 
 // buildRSS builds the collectors of the rss sources.
 func buildRSS(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	kv, err := p.sourceBucket(context.Background(), "rss")
 	if err != nil {
-		return nil, fmt.Errorf("rss: open %s bucket: %w", bus.BucketSource, err)
+		return nil, err
 	}
 	c, err := rss.New(rssConfig(p.cfg, sources), pub, kv, p.log)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/telegram"
@@ -15,11 +14,9 @@ import (
 
 // buildTelegram builds the collectors of the telegram sources.
 func buildTelegram(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	kv, err := p.sourceBucket(context.Background(), "telegram")
 	if err != nil {
-		return nil, fmt.Errorf("telegram: %s bucket: %w", bus.BucketSource, err)
+		return nil, err
 	}
 	chans := make([]telegram.Channel, 0, len(sources))
 	for _, s := range sources {

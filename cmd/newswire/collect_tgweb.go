@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/tgweb"
@@ -14,11 +13,9 @@ import (
 
 // buildTgweb builds the collectors of the tgweb sources.
 func buildTgweb(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	kv, err := p.sourceBucket(context.Background(), "tgweb")
 	if err != nil {
-		return nil, fmt.Errorf("tgweb: %s bucket: %w", bus.BucketSource, err)
+		return nil, err
 	}
 	chans := make([]tgweb.Channel, 0, len(sources))
 	for _, s := range sources {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/rss"
@@ -51,9 +50,9 @@ func cmdSources(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "newswire: health unknown, NATS not reachable: %v\n", err)
 	} else {
 		defer p.nc.Close()
-		kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+		kv, err := p.sourceBucket(ctx, "sources")
 		if err != nil {
-			return fmt.Errorf("sources: %w", err)
+			return err
 		}
 		for _, s := range cfg.Sources {
 			h, err := readHealth(ctx, kv, s)

@@ -251,12 +251,24 @@ func (p *parts) addServer(g *run.Group) {
 	addActor(g, p.log, "web", srv.Run, false)
 }
 
+// sourceBucket opens wire_source, where collectors keep each source's
+// state and health; who names the caller in the error.
+func (p *parts) sourceBucket(ctx context.Context, who string) (jetstream.KeyValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open %s bucket: %w", who, bus.BucketSource, err)
+	}
+	return kv, nil
+}
+
 // addMetrics mirrors every source's health from wire_source into the
 // registry and, when metrics.listen is set, serves /metrics there.
 func (p *parts) addMetrics(ctx context.Context, g *run.Group) error {
-	kv, err := p.js.KeyValue(ctx, bus.BucketSource)
+	kv, err := p.sourceBucket(ctx, "metrics")
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return err
 	}
 	src := metrics.NewSources()
 	p.reg.MustRegister(src)

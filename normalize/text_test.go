@@ -21,6 +21,8 @@ func TestCanonicalURL(t *testing.T) {
 		"https://amp.theguardian.com/world/2024/jun/11/malawi":              "https://theguardian.com/world/2024/jun/11/malawi",
 		"https://www-bbc-com.cdn.ampproject.org/c/s/www.bbc.com/news/x.amp": "https://bbc.com/news/x",
 		"https://www.google.com/amp/s/www.reuters.com/world/x/amp/":         "https://reuters.com/world/x",
+		"http://www.www.example.com/a":                                      "http://example.com/a",
+		"http://www.com/a":                                                  "http://www.com/a",
 		"https://m.bbc.co.uk/news/world-1?ref=rss&gclid=1":                  "https://bbc.co.uk/news/world-1",
 		"https://youtu.be/dQw4w9WgXcQ?si=abc":                               "https://youtube.com/watch?si=abc&v=dQw4w9WgXcQ",
 		"https://user:pw@example.com/x?ns_campaign=a&id=7":                  "https://example.com/x?id=7",

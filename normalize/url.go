@@ -68,7 +68,10 @@ func CanonicalURL(raw string) string {
 	if host = strings.TrimRight(host, "."); host == "" {
 		return raw // "http://..": no host to canonicalize
 	}
-	if strings.HasPrefix(host, "www.") {
+	// "www." goes while what follows is still a dotted name: every such
+	// prefix at once, or a second call would strip one more ("www.www.x.com"),
+	// and never the last label ("www.com" is a domain of its own).
+	for strings.HasPrefix(host, "www.") && strings.Contains(host[len("www."):], ".") {
 		host = host[len("www."):]
 	}
 	if alias, ok := hostAliases[host]; ok {

@@ -128,12 +128,12 @@ type SynthConfig struct {
 	SlugWeight     float64 `yaml:"slug_weight"`
 	CentroidWeight float64 `yaml:"centroid_weight"`
 	RecentMembers  int     `yaml:"recent_members"`
-	// The merge pass: every merge_pass_every entries, stories of at most
-	// merge_pass_max_size members that changed merge into the story whose
-	// centroid agrees at merge_pass_threshold (see synth/README.md).
-	MergePassEvery     int     `yaml:"merge_pass_every"`
-	MergePassThreshold float64 `yaml:"merge_pass_threshold"`
-	MergePassMaxSize   int     `yaml:"merge_pass_max_size"`
+	// The merge pass: every merge_pass_interval of stream time, stories of
+	// at most merge_pass_max_size members that changed merge into the story
+	// whose centroid agrees at merge_pass_threshold (see synth/README.md).
+	MergePassInterval  Duration `yaml:"merge_pass_interval"`
+	MergePassThreshold float64  `yaml:"merge_pass_threshold"`
+	MergePassMaxSize   int      `yaml:"merge_pass_max_size"`
 	// Two stories of more than big_merge_size members each that one entry
 	// links merge only at big_merge_threshold (see synth/README.md).
 	BigMergeSize      int     `yaml:"big_merge_size"`
@@ -356,8 +356,8 @@ func (c *Config) Validate() Problems {
 	if c.Synth.TimeHalfLife <= 0 || c.Synth.ProperWeight <= 0 || c.Synth.RecentMembers < 1 {
 		add("synth", "time_half_life and proper_weight must be positive, recent_members at least 1")
 	}
-	if c.Synth.MergePassEvery < 0 || c.Synth.MergePassMaxSize < 0 || c.Synth.MergePassEvery > 0 && (c.Synth.MergePassThreshold <= 0 || c.Synth.MergePassThreshold > 1) {
-		add("synth", "merge_pass_every and merge_pass_max_size must not be negative, merge_pass_threshold within (0, 1]")
+	if c.Synth.MergePassInterval < 0 || c.Synth.MergePassMaxSize < 0 || c.Synth.MergePassInterval > 0 && (c.Synth.MergePassThreshold <= 0 || c.Synth.MergePassThreshold > 1) {
+		add("synth", "merge_pass_interval and merge_pass_max_size must not be negative, merge_pass_threshold within (0, 1]")
 	}
 	if c.Synth.SlugWeight < 0 || c.Synth.SlugWeight > 10 {
 		add("synth.slug_weight", "must be within [0, 10]")
@@ -464,7 +464,7 @@ func Default() *Config {
 			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
-			SlugWeight: 0.5, RecentMembers: 64, MergePassEvery: 64, MergePassThreshold: 0.11, MergePassMaxSize: 10,
+			SlugWeight: 0.5, RecentMembers: 64, MergePassInterval: Duration(5 * 60e9), MergePassThreshold: 0.11, MergePassMaxSize: 10,
 			BigMergeSize: 40, BigMergeThreshold: 0.35, MinCoherence: 0.08, LooseWeight: 0.7,
 		},
 	}

@@ -316,8 +316,8 @@ func setParam(c *synth.Config, kv string) error {
 		err = num(&c.BigMergeThreshold)
 	case "candidates":
 		err = integer(&c.Candidates)
-	case "merge_pass_every":
-		err = integer(&c.MergePassEvery)
+	case "merge_pass_interval":
+		err = dur(&c.MergePassInterval)
 	case "merge_pass_max_size":
 		err = integer(&c.MergePassMaxSize)
 	case "loose_weight":

@@ -30,6 +30,7 @@ import (
 //	  time_half_life: 6h       # similarity halves per this much time between entry and story
 //	  slug_weight: 0.5         # weight of the words in a link's slug
 //	  snapshot_interval: 50ms  # at most one snapshot per story per interval (per 100 members)
+//	  merge_pass_interval: 5m  # stream time between merge passes (0: off)
 //	  max_provenance: 2000     # records in one snapshot; the rest are counted
 type Config struct {
 	Threshold        float64
@@ -57,11 +58,14 @@ type Config struct {
 	RecentMembers int
 	// Candidates is how many stories found through the index are scored fully.
 	Candidates int
-	// MergePassEvery is how many entries pass between merge passes, which
-	// look at the stories changed since the last pass and merge each into
-	// the story whose centroid agrees with its own at MergePassThreshold or
-	// more (time-discounted like a join). Zero turns the pass off.
-	MergePassEvery     int
+	// MergePassInterval is how much stream time (observed times, see
+	// Add) passes between merge passes, which look at the stories changed
+	// since the last pass and merge each into the story whose centroid
+	// agrees with its own at MergePassThreshold or more (time-discounted
+	// like a join). Passes fall on multiples of the interval, so a run
+	// rebuilt from the stream after a restart makes them at the same
+	// entries as one that never stopped. Zero turns the pass off.
+	MergePassInterval  time.Duration
 	MergePassThreshold float64
 	// MergePassMaxSize is the most members the smaller of two stories may
 	// have for the pass to merge them: a young thread is the likely
@@ -86,12 +90,16 @@ type Config struct {
 	// topic takes a new report only on stronger evidence than an event
 	// does. 1 leaves joins alone.
 	LooseWeight float64
+	// Model decides whether an entry joins a story (see Model); nil
+	// means the model shipped in model.json. Threshold is then the
+	// probability at which an entry joins its most probable story.
+	Model *Model
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Threshold:          0.15,
+		Threshold:          0.5,
 		MergeThreshold:     0.25,
 		Window:             72 * time.Hour,
 		StaleAfter:         24 * time.Hour,
@@ -106,7 +114,7 @@ func DefaultConfig() Config {
 		CentroidWeight:     0.6,
 		RecentMembers:      64,
 		Candidates:         8,
-		MergePassEvery:     64,
+		MergePassInterval:  5 * time.Minute,
 		MergePassThreshold: 0.11,
 		MergePassMaxSize:   10,
 		BigMergeSize:       40,
@@ -155,8 +163,8 @@ func (c Config) Validate() error {
 	if c.LooseWeight <= 0 || c.LooseWeight > 1 {
 		errs = append(errs, errors.New("synth: loose_weight must be within (0, 1]"))
 	}
-	if c.MergePassEvery < 0 || c.MergePassEvery > 0 && (c.MergePassThreshold <= 0 || c.MergePassThreshold > 1) {
-		errs = append(errs, errors.New("synth: merge_pass_every must not be negative and merge_pass_threshold must be within (0, 1]"))
+	if c.MergePassInterval < 0 || c.MergePassInterval > 0 && (c.MergePassThreshold <= 0 || c.MergePassThreshold > 1) {
+		errs = append(errs, errors.New("synth: merge_pass_interval must not be negative and merge_pass_threshold must be within (0, 1]"))
 	}
 	return errors.Join(errs...)
 }
@@ -188,8 +196,10 @@ type Clusterer struct {
 	times   []storyTimes      // what the window filter and expiry read
 	byEntry map[string]*story // entry id → its story, for active stories
 	nextSeq int64
-	added   int
 	dirty   map[string]bool
+	// Housekeeping runs on the stream clock (see schedule): expiry,
+	// forgetting decayed terms, and the merge pass.
+	expiry, vocab, passing schedule
 	// scratch space reused by every Add, so that the hot path does not allocate per candidate
 	bag []bagTerm
 	// vecDF holds, by place, the document-frequency entry of each term of
@@ -215,6 +225,13 @@ type Clusterer struct {
 	passes  uint64
 	pick    []int32
 	found   []candidate
+	// model decides joins; qvec is the vector being placed.
+	model Model
+	qvec  []term
+	// collect, when set, receives the training examples (see Examples),
+	// and byLabel the active story of each gold label.
+	collect *[]Example
+	byLabel map[string]*story
 }
 
 // bagTerm is one token occurrence on its way into a vector. Sorting the
@@ -272,6 +289,9 @@ type term struct {
 	h uint64 // hash of t: vectors sort and join on it, strings only break its ties
 	t string
 	w float64
+	// p marks a name, acronym or figure: the terms that tell one event
+	// from another of the same kind (see features).
+	p bool
 }
 
 func newTerm(t string, w float64) term { return term{h: hashTerm(t), t: t, w: w} }
@@ -328,10 +348,15 @@ type story struct {
 	clash map[string]int32
 	ct    []string
 	ch    []uint64
+	// cp marks the centroid's names and figures (a term any member used
+	// as one), and pnorm2 is the squared length of that part.
+	cp     []bool
+	pnorm2 float64
 	// recent holds the vectors of the latest independent members, oldest
 	// first, and sigs their term signatures.
 	recent     [][]term
 	sigs       []signature
+	rpn        []float64 // length of each recent member's names part
 	members    []member
 	seen       time.Time // latest observed time of a member, for staleness
 	version    int64
@@ -345,6 +370,9 @@ type story struct {
 	// reports counts the members whose words are in the centroid: reposts
 	// and copies make a story no bigger for merging.
 	reports int
+	// label is the gold story of the founding entry, set only while
+	// examples are collected for training (see Examples).
+	label string
 }
 
 type member struct {
@@ -358,6 +386,10 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	model := DefaultModel()
+	if cfg.Model != nil {
+		model = *cfg.Model
+	}
 	return &Clusterer{
 		cfg:     cfg,
 		df:      make(map[string]*docFreq),
@@ -366,6 +398,7 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
 		stems:   newStemmer(),
+		model:   model,
 	}, nil
 }
 
@@ -378,7 +411,13 @@ func StoryID(entryID string) string { return "s" + strings.TrimPrefix(entryID, "
 // of an entry no active story holds (its story went stale, or the entry
 // never arrived) takes no story and returns "": the deleted post has
 // nothing left to retract, and its bare id must not found a story.
-func (c *Clusterer) Add(e wire.Entry) string {
+func (c *Clusterer) Add(e wire.Entry) string { return c.add(e, "") }
+
+// add places e; label, set only while collecting training examples,
+// is its gold story: the clusterer then records the features of every
+// candidate it scores and puts e in its gold story, so that the stories
+// it compares later entries with are the true ones.
+func (c *Clusterer) add(e wire.Entry, label string) string {
 	if s, ok := c.byEntry[e.ID]; ok {
 		if e.Withdrawn {
 			for i := range s.members {
@@ -394,21 +433,15 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		return ""
 	}
 	at := e.PublishedAt
+	// A time the normalizer could not read is the fetch time, which many
+	// entries of one poll share: it says nothing about belonging together.
+	noTime := slices.ContainsFunc(e.Flags, timeReplaced)
 	// The clock runs on arrival (observed) time: staleness and frequency
 	// decay follow what the wire delivers, even when sources backfill old posts.
 	if e.ObservedAt.After(c.clock) {
 		c.clock = e.ObservedAt
 	}
-	c.added++
-	if c.added%256 == 0 {
-		c.expire()
-	}
-	if c.added%8192 == 0 {
-		c.forgetTerms()
-	}
-	if n := c.cfg.MergePassEvery; n > 0 && c.added%n == 0 {
-		c.mergePass()
-	}
+	c.runDue()
 	var vec []term
 	if e.RepostOf != "" {
 		// A platform repost says nothing new: it joins its original's story
@@ -424,7 +457,7 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		// they are not (a false match on boilerplate such as "Share this").
 		if s, ok := c.byEntry[e.DuplicateOf]; ok && s.active {
 			vec = c.vector(e)
-			if c.scoreStory(s, vec, at) >= c.cfg.Threshold {
+			if c.scoreStory(s, vec, at, noTime) >= c.cfg.Threshold {
 				c.join(s, e, nil, false)
 				return s.id
 			}
@@ -433,7 +466,7 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	if vec == nil {
 		vec = c.vector(e)
 	}
-	cands := c.score(vec, at)
+	cands := c.score(vec, at, noTime)
 	for i, x := range vec {
 		d := c.vecDF[i] // looked up by vector; nothing has changed the table since
 		if d == nil {
@@ -449,6 +482,9 @@ func (c *Clusterer) Add(e wire.Entry) string {
 	}
 	c.docs.add(c.clock, c.cfg.DFHalfLife, 1)
 	independent := e.DuplicateOf == "" && e.RepostOf == ""
+	if c.collect != nil && label != "" {
+		return c.addGold(e, label, vec, independent, cands, at)
+	}
 	if len(cands) > 0 && cands[0].score >= c.cfg.Threshold {
 		best := cands[0].s
 		c.join(best, e, vec, independent)
@@ -458,12 +494,17 @@ func (c *Clusterer) Add(e wire.Entry) string {
 		}
 		return best.id
 	}
+	return c.foundStory(e, vec, independent, at).id
+}
+
+// foundStory opens a new story with e as its first member.
+func (c *Clusterer) foundStory(e wire.Entry, vec []term, independent bool, at time.Time) *story {
 	s := &story{id: StoryID(e.ID), seq: c.nextSeq, first: at, last: at, active: true}
 	c.nextSeq++
 	c.number(s)
 	c.stories[s.id] = s
 	c.join(s, e, vec, independent)
-	return s.id
+	return s
 }
 
 func firstNonEmpty(a, b string) string {
@@ -548,7 +589,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if x.proper {
 			w *= c.cfg.ProperWeight
 		}
-		vec[i] = term{h: x.h, t: t, w: w}
+		vec[i] = term{h: x.h, t: t, w: w, p: x.proper}
 	}
 	c.vecDF, c.vecRef = dfs, refs
 	unitLength(vec)
@@ -571,7 +612,8 @@ func unitLength(vec []term) {
 
 type candidate struct {
 	s     *story
-	score float64
+	score float64 // the join probability, or the partial overlap while retrieving
+	f     features
 }
 
 // maxPostings bounds how long a posting list the retrieval walks: a term
@@ -584,7 +626,8 @@ const maxPostings = 128
 // and scores those fully: centroid cosine blended with the best cosine
 // against a recent member, discounted by the time between the entry and
 // the story. The result is sorted best first, ties to the older story.
-func (c *Clusterer) score(vec []term, at time.Time) []candidate {
+func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
+	c.qvec = vec
 	// Scratch fields on the stories, stamped with an epoch, accumulate the
 	// overlap: cheaper than a map on the hottest loop.
 	c.epoch++
@@ -624,7 +667,7 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 		if len(found) == c.cfg.Candidates && v < found[len(found)-1].score {
 			continue
 		}
-		x := candidate{c.live[num], v}
+		x := candidate{s: c.live[num], score: v}
 		if len(found) == c.cfg.Candidates && !better(x, found[len(found)-1]) {
 			continue
 		}
@@ -642,6 +685,7 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			found = found[:c.cfg.Candidates]
 		}
 	}
+	q := c.query(vec, at, noTime)
 	probing := false
 	for i := range found {
 		s := found[i].s
@@ -651,32 +695,26 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 			dot += x.w * cw
 			r.add(x.w, cw)
 		}
-		cent := dot / math.Sqrt(s.norm2)
-		w := c.cfg.CentroidWeight
-		tf := c.timeFactor(s, at)
-		if (w*cent+(1-w)*r.bound())*tf < c.cfg.Threshold*(1-1e-9) {
-			// Even the best member match the bound allows could not lift
-			// it over the threshold: it can neither take the entry nor
-			// merge. (The margin covers rounding in the bound.)
-			found[i].score = w * cent * tf
+		f := c.pairFeatures(s, &q, dot)
+		// The best member match the bound allows: when even it leaves
+		// the story under the threshold, the members need not be read.
+		f[featMember] = r.bound()
+		if f[featNoNames] == 0 {
+			f[featNamesMember] = 1
+		}
+		f.interact(q.long)
+		if p := c.model.probability(&f); c.collect == nil && c.model.monotone() && p < c.cfg.Threshold*(1-1e-9) {
+			f[featMember], f[featNamesMember] = 0, 0
+			found[i].f, found[i].score = f, p
 			continue
 		}
 		if !probing {
 			c.probe.fill(vec)
 			probing = true
 		}
-		var near float64
-		for k := range s.sigs {
-			if s.sigs[k].meets(c.probe.sig) {
-				near = max(near, c.probe.dot(s.recent[k]))
-			}
-		}
-		found[i].score = (w*cent + (1-w)*near) * tf
-		if c.unmergeable(s) {
-			// Ranked with the discount, so that an event's story beats
-			// a topic's that scored a little higher.
-			found[i].score *= c.cfg.LooseWeight
-		}
+		f[featMember], f[featNamesMember] = c.members(s, &q)
+		f.interact(q.long)
+		found[i].f, found[i].score = f, c.model.probability(&f)
 	}
 	slices.SortFunc(found, func(a, b candidate) int {
 		if better(a, b) {
@@ -689,6 +727,61 @@ func (c *Clusterer) score(vec []term, at time.Time) []candidate {
 	})
 	c.cands = found
 	return found
+}
+
+// query is what the features need to know of the entry being placed.
+type query struct {
+	at     time.Time
+	noTime bool
+	names  float64 // length of the vector's names part
+	long   float64 // see longness
+}
+
+func (c *Clusterer) query(vec []term, at time.Time, noTime bool) query {
+	return query{at: at, noTime: noTime, names: namesNorm(vec), long: longness(len(vec))}
+}
+
+// pairFeatures fills every feature of (entry, s) but the member ones,
+// given the entry's dot product with s's centroid.
+func (c *Clusterer) pairFeatures(s *story, q *query, dot float64) features {
+	var f features
+	f[featCentroid] = dot / math.Sqrt(s.norm2)
+	if q.names > 0 && s.pnorm2 > 0 {
+		var nd float64
+		for _, x := range c.qvec {
+			if x.p {
+				if i, ok := s.find(x.h, x.t); ok && s.cp[i] {
+					nd += x.w * s.cw[i]
+				}
+			}
+		}
+		f[featNamesCentroid] = cosine(nd, q.names, math.Sqrt(s.pnorm2))
+	} else {
+		f[featNoNames] = 1
+	}
+	if q.noTime {
+		f[featNoTime] = 1
+	} else {
+		f[featGap] = gapFeature(s, q.at, c.cfg.TimeHalfLife)
+	}
+	f[featSize] = math.Log1p(float64(s.reports))
+	if c.unmergeable(s) {
+		f[featLoose] = 1
+	}
+	return f
+}
+
+// members is the best cosine of the loaded entry with one of s's recent
+// members, and the best cosine of its names with one member's.
+func (c *Clusterer) members(s *story, q *query) (near, names float64) {
+	for k := range s.sigs {
+		if s.sigs[k].meets(c.probe.sig) {
+			d, nd := c.probe.dot(s.recent[k])
+			near = max(near, d)
+			names = max(names, cosine(nd, q.names, s.rpn[k]))
+		}
+	}
+	return near, names
 }
 
 // reach bounds the cosine of an entry with any one member of a story from
@@ -728,21 +821,19 @@ func (c *Clusterer) unmergeable(s *story) bool {
 	return c.cfg.MinCoherence > 0 && s.reports >= coherenceReports && s.coherence() < c.cfg.MinCoherence
 }
 
-// scoreStory is the full score of one story for vec.
-func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time) float64 {
+// scoreStory is the join probability of one story for vec.
+func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time, noTime bool) float64 {
 	var dot float64
 	for _, x := range vec {
 		dot += x.w * s.weight(x.h, x.t)
 	}
+	c.qvec = vec
+	q := c.query(vec, at, noTime)
+	f := c.pairFeatures(s, &q, dot)
 	c.probe.fill(vec)
-	var near float64
-	for k := range s.sigs {
-		if s.sigs[k].meets(c.probe.sig) {
-			near = max(near, c.probe.dot(s.recent[k]))
-		}
-	}
-	w := c.cfg.CentroidWeight
-	return (w*dot/math.Sqrt(s.norm2) + (1-w)*near) * c.timeFactor(s, at)
+	f[featMember], f[featNamesMember] = c.members(s, &q)
+	f.interact(q.long)
+	return c.model.probability(&f)
 }
 
 // timeFactor discounts a story by how far at lies outside its time span:
@@ -767,8 +858,9 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 		c.addCentroid(s, vec)
 		s.recent = append(s.recent, vec)
 		s.sigs = append(s.sigs, signatureOf(vec))
+		s.rpn = append(s.rpn, namesNorm(vec))
 		if n := len(s.recent) - c.cfg.RecentMembers; n > 0 {
-			s.recent, s.sigs = s.recent[n:], s.sigs[n:]
+			s.recent, s.sigs, s.rpn = s.recent[n:], s.sigs[n:], s.rpn[n:]
 		}
 	}
 	e.Text = snippet(e.Text, 600)
@@ -805,6 +897,7 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 				s.clash[x.t] = i
 			}
 			s.cw = append(s.cw, 0)
+			s.cp = append(s.cp, false)
 			s.ct = append(s.ct, x.t)
 			s.pos = append(s.pos, int32(len(list)))
 			list = append(list, posting{num: s.num, i: i})
@@ -813,6 +906,13 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 		old := s.cw[i]
 		s.norm2 += 2*old*x.w + x.w*x.w
 		s.cw[i] = old + x.w
+		switch {
+		case s.cp[i]:
+			s.pnorm2 += 2*old*x.w + x.w*x.w
+		case x.p:
+			s.cp[i] = true
+			s.pnorm2 += s.cw[i] * s.cw[i]
+		}
 		list[s.pos[i]].w = s.cw[i]
 	}
 	c.norm[s.num] = math.Sqrt(s.norm2)
@@ -830,11 +930,7 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		if !o.s.active || o.s == s || o.s.mergedInto != "" {
 			continue
 		}
-		need := c.cfg.MergeThreshold
-		if n := c.cfg.BigMergeSize; n > 0 && min(s.reports, o.s.reports) > n {
-			need = c.cfg.BigMergeThreshold
-		}
-		if c.centroidCosine(s, o.s) < need || c.unmergeable(s) || c.unmergeable(o.s) {
+		if !c.agree(s, o.s) {
 			continue
 		}
 		keep, gone := s, o.s
@@ -844,6 +940,40 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 		c.merge(keep, gone)
 		s = keep
 	}
+}
+
+// agree reports whether two stories are one event by their members: the
+// smaller story's recent members are each scored against the larger
+// story as if they arrived now, and more than half must be let in. One
+// entry that links two stories, or two centroids that drifted close on a
+// topic's words, is not enough: every report of the fragment must look
+// like a report of the other story, which is what stops chains.
+func (c *Clusterer) agree(a, b *story) bool {
+	small, big := a, b
+	if len(small.recent) > len(big.recent) || len(small.recent) == len(big.recent) && small.seq < big.seq {
+		small, big = big, small
+	}
+	if len(small.recent) == 0 {
+		return false
+	}
+	at := big.first // spans that overlap are no time apart
+	switch {
+	case small.last.Before(big.first):
+		at = small.last
+	case small.first.After(big.last):
+		at = small.first
+	}
+	need := len(small.recent)/2 + 1
+	yes := 0
+	for k, vec := range small.recent {
+		if c.scoreStory(big, vec, at, false) >= c.cfg.Threshold {
+			yes++
+		}
+		if yes >= need || yes+len(small.recent)-k-1 < need {
+			break
+		}
+	}
+	return yes >= need
 }
 
 // centroidCosine sums over the smaller centroid's terms in string order,
@@ -869,7 +999,7 @@ func (c *Clusterer) centroidCosine(a, b *story) float64 {
 func (c *Clusterer) merge(keep, gone *story) {
 	terms := make([]term, 0, len(gone.cw))
 	for i, t := range gone.ct {
-		terms = append(terms, term{h: gone.ch[i], t: t, w: gone.cw[i]})
+		terms = append(terms, term{h: gone.ch[i], t: t, w: gone.cw[i], p: gone.cp[i]})
 	}
 	sortTerms(terms)
 	c.unindex(gone)
@@ -877,8 +1007,9 @@ func (c *Clusterer) merge(keep, gone *story) {
 	keep.reports += gone.reports
 	keep.recent = append(keep.recent, gone.recent...)
 	keep.sigs = append(keep.sigs, gone.sigs...)
+	keep.rpn = append(keep.rpn, gone.rpn...)
 	if n := len(keep.recent) - c.cfg.RecentMembers; n > 0 {
-		keep.recent, keep.sigs = keep.recent[n:], keep.sigs[n:]
+		keep.recent, keep.sigs, keep.rpn = keep.recent[n:], keep.sigs[n:], keep.rpn[n:]
 	}
 	for _, m := range gone.members {
 		keep.members = append(keep.members, m)
@@ -894,7 +1025,7 @@ func (c *Clusterer) merge(keep, gone *story) {
 	c.times[keep.num] = storyTimes{keep.first, keep.last, keep.seen}
 	gone.active = false
 	gone.mergedInto = keep.id
-	gone.recent, gone.sigs = nil, nil
+	gone.recent, gone.sigs, gone.rpn = nil, nil, nil
 	c.dirty[keep.id] = true
 	c.dirty[gone.id] = true
 }
@@ -974,7 +1105,7 @@ func (c *Clusterer) expire() {
 	sort.Slice(gone, func(i, j int) bool { return gone[i].seq < gone[j].seq })
 	for _, s := range gone {
 		s.active = false
-		s.recent, s.sigs = nil, nil
+		s.recent, s.sigs, s.rpn = nil, nil, nil
 		c.dirty[s.id] = true
 		c.unindex(s)
 		for _, m := range s.members {
@@ -1179,7 +1310,7 @@ func (c *Clusterer) Survivor(id string) string {
 // MergePassThreshold after the time discount. A join decides on one entry
 // as it arrives, before later reports show two threads are one event;
 // the pass revisits that decision for the few stories the last entries
-// touched, so its cost stays bounded by MergePassEvery stories.
+// touched, so its cost stays bounded by the stories one MergePassInterval changes.
 func (c *Clusterer) mergePass() {
 	queue := c.changed
 	c.changed = nil
@@ -1198,14 +1329,8 @@ func (c *Clusterer) mergePass() {
 		if !s.active || c.cfg.MergePassMaxSize > 0 && len(s.members) > c.cfg.MergePassMaxSize {
 			continue
 		}
-		o, cos := c.nearestStory(s)
-		if o == nil || cos < c.cfg.MergePassThreshold {
-			continue
-		}
-		if n := c.cfg.MergePassMaxSize; n > 0 && min(len(s.members), len(o.members)) > n {
-			continue
-		}
-		if c.unmergeable(s) || c.unmergeable(o) {
+		o, _ := c.nearestStory(s)
+		if o == nil || !c.agree(s, o) {
 			continue
 		}
 		keep, gone := s, o
@@ -1258,7 +1383,7 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 		if len(found) == passCandidates && v < found[len(found)-1].score {
 			continue
 		}
-		x := candidate{c.live[num], v}
+		x := candidate{s: c.live[num], score: v}
 		i := len(found)
 		found = append(found, x)
 		for ; i > 0 && (x.score > found[i-1].score || x.score == found[i-1].score && x.s.seq < found[i-1].s.seq); i-- {
@@ -1338,6 +1463,7 @@ type probeSlot struct {
 	t string // empty marks a free slot: no term is empty
 	w float64
 	i int32 // the term's place in the vector or centroid it came from
+	p bool  // the term is a name or figure
 }
 
 // reset empties the table and sizes it for terms entries: a power of two
@@ -1365,15 +1491,17 @@ func (p *probe) fill(vec []term) {
 		for p.slots[i].t != "" {
 			i = (i + 1) & p.mask
 		}
-		p.slots[i] = probeSlot{x.h, x.t, x.w, 0}
+		p.slots[i] = probeSlot{x.h, x.t, x.w, 0, x.p}
 	}
 }
 
 // dot is the dot product of the loaded vector with m. The products are
 // added in m's order, which is the sorted order a merge of the two
 // vectors adds them in, so the sum has the same bits as dotVec's.
-func (p *probe) dot(m []term) float64 {
-	var d float64
+//
+// names is the same product over the terms that are names or figures in
+// both vectors.
+func (p *probe) dot(m []term) (d, names float64) {
 	for _, x := range m {
 		for i := x.h & p.mask; ; i = (i + 1) & p.mask {
 			sl := &p.slots[i]
@@ -1382,11 +1510,14 @@ func (p *probe) dot(m []term) float64 {
 			}
 			if sl.h == x.h && sl.t == x.t {
 				d += sl.w * x.w
+				if sl.p && x.p {
+					names += sl.w * x.w
+				}
 				break
 			}
 		}
 	}
-	return d
+	return d, names
 }
 
 // signature has one bit set per term of a vector, chosen by the term's
@@ -1462,7 +1593,7 @@ func (p *probe) fillCentroid(s *story) bool {
 		for p.slots[k].t != "" {
 			k = (k + 1) & p.mask
 		}
-		p.slots[k] = probeSlot{s.ch[i], t, s.cw[i], int32(i)}
+		p.slots[k] = probeSlot{s.ch[i], t, s.cw[i], int32(i), s.cp[i]}
 	}
 	p.owner, p.terms = s, len(s.ct)
 	return true

@@ -271,7 +271,7 @@ func TestMergePublishesPointer(t *testing.T) {
 func TestBigStoriesNeedTheBigMergeThreshold(t *testing.T) {
 	run := func(bigSize int) (a, b string, c *Clusterer) {
 		cfg := DefaultConfig()
-		cfg.MergePassEvery = 0    // only the linked merge is under test
+		cfg.MergePassInterval = 0 // only the linked merge is under test
 		cfg.MergeThreshold = 0.05 // two-member centroids of short headlines agree little
 		cfg.BigMergeSize, cfg.BigMergeThreshold = bigSize, 0.99
 		c, err := NewClusterer(cfg)
@@ -341,12 +341,12 @@ func TestMergePassJoinsFragment(t *testing.T) {
 		entry("e3", "z", "Football club signs striker in record transfer deal", "", 2),
 		entry("e4", "w", "Tech company unveils new smartphone with folding screen", "", 3),
 	}
-	run := func(every int) *Clusterer {
+	run := func(every time.Duration) *Clusterer {
 		cfg := DefaultConfig()
 		// A join threshold no rewording clears leaves the merge pass as
 		// the only way the two hurricane reports can meet.
 		cfg.Threshold = 0.95
-		cfg.MergePassEvery, cfg.MergePassThreshold, cfg.MergePassMaxSize = every, 0.3, 10
+		cfg.MergePassInterval, cfg.MergePassThreshold, cfg.MergePassMaxSize = every, 0.3, 10
 		c, err := NewClusterer(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -361,7 +361,7 @@ func TestMergePassJoinsFragment(t *testing.T) {
 	if a, _ := off.StoryOf("e1"); a == must(off.StoryOf("e2")) {
 		t.Fatal("without the pass the two reports already share a story; the test proves nothing")
 	}
-	on := run(1)
+	on := run(time.Minute) // the reports are a minute apart: a pass between each
 	a, b := must(on.StoryOf("e1")), must(on.StoryOf("e2"))
 	if a != b || a != StoryID("e1") {
 		t.Fatalf("with the pass e1 is in %s and e2 in %s, want both in %s", a, b, StoryID("e1"))
@@ -391,7 +391,7 @@ func must(id string, ok bool) string {
 func TestMergePassSkipsForgottenStories(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Threshold = 0.95
-	cfg.MergePassEvery, cfg.MergePassThreshold = 3, 0.3
+	cfg.MergePassInterval, cfg.MergePassThreshold = time.Minute, 0.3
 	c, err := NewClusterer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +416,7 @@ func TestWithdrawalOfUnheldEntryOpensNoStory(t *testing.T) {
 	background(c)
 	id := c.Add(entry("e9f01", "tg1", "Ferry capsizes off Lesbos, coastguard searching for survivors", "", 0))
 	// A day and more of other news: the ferry story goes stale (expiry
-	// runs every 256 entries) and the worker forgets it.
+	// runs when the stream clock enters a new minute) and the worker forgets it.
 	for i := range 256 {
 		e := entry(fmt.Sprintf("e9fa%03d", i), "dw", "Central bank leaves rates unchanged", "", 0)
 		e.ObservedAt = e.ObservedAt.Add(2 * c.cfg.StaleAfter)
@@ -622,7 +622,7 @@ func TestLooseStoryTakesNoMerge(t *testing.T) {
 	run := func(minCoherence float64) (*Clusterer, bool) {
 		cfg := DefaultConfig()
 		cfg.Threshold = 0.95 // every report founds its own story
-		cfg.MergePassEvery = 0
+		cfg.MergePassInterval = 0
 		cfg.MinCoherence = minCoherence
 		c, loose := looseStory(t, cfg)
 		c.Add(entry("frag", "y", "Kyiv metro", "", 20))
@@ -680,7 +680,7 @@ func TestLooseStoryJoinsOnStrongerEvidence(t *testing.T) {
 	scores := func(weight float64) (loose, tight float64) {
 		cfg := DefaultConfig()
 		cfg.Threshold = 0.95
-		cfg.MergePassEvery = 0
+		cfg.MergePassInterval = 0
 		cfg.LooseWeight = weight
 		c, ls := looseStory(t, cfg)
 		c.Add(entry("t1", "z", "Kyiv refinery fire burns after drone strike", "", 30))
@@ -696,7 +696,7 @@ func TestLooseStoryJoinsOnStrongerEvidence(t *testing.T) {
 		// skipped as out of reach.
 		c.cfg.Threshold = DefaultConfig().Threshold
 		e := entry("n", "w", "Drone strike sets Kyiv refinery on fire", "", 32)
-		for _, x := range c.score(c.vector(e), e.PublishedAt) {
+		for _, x := range c.score(c.vector(e), e.PublishedAt, false) {
 			switch x.s {
 			case ls:
 				loose = x.score

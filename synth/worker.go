@@ -74,7 +74,17 @@ type Worker struct {
 	applied uint64 // highest WIRE_ENTRY sequence given to the clusterer
 	pending []pendingMsg
 	known   map[string]bool // stories whose last published version is known
-	stats   Stats
+	// parked holds merged-away stories whose final snapshot is out but
+	// which stay in memory until the next merge pass has run (see retire).
+	parked []parkedStory
+	stats  Stats
+}
+
+// parkedStory is a merged-away story kept until the clusterer has made
+// more than pass merge passes.
+type parkedStory struct {
+	id   string
+	pass uint64
 }
 
 type pendingMsg struct {
@@ -177,7 +187,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if seq := md.Sequence.Stream; seq > w.applied+1 {
+	if seq := md.Sequence.Stream; seq <= w.applied {
+		if _, held := w.cl.StoryOf(e.ID); !held {
+			// A redelivery of an entry applied before whose story has gone
+			// stale and out of memory since: its last snapshot holds it.
+			// Adding it again would found a second story under its old id.
+			if err := msg.Ack(); err != nil {
+				w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
+			}
+			return
+		}
+	} else if seq > w.applied+1 {
 		if err := w.catchUp(ctx, seq-1); err != nil {
 			w.log.Warn("catch-up from WIRE_ENTRY failed; will retry", zap.Error(err))
 			_ = bus.Retry(msg, time.Second, time.Minute)
@@ -208,11 +228,20 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 // upTo, which another worker (or this one before a restart) already
 // handled. It is how a restarted or newly pinned worker rebuilds its
 // state; those stories' snapshots are already published.
+//
+// A worker with no state replays WIRE_ENTRY from its first message, not
+// from some time before now: the clusterer's decisions depend on
+// everything it saw (document frequencies, which stories are still
+// active and how far they reach back, when the merge passes fell), so
+// only the whole stream rebuilds the state of a worker that never
+// stopped, and with it the same ids and assignments from here on. The
+// cost is replaying up to the stream's MaxAge of entries at start-up
+// (see synth/README.md).
 func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
+	began := time.Now()
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.SubjectEntryAll}}
 	if w.applied == 0 {
-		start := time.Now().Add(-w.cfg.Window - w.cfg.StaleAfter)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 	} else {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, w.applied+1
 	}
@@ -231,7 +260,9 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	}
 	n := 0
 	for w.applied < upTo {
-		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		// No more than the range holds: a fetch for more would wait out
+		// its MaxWait for messages that are not there yet.
+		batch, err := oc.Fetch(int(min(1000, upTo-w.applied)), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return fmt.Errorf("synth: catch-up fetch: %w", err)
 		}
@@ -244,10 +275,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 			}
 			var e wire.Entry
 			if json.Unmarshal(m.Data(), &e) == nil && e.ID != "" {
-				id := w.cl.Add(e)
-				if id != "" && md.Sequence.Stream > ackFloor {
-					republish[id] = true
-				}
+				w.replay(e, md.Sequence.Stream > ackFloor, republish)
 				n++
 			}
 			w.applied = md.Sequence.Stream
@@ -267,9 +295,65 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	}
 	w.stats.CaughtUp.Add(int64(n))
 	if n > 0 {
-		w.log.Info("rebuilt state from WIRE_ENTRY", zap.Int("entries", n), zap.Uint64("up_to_seq", upTo))
+		stories, entries := w.cl.Len()
+		w.log.Info("rebuilt state from WIRE_ENTRY", zap.Int("entries", n), zap.Uint64("up_to_seq", upTo),
+			zap.Duration("took", time.Since(began)), zap.Int("stories_held", stories), zap.Int("entries_held", entries),
+			zap.Int("republish", len(republish)))
 	}
 	return nil
+}
+
+// replay gives the clusterer one entry that a worker before this one
+// already handled. Every story it changes is noted for republishing when
+// the entry is above the ack floor (its snapshot may never have gone
+// out); otherwise the change is published already, and a story it left
+// stale or merged away is dropped from memory as the worker that
+// published it did, so that a replay of weeks holds only what is active.
+func (w *Worker) replay(e wire.Entry, aboveAckFloor bool, republish map[string]bool) {
+	w.cl.Add(e)
+	for id := range w.cl.dirty {
+		switch {
+		case aboveAckFloor:
+			republish[id] = true
+		case !republish[id]:
+			w.retire(id)
+		}
+	}
+	clear(w.cl.dirty)
+	w.releaseParked()
+}
+
+// retire drops a story that is no longer active from memory once its
+// last snapshot is out. A merged-away story stays until the next merge
+// pass has run: the pass may hold it in its queue, and follows it to its
+// survivor, so dropping it earlier would make the pass's decisions hang
+// on when snapshots happened to be flushed, and a worker would decide
+// otherwise than a replay of the same stream.
+func (w *Worker) retire(id string) {
+	s, ok := w.cl.stories[id]
+	if !ok || s.active {
+		return
+	}
+	if s.mergedInto != "" && w.cfg.MergePassInterval > 0 {
+		w.parked = append(w.parked, parkedStory{id, w.cl.passes})
+		return
+	}
+	w.cl.Forget(id)
+	delete(w.known, id)
+}
+
+// releaseParked forgets the parked stories whose next merge pass has run.
+// They are parked in the order of the passes they wait for.
+func (w *Worker) releaseParked() {
+	n := 0
+	for n < len(w.parked) && w.parked[n].pass < w.cl.passes {
+		w.cl.Forget(w.parked[n].id)
+		delete(w.known, w.parked[n].id)
+		n++
+	}
+	if n > 0 {
+		w.parked = append(w.parked[:0], w.parked[n:]...)
+	}
 }
 
 // Flush publishes a snapshot of every story changed since the last flush,
@@ -356,9 +440,9 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 	clear(w.pending[len(keep):])
 	w.pending = keep
 	for _, id := range stale {
-		w.cl.Forget(id)
-		delete(w.known, id)
+		w.retire(id)
 	}
+	w.releaseParked()
 	return nil
 }
 

@@ -133,7 +133,7 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.SlugWeight = s.SlugWeight
 	c.CentroidWeight = s.CentroidWeight
 	c.RecentMembers = s.RecentMembers
-	c.MergePassEvery = s.MergePassEvery
+	c.MergePassInterval = time.Duration(s.MergePassInterval)
 	c.MergePassThreshold = s.MergePassThreshold
 	c.MergePassMaxSize = s.MergePassMaxSize
 	c.BigMergeSize = s.BigMergeSize

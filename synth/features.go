@@ -1,0 +1,99 @@
+package synth
+
+import (
+	"math"
+	"time"
+)
+
+// The features of an (entry, story) pair that the join model weighs. An
+// event's reports share its who and where, not only its topic's words:
+// two earthquakes share "quake", "magnitude" and "killed", and differ in
+// the places and people named. So the words are compared twice, all of
+// them and only the names and figures, each with the story's centroid
+// (what the story is about as a whole) and with its closest recent member
+// (a rewording of one report).
+const (
+	featCentroid      = iota // cosine with the story's centroid
+	featMember               // best cosine with one recent member
+	featNamesCentroid        // cosine of the names and figures with the centroid's
+	featNamesMember          // best names cosine with one recent member
+	featNoNames              // 1 when the entry or the story names nothing: the names cosines say nothing
+	featGap                  // time between the entry and the story's span, in time half-lives (at most 8)
+	featNoTime               // 1 when the entry's time could not be read: the gap says nothing
+	featSize                 // ln(1 + the story's reports)
+	featLoose                // 1 when the story is loose (see Config.MinCoherence): a topic, not an event
+	numBase
+	// A headline and a full article give cosines of other scales, and
+	// time and names mean other things in them: the model holds one set
+	// of weights for short texts and one for long ones, blended by how
+	// far the entry is a long text (0 at 16 terms or fewer, 1 at 64 or
+	// more). The first numBase features are the short-text copies (each
+	// times 1 − long), the next numBase the long-text ones (times long).
+	featLong    = 2 * numBase
+	numFeatures = featLong + 1
+)
+
+// baseNames name the base features.
+var baseNames = [numBase]string{
+	"centroid_cosine", "member_cosine", "names_centroid_cosine", "names_member_cosine",
+	"no_names", "time_gap", "no_time", "story_size", "loose_story",
+}
+
+// featureNames are the names of the features in a model file, in order.
+var featureNames = func() (n [numFeatures]string) {
+	for i, b := range baseNames {
+		n[i], n[numBase+i] = "short."+b, "long."+b
+	}
+	n[featLong] = "long"
+	return n
+}()
+
+// longness is how far an entry of n terms is a long text, from 0 to 1.
+func longness(n int) float64 { return min(1, max(0, float64(n-16)/48)) }
+
+// interact splits the base features into their short- and long-text copies.
+func (f *features) interact(long float64) {
+	for i := 0; i < numBase; i++ {
+		f[numBase+i] = f[i] * long
+		f[i] *= 1 - long
+	}
+	f[featLong] = long
+}
+
+// features is one pair's feature vector.
+type features [numFeatures]float64
+
+// maxGap caps the time gap feature: beyond eight half-lives a story is
+// as good as unrelated in time, and an uncapped gap would dominate.
+const maxGap = 8
+
+// gapFeature is the time between at and the story's span in half-lives.
+func gapFeature(s *story, at time.Time, halfLife time.Duration) float64 {
+	var gap time.Duration
+	switch {
+	case at.After(s.last):
+		gap = at.Sub(s.last)
+	case at.Before(s.first):
+		gap = s.first.Sub(at)
+	}
+	return min(maxGap, float64(gap)/float64(halfLife))
+}
+
+// namesNorm is the length of the part of a unit vector that names.
+func namesNorm(vec []term) float64 {
+	var n2 float64
+	for _, x := range vec {
+		if x.p {
+			n2 += x.w * x.w
+		}
+	}
+	return math.Sqrt(n2)
+}
+
+// cosine is dot / (a·b), zero when either length is zero.
+func cosine(dot, a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return dot / (a * b)
+}

@@ -1,0 +1,246 @@
+package synth
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+)
+
+// Model is a logistic model of whether an entry belongs to a candidate
+// story: P(join) = σ(bias + Σ weight·feature). It replaces hand-chosen
+// thresholds on one score, after Miranda et al. (EMNLP 2018), who decide
+// a streaming clusterer's joins with a model trained on labelled pairs.
+// The shipped weights are in model.json; `newswire train` fits new ones
+// on a labelled stream (see Fit).
+type Model struct {
+	// Features names each weight, so that a file made for another set
+	// of features is refused rather than misread.
+	Features []string  `json:"features"`
+	Weights  []float64 `json:"weights"`
+	Bias     float64   `json:"bias"`
+	// TrainedOn says where the weights came from; it is not read.
+	TrainedOn []string `json:"trained_on,omitempty"`
+	Examples  int      `json:"examples,omitempty"`
+	w         features
+}
+
+//go:embed model.json
+var defaultModel []byte
+
+// ErrModel marks a model file that does not fit this build.
+var ErrModel = errors.New("synth: model")
+
+// DefaultModel returns the model shipped with the code.
+func DefaultModel() Model {
+	m, err := ParseModel(defaultModel)
+	if err != nil {
+		panic(err) // the embedded file is checked by TestDefaultModelLoads
+	}
+	return m
+}
+
+// LoadModel reads a model file written by `newswire train`.
+func LoadModel(path string) (Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Model{}, fmt.Errorf("synth: model: %w", err)
+	}
+	return ParseModel(b)
+}
+
+// ParseModel decodes a model and checks that its features are this
+// build's, in this build's order.
+func ParseModel(b []byte) (Model, error) {
+	var m Model
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Model{}, fmt.Errorf("%w: %w", ErrModel, err)
+	}
+	if len(m.Features) != numFeatures || len(m.Weights) != numFeatures {
+		return Model{}, fmt.Errorf("%w: %d features and %d weights, this build has %d features", ErrModel, len(m.Features), len(m.Weights), numFeatures)
+	}
+	for i, name := range m.Features {
+		if name != featureNames[i] {
+			return Model{}, fmt.Errorf("%w: feature %d is %q, this build's is %q", ErrModel, i, name, featureNames[i])
+		}
+		if math.IsNaN(m.Weights[i]) || math.IsInf(m.Weights[i], 0) {
+			return Model{}, fmt.Errorf("%w: weight of %s is not a number", ErrModel, name)
+		}
+		m.w[i] = m.Weights[i]
+	}
+	return m, nil
+}
+
+// logit is the model's log-odds for f.
+func (m *Model) logit(f *features) float64 {
+	z := m.Bias
+	for i, w := range m.w {
+		z += w * f[i]
+	}
+	return z
+}
+
+// monotone reports whether the join probability can only rise with the
+// member features at any length, so that their upper bounds bound it.
+func (m *Model) monotone() bool {
+	return m.w[featMember] >= 0 && m.w[numBase+featMember] >= 0 &&
+		m.w[featNamesMember] >= 0 && m.w[numBase+featNamesMember] >= 0
+}
+
+// Probability is P(join) for f.
+func (m *Model) probability(f *features) float64 { return sigmoid(m.logit(f)) }
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+// Example is one (entry, candidate story) pair seen while clustering a
+// labelled stream: its features, and whether the story is the entry's.
+type Example struct {
+	X    features
+	Join bool
+}
+
+// FitOptions tune Fit.
+type FitOptions struct {
+	// L2 is the ridge penalty on standardised weights (the bias is free).
+	L2 float64
+	// Iterations bounds Newton's method; it converges in a handful.
+	Iterations int
+}
+
+// Fit trains a model by L2-regularised logistic regression (Newton's
+// method on standardised features). Each set of examples weighs the
+// same in all, whatever its size: a small full-text set must count as
+// much as a large headline set.
+func Fit(sets [][]Example, opt FitOptions) (Model, error) {
+	if opt.Iterations <= 0 {
+		opt.Iterations = 50
+	}
+	var n int
+	var mean, sd features
+	var total float64
+	weight := make([]float64, len(sets))
+	for k, set := range sets {
+		if len(set) == 0 {
+			continue
+		}
+		n += len(set)
+		weight[k] = 1 / float64(len(set))
+		for _, ex := range set {
+			for i, x := range ex.X {
+				mean[i] += weight[k] * x
+			}
+		}
+		total++
+	}
+	if n == 0 {
+		return Model{}, fmt.Errorf("%w: no examples to fit", ErrModel)
+	}
+	for i := range mean {
+		mean[i] /= total
+	}
+	for k, set := range sets {
+		for _, ex := range set {
+			for i, x := range ex.X {
+				sd[i] += weight[k] * (x - mean[i]) * (x - mean[i])
+			}
+		}
+	}
+	for i := range sd {
+		sd[i] = math.Sqrt(sd[i] / total)
+		if sd[i] < 1e-9 {
+			sd[i] = 1 // a constant feature: its weight stays at zero
+		}
+	}
+	const d = numFeatures + 1 // the bias is the last coordinate
+	var beta [d]float64
+	for iter := 0; iter < opt.Iterations; iter++ {
+		var grad [d]float64
+		var hess [d][d]float64
+		for k, set := range sets {
+			for _, ex := range set {
+				var z [d]float64
+				for i, x := range ex.X {
+					z[i] = (x - mean[i]) / sd[i]
+				}
+				z[numFeatures] = 1
+				var eta float64
+				for i := range z {
+					eta += beta[i] * z[i]
+				}
+				p := sigmoid(eta)
+				y := 0.0
+				if ex.Join {
+					y = 1
+				}
+				w := weight[k] / total
+				for i := range z {
+					grad[i] += w * (p - y) * z[i]
+					for j := range z {
+						hess[i][j] += w * p * (1 - p) * z[i] * z[j]
+					}
+				}
+			}
+		}
+		for i := 0; i < numFeatures; i++ {
+			grad[i] += opt.L2 * beta[i]
+			hess[i][i] += opt.L2
+		}
+		step, ok := solve(hess, grad)
+		if !ok {
+			return Model{}, fmt.Errorf("%w: the examples do not determine the weights", ErrModel)
+		}
+		var moved float64
+		for i := range beta {
+			beta[i] -= step[i]
+			moved = max(moved, math.Abs(step[i]))
+		}
+		if moved < 1e-10 {
+			break
+		}
+	}
+	m := Model{Features: featureNames[:], Weights: make([]float64, numFeatures), Examples: n}
+	m.Bias = beta[numFeatures]
+	for i := 0; i < numFeatures; i++ {
+		m.w[i] = beta[i] / sd[i]
+		m.Weights[i] = m.w[i]
+		m.Bias -= m.w[i] * mean[i]
+	}
+	return m, nil
+}
+
+// solve returns x with a·x = b by Gaussian elimination with partial
+// pivoting, or false for a singular a.
+func solve(a [numFeatures + 1][numFeatures + 1]float64, b [numFeatures + 1]float64) ([numFeatures + 1]float64, bool) {
+	const d = numFeatures + 1
+	for col := 0; col < d; col++ {
+		piv := col
+		for r := col + 1; r < d; r++ {
+			if math.Abs(a[r][col]) > math.Abs(a[piv][col]) {
+				piv = r
+			}
+		}
+		if math.Abs(a[piv][col]) < 1e-12 {
+			return b, false
+		}
+		a[col], a[piv] = a[piv], a[col]
+		b[col], b[piv] = b[piv], b[col]
+		for r := col + 1; r < d; r++ {
+			f := a[r][col] / a[col][col]
+			for c := col; c < d; c++ {
+				a[r][c] -= f * a[col][c]
+			}
+			b[r] -= f * b[col]
+		}
+	}
+	var x [d]float64
+	for r := d - 1; r >= 0; r-- {
+		v := b[r]
+		for c := r + 1; c < d; c++ {
+			v -= a[r][c] * x[c]
+		}
+		x[r] = v / a[r][r]
+	}
+	return x, true
+}

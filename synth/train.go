@@ -1,0 +1,68 @@
+package synth
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/newswire/newswire/wire"
+)
+
+// The normalizer's flags for a published time it replaced by the time
+// it observed the item (normalize.FlagNoTime and its kin; a test keeps
+// them in step).
+const (
+	flagFutureTime  = "published_in_future"
+	flagAncientTime = "published_before_1995"
+	flagNoTime      = "published_missing"
+	flagBadTime     = "published_unparseable"
+)
+
+func timeReplaced(flag string) bool {
+	switch flag {
+	case flagFutureTime, flagAncientTime, flagNoTime, flagBadTime:
+		return true
+	}
+	return false
+}
+
+// Examples runs a labelled entry stream through a clusterer that follows
+// the gold labels (each entry goes to the active story of its label, or
+// founds it) and returns one example per candidate story scored on the
+// way: the features the production clusterer would see, and whether the
+// candidate is the entry's story. Following the gold stories keeps the
+// candidates what a good clusterer would hold. labels[i] is the gold
+// story of entries[i]; entries with an empty label are added unlabelled.
+// Merges are off, since gold stories never need them.
+func Examples(cfg Config, entries []wire.Entry, labels []string) ([]Example, error) {
+	if len(labels) != len(entries) {
+		return nil, fmt.Errorf("synth: examples: %d entries and %d labels", len(entries), len(labels))
+	}
+	cfg.MergePassInterval = 0
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Example
+	c.collect = &out
+	c.byLabel = make(map[string]*story)
+	for i, e := range entries {
+		c.add(e, labels[i])
+	}
+	return out, nil
+}
+
+// addGold records the candidates' examples and places e in the story of
+// its label.
+func (c *Clusterer) addGold(e wire.Entry, label string, vec []term, independent bool, cands []candidate, at time.Time) string {
+	for _, x := range cands {
+		*c.collect = append(*c.collect, Example{X: x.f, Join: x.s.label == label})
+	}
+	if s, ok := c.byLabel[label]; ok && s.active {
+		c.join(s, e, vec, independent)
+		return s.id
+	}
+	s := c.foundStory(e, vec, independent, at)
+	s.label = label
+	c.byLabel[label] = s
+	return s.id
+}

@@ -125,26 +125,21 @@ type SynthConfig struct {
 	ProperWeight     float64  `yaml:"proper_weight"`
 	// SlugWeight weighs the words of a link's slug ("/2014/03/mt-gox-files-for-bankruptcy");
 	// 0 leaves links out.
-	SlugWeight     float64 `yaml:"slug_weight"`
-	CentroidWeight float64 `yaml:"centroid_weight"`
-	RecentMembers  int     `yaml:"recent_members"`
+	SlugWeight    float64 `yaml:"slug_weight"`
+	RecentMembers int     `yaml:"recent_members"`
 	// The merge pass: every merge_pass_interval of stream time, stories of
-	// at most merge_pass_max_size members that changed merge into the story
-	// whose centroid agrees at merge_pass_threshold (see synth/README.md).
-	MergePassInterval  Duration `yaml:"merge_pass_interval"`
-	MergePassThreshold float64  `yaml:"merge_pass_threshold"`
-	MergePassMaxSize   int      `yaml:"merge_pass_max_size"`
-	// Two stories of more than big_merge_size members each that one entry
-	// links merge only at big_merge_threshold (see synth/README.md).
-	BigMergeSize      int     `yaml:"big_merge_size"`
-	BigMergeThreshold float64 `yaml:"big_merge_threshold"`
+	// at most merge_pass_max_size members that changed merge with their
+	// nearest story when most of their members would join it at
+	// merge_threshold (see synth/README.md).
+	MergePassInterval Duration `yaml:"merge_pass_interval"`
+	MergePassMaxSize  int      `yaml:"merge_pass_max_size"`
 	// A story of 10 or more reports whose members' mean pairwise cosine
-	// is below min_coherence (a topic, not an event) takes part in no
-	// merge; 0 turns the rule off (see synth/README.md).
+	// is below min_coherence is loose (a topic, not an event); the join
+	// model weighs that. 0 turns the mark off.
 	MinCoherence float64 `yaml:"min_coherence"`
-	// Such a loose story's join score is multiplied by loose_weight (1:
-	// joins as any story).
-	LooseWeight float64 `yaml:"loose_weight"`
+	// Model is a join model written by `newswire train`; empty means the
+	// one shipped in the binary.
+	Model string `yaml:"model"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -344,35 +339,26 @@ func (c *Config) Validate() Problems {
 	if c.Normalize.MaxInFlight < 1 || c.Normalize.MaxInFlight > 4000 {
 		add("normalize.max_in_flight", "must be within 1..4000")
 	}
-	if c.Synth.Threshold <= 0 || c.Synth.Threshold >= 1 {
-		add("synth.threshold", "must be within (0, 1)")
+	if c.Synth.Threshold < 0 || c.Synth.Threshold >= 1 {
+		add("synth.threshold", "must be within [0, 1) (0: the model's)")
 	}
 	if c.Synth.MaxProvenance < 10 {
 		add("synth.max_provenance", "must be at least 10")
 	}
-	if c.Synth.MergeThreshold <= 0 || c.Synth.MergeThreshold > 1 {
-		add("synth.merge_threshold", "must be within (0, 1]")
+	if c.Synth.MergeThreshold < 0 || c.Synth.MergeThreshold > 1 {
+		add("synth.merge_threshold", "must be within [0, 1] (0: the model's)")
 	}
 	if c.Synth.TimeHalfLife <= 0 || c.Synth.ProperWeight <= 0 || c.Synth.RecentMembers < 1 {
 		add("synth", "time_half_life and proper_weight must be positive, recent_members at least 1")
 	}
-	if c.Synth.MergePassInterval < 0 || c.Synth.MergePassMaxSize < 0 || c.Synth.MergePassInterval > 0 && (c.Synth.MergePassThreshold <= 0 || c.Synth.MergePassThreshold > 1) {
-		add("synth", "merge_pass_interval and merge_pass_max_size must not be negative, merge_pass_threshold within (0, 1]")
+	if c.Synth.MergePassInterval < 0 || c.Synth.MergePassMaxSize < 0 {
+		add("synth", "merge_pass_interval and merge_pass_max_size must not be negative")
 	}
 	if c.Synth.SlugWeight < 0 || c.Synth.SlugWeight > 10 {
 		add("synth.slug_weight", "must be within [0, 10]")
 	}
-	if c.Synth.BigMergeSize < 0 || c.Synth.BigMergeSize > 0 && !(c.Synth.BigMergeThreshold >= c.Synth.MergeThreshold && c.Synth.BigMergeThreshold <= 1) {
-		add("synth", "big_merge_size must not be negative, big_merge_threshold within [merge_threshold, 1]")
-	}
-	if c.Synth.CentroidWeight < 0 || c.Synth.CentroidWeight > 1 {
-		add("synth.centroid_weight", "must be within [0, 1]")
-	}
 	if c.Synth.MinCoherence < 0 || c.Synth.MinCoherence >= 1 {
 		add("synth.min_coherence", "must be within [0, 1)")
-	}
-	if c.Synth.LooseWeight <= 0 || c.Synth.LooseWeight > 1 {
-		add("synth.loose_weight", "must be within (0, 1]")
 	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)
@@ -461,11 +447,11 @@ func Default() *Config {
 				"pl", "tr", "ar", "fa", "ur", "he", "zh", "ja", "ko", "hi", "sw", "id"},
 		},
 		Synth: SynthConfig{
-			Threshold: 0.15, Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
+			Window: Duration(72 * 3600e9), StaleAfter: Duration(24 * 3600e9),
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
-			MergeThreshold: 0.25, TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2, CentroidWeight: 0.6,
-			SlugWeight: 0.5, RecentMembers: 64, MergePassInterval: Duration(5 * 60e9), MergePassThreshold: 0.11, MergePassMaxSize: 10,
-			BigMergeSize: 40, BigMergeThreshold: 0.35, MinCoherence: 0.08, LooseWeight: 0.7,
+			TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2,
+			SlugWeight: 0.5, RecentMembers: 64, MergePassInterval: Duration(5 * 60e9), MergePassMaxSize: 10,
+			MinCoherence: 0.08,
 		},
 	}
 }

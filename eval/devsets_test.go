@@ -24,6 +24,7 @@ import (
 var (
 	devCache = flag.String("dev", "", "directory for the dev sets' normalized streams; runs TestDevSets")
 	trainOut = flag.String("train", "", "fit the model on the dev sets first and write it here")
+	showMix  = flag.Bool("show", false, "print the predicted stories that mix gold stories (file order)")
 	trainOn  = flag.String("train-on", "", "comma-separated indexes of the dev files to fit on (default all)")
 )
 
@@ -67,7 +68,7 @@ func TestDevSets(t *testing.T) {
 					files = append(files, devFiles[n])
 				}
 			}
-			m, err := Train(ctx, files, TrainOptions{Synth: cfg, Fit: synth.FitOptions{L2: 1e-3}, Stream: devStream})
+			m, err := Train(ctx, files, TrainOptions{Synth: cfg, Fit: synth.FitOptions{L2: 1e-3}, Stream: devStream, Log: func(msg string, kv ...any) { t.Log(append([]any{msg}, kv...)...) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +96,9 @@ func TestDevSets(t *testing.T) {
 					t.Fatal(err)
 				}
 				s := Score(st.Gold, pred)
+				if *showMix && v.Name == "file" {
+					showMixed(t, st, pred)
+				}
 				if *sweep == "" {
 					t.Logf("%-22s %-5s gold %3d pred %4d  BCubed P %.3f R %.3f F1 %.3f  pairwise P %.3f R %.3f F1 %.3f  NMI %.3f",
 						filepath.Base(path), v.Name, s.Gold, s.Predicted, s.BCubedPrecision, s.BCubedRecall, s.BCubedF1,
@@ -111,3 +115,18 @@ func TestDevSets(t *testing.T) {
 }
 
 func f3(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+
+func showMixed(t *testing.T, st *Stream, pred []string) {
+	comp := map[string]map[string]int{}
+	for i, p := range pred {
+		if comp[p] == nil {
+			comp[p] = map[string]int{}
+		}
+		comp[p][st.Gold[i]]++
+	}
+	for p, m := range comp {
+		if len(m) > 1 {
+			t.Logf("mixed %s: %v", p, m)
+		}
+	}
+}

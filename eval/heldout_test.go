@@ -300,32 +300,24 @@ func setParam(c *synth.Config, kv string) error {
 		err = dur(&c.Window)
 	case "stale_after":
 		err = dur(&c.StaleAfter)
-	case "centroid_weight":
-		err = num(&c.CentroidWeight)
 	case "proper_weight":
 		err = num(&c.ProperWeight)
 	case "title_weight":
 		err = num(&c.TitleWeight)
 	case "recent_members":
 		err = integer(&c.RecentMembers)
+	case "max_body_tokens":
+		err = integer(&c.MaxBodyTokens)
 	case "slug_weight":
 		err = num(&c.SlugWeight)
-	case "big_merge_size":
-		err = integer(&c.BigMergeSize)
-	case "big_merge_threshold":
-		err = num(&c.BigMergeThreshold)
 	case "candidates":
 		err = integer(&c.Candidates)
 	case "merge_pass_interval":
 		err = dur(&c.MergePassInterval)
 	case "merge_pass_max_size":
 		err = integer(&c.MergePassMaxSize)
-	case "loose_weight":
-		err = num(&c.LooseWeight)
 	case "min_coherence":
 		err = num(&c.MinCoherence)
-	case "merge_pass_threshold":
-		err = num(&c.MergePassThreshold)
 	default:
 		return fmt.Errorf("eval: unknown parameter %q", k)
 	}

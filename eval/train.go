@@ -51,6 +51,8 @@ type TrainOptions struct {
 	// Stream returns the normalized stream of one order of one file; nil
 	// normalizes it on a throwaway bus (Normalized). Sweeps pass a cache.
 	Stream func(ctx context.Context, file string, v Variant) (*Stream, error)
+	// Log, when set, hears what training chose.
+	Log func(msg string, keyvals ...any)
 }
 
 // Train fits the join model on labelled files: each file is run in its
@@ -63,17 +65,20 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 	}
 	var sets [][]synth.Example
 	var names []string
+	var streams [][]*Stream
 	for _, path := range paths {
 		items, err := replay.ReadFile(path)
 		if err != nil {
 			return synth.Model{}, err
 		}
 		var set []synth.Example
+		var sts []*Stream
 		for _, v := range Orders(items) {
 			st, err := opt.stream(ctx, path, v)
 			if err != nil {
 				return synth.Model{}, fmt.Errorf("eval: train: %s %s: %w", path, v.Name, err)
 			}
+			sts = append(sts, st)
 			ex, err := synth.Examples(opt.Synth, st.Entries, st.Labels())
 			if err != nil {
 				return synth.Model{}, fmt.Errorf("eval: train: %s: %w", path, err)
@@ -81,6 +86,7 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 			set = append(set, ex...)
 		}
 		sets = append(sets, set)
+		streams = append(streams, sts)
 		names = append(names, filepath.Base(path))
 	}
 	m, err := synth.Fit(sets, opt.Fit)
@@ -88,7 +94,81 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 		return synth.Model{}, fmt.Errorf("eval: train: %w", err)
 	}
 	m.TrainedOn = names
+	if err := chooseThresholds(&m, opt.Synth, streams, opt.Log); err != nil {
+		return synth.Model{}, err
+	}
 	return m, nil
+}
+
+// The thresholds training tries: join probabilities, and the probability
+// at which a member votes for a merge (1: no merges).
+var (
+	joinGrid  = []float64{0.1, 0.15, 0.2, 0.3, 0.4, 0.5}
+	mergeGrid = []float64{0.1, 0.2, 0.35, 0.5, 0.7, 1}
+)
+
+// chooseThresholds clusters every file in all its orders with each pair
+// of thresholds on the grid and keeps, for each file, the pair with the
+// best mean of BCubed and pairwise F1 over its orders. A file of mostly
+// short texts sets the short-text pair, one of long texts the long-text
+// pair (several files of one kind: the pair best on their mean); a kind
+// no file has takes the other kind's.
+func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log func(string, ...any)) error {
+	type pair struct{ join, merge float64 }
+	score := make(map[pair][2]float64) // per kind: summed F1 of the files of that kind
+	var have [2]bool
+	cfg.Model = m
+	for _, sts := range streams {
+		long, err := synth.Longness(cfg, sts[0].Entries)
+		if err != nil {
+			return fmt.Errorf("eval: train: %w", err)
+		}
+		kind := 0
+		if long >= 0.5 {
+			kind = 1
+		}
+		have[kind] = true
+		for _, j := range joinGrid {
+			for _, mg := range mergeGrid {
+				c := cfg
+				c.Threshold, c.MergeThreshold = j, mg
+				var sum float64
+				for _, st := range sts {
+					s, err := st.Cluster(c)
+					if err != nil {
+						return fmt.Errorf("eval: train: %w", err)
+					}
+					sum += (s.BCubedF1 + s.PairwiseF1) / 2
+				}
+				v := score[pair{j, mg}]
+				v[kind] += sum / float64(len(sts))
+				score[pair{j, mg}] = v
+			}
+		}
+	}
+	var best [2]pair
+	var bestScore [2]float64
+	for _, j := range joinGrid {
+		for _, mg := range mergeGrid {
+			p := pair{j, mg}
+			for k := range 2 {
+				if v := score[p][k]; v > bestScore[k] {
+					best[k], bestScore[k] = p, v
+				}
+			}
+		}
+	}
+	for k := range 2 {
+		if !have[k] {
+			best[k] = best[1-k]
+		}
+		if log != nil && have[k] {
+			log("thresholds", "kind", k, "join", best[k].join, "merge", best[k].merge, "mean_f1", bestScore[k])
+		}
+	}
+	m.Join = [2]float64{best[0].join, best[1].join}
+	m.Merge = [2]float64{best[0].merge, best[1].merge}
+	return nil
 }
 
 func (opt TrainOptions) stream(ctx context.Context, path string, v Variant) (*Stream, error) {

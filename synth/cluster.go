@@ -20,20 +20,26 @@ import (
 // synth/README.md with the evaluation that chose them.
 //
 //	synth:
-//	  threshold: 0.15          # combined similarity needed to join a story
-//	  merge_threshold: 0.25    # centroid cosine at which two stories linked by one entry merge
-//	  big_merge_size: 40       # when both have more members than this...
-//	  big_merge_threshold: 0.35 # ...they need this centroid cosine instead
+//	  model: ""                # a model file from `newswire train` ("": the shipped synth/model.json)
+//	  threshold: 0             # join probability at which an entry joins its most probable story (0: the model's)
+//	  merge_threshold: 0       # join probability a member must reach to vote for a merge (0: the model's)
 //	  window: 72h              # how far back a story can still take entries
 //	  stale_after: 24h         # a story with no entry for this long goes stale
 //	  df_half_life: 24h        # document frequencies decay with this half-life
-//	  time_half_life: 6h       # similarity halves per this much time between entry and story
+//	  time_half_life: 6h       # the unit of the model's time gap feature
 //	  slug_weight: 0.5         # weight of the words in a link's slug
 //	  snapshot_interval: 50ms  # at most one snapshot per story per interval (per 100 members)
 //	  merge_pass_interval: 5m  # stream time between merge passes (0: off)
 //	  max_provenance: 2000     # records in one snapshot; the rest are counted
 type Config struct {
-	Threshold        float64
+	// Threshold is the join probability (see Model) at which an entry
+	// joins its most probable candidate story; below it, it founds one.
+	// Zero takes the model's, which training chose for short and long
+	// texts.
+	Threshold float64
+	// MergeThreshold is the join probability at which one member of a
+	// story votes for merging it with another (see agree); zero takes
+	// the model's.
 	MergeThreshold   float64
 	Window           time.Duration
 	StaleAfter       time.Duration
@@ -50,88 +56,61 @@ type Config struct {
 	SlugWeight float64
 	// MaxBodyTokens caps how much of a long post's body is used.
 	MaxBodyTokens int
-	// CentroidWeight is the share of the score that comes from the story's
-	// centroid; the rest comes from its most similar recent member.
-	CentroidWeight float64
 	// RecentMembers is how many of a story's latest members it is compared
 	// against one by one.
 	RecentMembers int
 	// Candidates is how many stories found through the index are scored fully.
 	Candidates int
 	// MergePassInterval is how much stream time (observed times, see
-	// Add) passes between merge passes, which look at the stories changed
-	// since the last pass and merge each into the story whose centroid
-	// agrees with its own at MergePassThreshold or more (time-discounted
-	// like a join). Passes fall on multiples of the interval, so a run
-	// rebuilt from the stream after a restart makes them at the same
-	// entries as one that never stopped. Zero turns the pass off.
-	MergePassInterval  time.Duration
-	MergePassThreshold float64
-	// MergePassMaxSize is the most members the smaller of two stories may
-	// have for the pass to merge them: a young thread is the likely
-	// fragment, while two established stories that drifted close are more
-	// often two events on one topic.
+	// Add) passes between merge passes, which look at the small stories
+	// changed since the last pass and merge each with its nearest story
+	// when the members agree (see agree). Passes fall on multiples of
+	// the interval, so a run rebuilt from the stream after a restart
+	// makes them at the same entries as one that never stopped. Zero
+	// turns the pass off.
+	MergePassInterval time.Duration
+	// MergePassMaxSize is the most members a story may have to look for
+	// a home in the merge pass: a young thread is the likely fragment.
 	MergePassMaxSize int
-	// BigMergeSize and BigMergeThreshold: when both stories an entry
-	// links have more than BigMergeSize members (reposts and copies not
-	// counted), their centroids must agree at BigMergeThreshold (not
-	// MergeThreshold) to merge. Two grown stories on one kind of event
-	// ("files for bankruptcy") share the event's words; one event's
-	// threads share more. Zero size turns the rule off.
-	BigMergeSize      int
-	BigMergeThreshold float64
 	// MinCoherence: a story of coherenceReports or more reports whose
-	// members' mean pairwise cosine is below this takes part in no merge.
-	// Such a story is a topic ("the war", "the markets") rather than an
-	// event, and its broad centroid is close to every fragment on the
-	// topic: merging them would grow it without end. Zero turns it off.
+	// members' mean pairwise cosine is below this is loose, a topic
+	// ("the war", "the markets") rather than an event; the model sees
+	// that as a feature. Zero turns it off.
 	MinCoherence float64
-	// LooseWeight multiplies the join score of such a loose story: a
-	// topic takes a new report only on stronger evidence than an event
-	// does. 1 leaves joins alone.
-	LooseWeight float64
 	// Model decides whether an entry joins a story (see Model); nil
-	// means the model shipped in model.json. Threshold is then the
-	// probability at which an entry joins its most probable story.
+	// means the model shipped in model.json.
 	Model *Model
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Threshold:          0.5,
-		MergeThreshold:     0.25,
-		Window:             72 * time.Hour,
-		StaleAfter:         24 * time.Hour,
-		DFHalfLife:         24 * time.Hour,
-		TimeHalfLife:       6 * time.Hour,
-		SnapshotInterval:   50 * time.Millisecond,
-		MaxProvenance:      2000,
-		TitleWeight:        2,
-		ProperWeight:       1.2,
-		SlugWeight:         0.5,
-		MaxBodyTokens:      120,
-		CentroidWeight:     0.6,
-		RecentMembers:      64,
-		Candidates:         8,
-		MergePassInterval:  5 * time.Minute,
-		MergePassThreshold: 0.11,
-		MergePassMaxSize:   10,
-		BigMergeSize:       40,
-		BigMergeThreshold:  0.35,
-		MinCoherence:       0.08,
-		LooseWeight:        0.7,
+		Window:            72 * time.Hour,
+		StaleAfter:        24 * time.Hour,
+		DFHalfLife:        24 * time.Hour,
+		TimeHalfLife:      6 * time.Hour,
+		SnapshotInterval:  50 * time.Millisecond,
+		MaxProvenance:     2000,
+		TitleWeight:       2,
+		ProperWeight:      1.2,
+		SlugWeight:        0.5,
+		MaxBodyTokens:     120,
+		RecentMembers:     64,
+		Candidates:        8,
+		MergePassInterval: 5 * time.Minute,
+		MergePassMaxSize:  10,
+		MinCoherence:      0.08,
 	}
 }
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Threshold <= 0 || c.Threshold >= 1 {
-		errs = append(errs, errors.New("synth: threshold must be within (0, 1)"))
+	if c.Threshold < 0 || c.Threshold >= 1 {
+		errs = append(errs, errors.New("synth: threshold must be within [0, 1)"))
 	}
-	if c.MergeThreshold <= 0 || c.MergeThreshold > 1 {
-		errs = append(errs, errors.New("synth: merge_threshold must be within (0, 1]"))
+	if c.MergeThreshold < 0 || c.MergeThreshold > 1 {
+		errs = append(errs, errors.New("synth: merge_threshold must be within [0, 1]"))
 	}
 	if c.Window <= 0 || c.StaleAfter <= 0 || c.DFHalfLife <= 0 || c.TimeHalfLife <= 0 {
 		errs = append(errs, errors.New("synth: window, stale_after, df_half_life and time_half_life must be positive"))
@@ -145,26 +124,14 @@ func (c Config) Validate() error {
 	if c.TitleWeight <= 0 || c.ProperWeight <= 0 || c.MaxBodyTokens < 0 || c.SlugWeight < 0 {
 		errs = append(errs, errors.New("synth: title_weight and proper_weight must be positive, max_body_tokens and slug_weight not negative"))
 	}
-	if c.CentroidWeight < 0 || c.CentroidWeight > 1 {
-		errs = append(errs, errors.New("synth: centroid_weight must be within [0, 1]"))
-	}
 	if c.RecentMembers < 1 || c.Candidates < 1 {
 		errs = append(errs, errors.New("synth: recent_members and candidates must be at least 1"))
 	}
-	if c.BigMergeSize < 0 || c.BigMergeSize > 0 && !(c.BigMergeThreshold >= c.MergeThreshold && c.BigMergeThreshold <= 1) {
-		errs = append(errs, errors.New("synth: big_merge_size must not be negative and big_merge_threshold must be within [merge_threshold, 1]"))
-	}
-	if c.MergePassMaxSize < 0 {
-		errs = append(errs, errors.New("synth: merge_pass_max_size must not be negative"))
+	if c.MergePassInterval < 0 || c.MergePassMaxSize < 0 {
+		errs = append(errs, errors.New("synth: merge_pass_interval and merge_pass_max_size must not be negative"))
 	}
 	if c.MinCoherence < 0 || c.MinCoherence >= 1 {
 		errs = append(errs, errors.New("synth: min_coherence must be within [0, 1)"))
-	}
-	if c.LooseWeight <= 0 || c.LooseWeight > 1 {
-		errs = append(errs, errors.New("synth: loose_weight must be within (0, 1]"))
-	}
-	if c.MergePassInterval < 0 || c.MergePassInterval > 0 && (c.MergePassThreshold <= 0 || c.MergePassThreshold > 1) {
-		errs = append(errs, errors.New("synth: merge_pass_interval must not be negative and merge_pass_threshold must be within (0, 1]"))
 	}
 	return errors.Join(errs...)
 }
@@ -243,6 +210,7 @@ type bagTerm struct {
 	pos    int32
 	f      float64
 	proper bool
+	head   bool // the term is in the headline
 	ref    *stemmed
 }
 
@@ -290,8 +258,8 @@ type term struct {
 	t string
 	w float64
 	// p marks a name, acronym or figure: the terms that tell one event
-	// from another of the same kind (see features).
-	p bool
+	// from another of the same kind (see features); hd a headline term.
+	p, hd bool
 }
 
 func newTerm(t string, w float64) term { return term{h: hashTerm(t), t: t, w: w} }
@@ -457,7 +425,7 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 		// they are not (a false match on boilerplate such as "Share this").
 		if s, ok := c.byEntry[e.DuplicateOf]; ok && s.active {
 			vec = c.vector(e)
-			if c.scoreStory(s, vec, at, noTime) >= c.cfg.Threshold {
+			if c.scoreStory(s, vec, at, noTime) >= c.joinThreshold(vec) {
 				c.join(s, e, nil, false)
 				return s.id
 			}
@@ -485,7 +453,7 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 	if c.collect != nil && label != "" {
 		return c.addGold(e, label, vec, independent, cands, at)
 	}
-	if len(cands) > 0 && cands[0].score >= c.cfg.Threshold {
+	if len(cands) > 0 && cands[0].score >= c.joinThreshold(vec) {
 		best := cands[0].s
 		c.join(best, e, vec, independent)
 		c.mergeLinked(best, cands[1:])
@@ -495,6 +463,24 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 		return best.id
 	}
 	return c.foundStory(e, vec, independent, at).id
+}
+
+// joinThreshold is the join probability vec needs: the configured one,
+// or the model's for its length of text.
+func (c *Clusterer) joinThreshold(vec []term) float64 {
+	if c.cfg.Threshold > 0 {
+		return c.cfg.Threshold
+	}
+	return c.model.blend(c.model.Join, longness(len(vec)))
+}
+
+// mergeThreshold is the join probability at which a member of vec votes
+// for a merge (see votes).
+func (c *Clusterer) mergeThreshold(vec []term) float64 {
+	if c.cfg.MergeThreshold > 0 {
+		return c.cfg.MergeThreshold
+	}
+	return c.model.blend(c.model.Merge, longness(len(vec)))
 }
 
 // foundStory opens a new story with e as its first member.
@@ -521,7 +507,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
 	names := !titleCase(c.toks)
 	for _, t := range c.toks {
-		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital, ref: t.ref})
+		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital, head: true, ref: t.ref})
 	}
 	body := e.Text
 	if strings.HasPrefix(body, e.Headline) {
@@ -557,6 +543,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if n > 0 && bag[n-1].h == bag[i].h && bag[n-1].t == bag[i].t {
 			bag[n-1].f += bag[i].f
 			bag[n-1].proper = bag[n-1].proper || bag[i].proper
+			bag[n-1].head = bag[n-1].head || bag[i].head
 			if bag[n-1].ref == nil {
 				bag[n-1].ref = bag[i].ref
 			}
@@ -589,7 +576,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if x.proper {
 			w *= c.cfg.ProperWeight
 		}
-		vec[i] = term{h: x.h, t: t, w: w, p: x.proper}
+		vec[i] = term{h: x.h, t: t, w: w, p: x.proper, hd: x.head}
 	}
 	c.vecDF, c.vecRef = dfs, refs
 	unitLength(vec)
@@ -703,7 +690,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 			f[featNamesMember] = 1
 		}
 		f.interact(q.long)
-		if p := c.model.probability(&f); c.collect == nil && c.model.monotone() && p < c.cfg.Threshold*(1-1e-9) {
+		if p := c.model.probability(&f); c.collect == nil && c.model.monotone() && p < c.joinThreshold(vec)*(1-1e-9) {
 			f[featMember], f[featNamesMember] = 0, 0
 			found[i].f, found[i].score = f, p
 			continue
@@ -746,15 +733,36 @@ func (c *Clusterer) query(vec []term, at time.Time, noTime bool) query {
 func (c *Clusterer) pairFeatures(s *story, q *query, dot float64) features {
 	var f features
 	f[featCentroid] = dot / math.Sqrt(s.norm2)
-	if q.names > 0 && s.pnorm2 > 0 {
-		var nd float64
-		for _, x := range c.qvec {
-			if x.p {
-				if i, ok := s.find(x.h, x.t); ok && s.cp[i] {
-					nd += x.w * s.cw[i]
-				}
+	// What the entry names, and what its headline says, that the story
+	// never did: a new name in the headline is most often another event.
+	var nd, namesAll, namesNew, headAll, headNew float64
+	for _, x := range c.qvec {
+		if !x.p && !x.hd {
+			continue
+		}
+		i, ok := s.find(x.h, x.t)
+		if x.p {
+			namesAll += x.w * x.w
+			if !ok {
+				namesNew += x.w * x.w
+			} else if s.cp[i] {
+				nd += x.w * s.cw[i]
 			}
 		}
+		if x.hd {
+			headAll += x.w * x.w
+			if !ok {
+				headNew += x.w * x.w
+			}
+		}
+	}
+	if namesAll > 0 {
+		f[featNamesNew] = namesNew / namesAll
+	}
+	if headAll > 0 {
+		f[featHeadNew] = headNew / headAll
+	}
+	if q.names > 0 && s.pnorm2 > 0 {
 		f[featNamesCentroid] = cosine(nd, q.names, math.Sqrt(s.pnorm2))
 	} else {
 		f[featNoNames] = 1
@@ -816,7 +824,7 @@ func (s *story) coherence() float64 {
 }
 
 // unmergeable reports whether s is too loose to merge at all, and to be
-// joined at the plain threshold (see Config.MinCoherence, LooseWeight).
+// a topic rather than an event (see Config.MinCoherence).
 func (c *Clusterer) unmergeable(s *story) bool {
 	return c.cfg.MinCoherence > 0 && s.reports >= coherenceReports && s.coherence() < c.cfg.MinCoherence
 }
@@ -924,7 +932,7 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 // story survives; the other publishes a final snapshot pointing to it.
 func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 	for _, o := range others {
-		if o.score < c.cfg.Threshold {
+		if o.score < c.joinThreshold(c.qvec) {
 			break
 		}
 		if !o.s.active || o.s == s || o.s.mergedInto != "" {
@@ -949,27 +957,30 @@ func (c *Clusterer) mergeLinked(s *story, others []candidate) {
 // topic's words, is not enough: every report of the fragment must look
 // like a report of the other story, which is what stops chains.
 func (c *Clusterer) agree(a, b *story) bool {
-	small, big := a, b
-	if len(small.recent) > len(big.recent) || len(small.recent) == len(big.recent) && small.seq < big.seq {
-		small, big = big, small
-	}
-	if len(small.recent) == 0 {
+	return c.votes(a, b) && c.votes(b, a)
+}
+
+// votes reports whether more than half of from's recent members would
+// join to at MergeThreshold.
+func (c *Clusterer) votes(from, to *story) bool {
+	if len(from.recent) == 0 {
 		return false
 	}
-	at := big.first // spans that overlap are no time apart
+	at := to.first // spans that overlap are no time apart
 	switch {
-	case small.last.Before(big.first):
-		at = small.last
-	case small.first.After(big.last):
-		at = small.first
+	case from.last.Before(to.first):
+		at = from.last
+	case from.first.After(to.last):
+		at = from.first
 	}
-	need := len(small.recent)/2 + 1
+	n := len(from.recent)
+	need := n/2 + 1
 	yes := 0
-	for k, vec := range small.recent {
-		if c.scoreStory(big, vec, at, false) >= c.cfg.Threshold {
+	for k, vec := range from.recent {
+		if c.scoreStory(to, vec, at, false) >= c.mergeThreshold(vec) {
 			yes++
 		}
-		if yes >= need || yes+len(small.recent)-k-1 < need {
+		if yes >= need || yes+n-k-1 < need {
 			break
 		}
 	}

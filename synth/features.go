@@ -22,6 +22,8 @@ const (
 	featNoTime               // 1 when the entry's time could not be read: the gap says nothing
 	featSize                 // ln(1 + the story's reports)
 	featLoose                // 1 when the story is loose (see Config.MinCoherence): a topic, not an event
+	featNamesNew             // share of the entry's names (by squared weight) the story never had
+	featHeadNew              // share of the entry's headline terms the story never had
 	numBase
 	// A headline and a full article give cosines of other scales, and
 	// time and names mean other things in them: the model holds one set
@@ -36,7 +38,7 @@ const (
 // baseNames name the base features.
 var baseNames = [numBase]string{
 	"centroid_cosine", "member_cosine", "names_centroid_cosine", "names_member_cosine",
-	"no_names", "time_gap", "no_time", "story_size", "loose_story",
+	"no_names", "time_gap", "no_time", "story_size", "loose_story", "names_new", "headline_new",
 }
 
 // featureNames are the names of the features in a model file, in order.

@@ -21,6 +21,12 @@ type Model struct {
 	Features []string  `json:"features"`
 	Weights  []float64 `json:"weights"`
 	Bias     float64   `json:"bias"`
+	// Join and Merge are the decision thresholds on the join probability
+	// for short and for long texts (blended by length like the weights):
+	// an entry joins its most probable story at Join, a member votes for
+	// a merge at Merge. Training picks them on the labelled streams.
+	Join  [2]float64 `json:"join_threshold"`
+	Merge [2]float64 `json:"merge_threshold"`
 	// TrainedOn says where the weights came from; it is not read.
 	TrainedOn []string `json:"trained_on,omitempty"`
 	Examples  int      `json:"examples,omitempty"`
@@ -70,6 +76,11 @@ func ParseModel(b []byte) (Model, error) {
 		}
 		m.w[i] = m.Weights[i]
 	}
+	for _, t := range [...]float64{m.Join[0], m.Join[1], m.Merge[0], m.Merge[1]} {
+		if !(t > 0 && t <= 1) {
+			return Model{}, fmt.Errorf("%w: thresholds must be within (0, 1]", ErrModel)
+		}
+	}
 	return m, nil
 }
 
@@ -81,6 +92,9 @@ func (m *Model) logit(f *features) float64 {
 	}
 	return z
 }
+
+// blend is a threshold pair's value for a text of the given longness.
+func (m *Model) blend(t [2]float64, long float64) float64 { return (1-long)*t[0] + long*t[1] }
 
 // monotone reports whether the join probability can only rise with the
 // member features at any length, so that their upper bounds bound it.

@@ -66,3 +66,21 @@ func (c *Clusterer) addGold(e wire.Entry, label string, vec []term, independent 
 	c.byLabel[label] = s
 	return s.id
 }
+
+// Longness is the mean of how far the entries are long texts (0: all
+// headlines or short posts, 1: all articles), as the model blends its
+// short- and long-text weights and thresholds.
+func Longness(cfg Config, entries []wire.Entry) (float64, error) {
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	var sum float64
+	for _, e := range entries {
+		sum += longness(len(c.vector(e)))
+	}
+	return sum / float64(len(entries)), nil
+}

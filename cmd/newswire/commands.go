@@ -187,7 +187,10 @@ func cmdEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sc := synthConfig(cfg)
+	sc, err := synthConfig(cfg)
+	if err != nil {
+		return err
+	}
 	sc.MaxProvenance = 1 << 20 // eval reads every assignment from the snapshots
 	res, err := eval.Run(ctx, file, eval.Options{Normalize: normalizeConfig(cfg), Synth: sc, Log: log})
 	if err != nil {

@@ -118,9 +118,16 @@ func normalizeConfig(cfg *config.Config) normalize.Config {
 	return c
 }
 
-func synthConfig(cfg *config.Config) synth.Config {
+func synthConfig(cfg *config.Config) (synth.Config, error) {
 	c := synth.DefaultConfig()
 	s := cfg.Synth
+	if s.Model != "" {
+		m, err := synth.LoadModel(s.Model)
+		if err != nil {
+			return c, err
+		}
+		c.Model = &m
+	}
 	c.Threshold = s.Threshold
 	c.Window = time.Duration(s.Window)
 	c.StaleAfter = time.Duration(s.StaleAfter)
@@ -131,16 +138,11 @@ func synthConfig(cfg *config.Config) synth.Config {
 	c.TimeHalfLife = time.Duration(s.TimeHalfLife)
 	c.ProperWeight = s.ProperWeight
 	c.SlugWeight = s.SlugWeight
-	c.CentroidWeight = s.CentroidWeight
 	c.RecentMembers = s.RecentMembers
 	c.MergePassInterval = time.Duration(s.MergePassInterval)
-	c.MergePassThreshold = s.MergePassThreshold
 	c.MergePassMaxSize = s.MergePassMaxSize
-	c.BigMergeSize = s.BigMergeSize
-	c.BigMergeThreshold = s.BigMergeThreshold
 	c.MinCoherence = s.MinCoherence
-	c.LooseWeight = s.LooseWeight
-	return c
+	return c, nil
 }
 
 // parts holds a connection and the things built on it.
@@ -235,7 +237,11 @@ func (p *parts) addNormalizer(ctx context.Context, g *run.Group) error {
 }
 
 func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
-	w, err := synth.NewWorker(ctx, synthConfig(p.cfg), p.nc, p.js, p.log)
+	sc, err := synthConfig(p.cfg)
+	if err != nil {
+		return err
+	}
+	w, err := synth.NewWorker(ctx, sc, p.nc, p.js, p.log)
 	if err != nil {
 		return err
 	}

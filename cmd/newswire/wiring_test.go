@@ -13,7 +13,11 @@ import (
 // `newswire run` cluster differently from the documented defaults.
 func TestDefaultSynthConfigsAgree(t *testing.T) {
 	cfg := config.Default()
-	got, want := synthConfig(cfg), synth.DefaultConfig()
+	got, err := synthConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := synth.DefaultConfig()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("config.Default gives the synthesizer\n%+v\nsynth.DefaultConfig is\n%+v", got, want)
 	}

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run demo test vet unit fuzz bench build eval clean
+.PHONY: run demo test vet unit fuzz bench build eval train clean
 
 ## run: the pipeline on the embedded server with the default config (real RSS feeds)
 run:
@@ -30,9 +30,14 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -count=1 $(PKGS)
 
-## eval: score story clustering on the bundled labelled stream
+## eval: score story clustering on the bundled labelled dev sets, each in four orders
 eval:
-	$(GO) run ./cmd/newswire eval testdata/replay/uci-news-2014-03.jsonl
+	$(GO) run ./cmd/newswire eval --orders testdata/replay/uci-news-2014-03.jsonl
+	$(GO) run ./cmd/newswire eval --orders testdata/replay/ecbplus-dev.jsonl
+
+## train: fit the join model on the bundled dev sets and write synth/model.json
+train:
+	$(GO) run ./cmd/newswire train --out synth/model.json testdata/replay/uci-news-2014-03.jsonl testdata/replay/ecbplus-dev.jsonl
 
 build:
 	$(GO) build -o newswire ./cmd/newswire

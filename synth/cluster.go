@@ -689,9 +689,10 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		if f[featNoNames] == 0 {
 			f[featNamesMember] = 1
 		}
+		f[featShared] = math.Log1p(float64(len(vec)))
 		f.interact(q.long)
 		if p := c.model.probability(&f); c.collect == nil && c.model.monotone() && p < c.joinThreshold(vec)*(1-1e-9) {
-			f[featMember], f[featNamesMember] = 0, 0
+			f[featMember], f[featNamesMember], f[featShared] = 0, 0, 0
 			found[i].f, found[i].score = f, p
 			continue
 		}
@@ -699,7 +700,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 			c.probe.fill(vec)
 			probing = true
 		}
-		f[featMember], f[featNamesMember] = c.members(s, &q)
+		f[featMember], f[featNamesMember], f[featShared] = c.members(s, &q)
 		f.interact(q.long)
 		found[i].f, found[i].score = f, c.model.probability(&f)
 	}
@@ -781,15 +782,22 @@ func (c *Clusterer) pairFeatures(s *story, q *query, dot float64) features {
 
 // members is the best cosine of the loaded entry with one of s's recent
 // members, and the best cosine of its names with one member's.
-func (c *Clusterer) members(s *story, q *query) (near, names float64) {
+//
+// shared is ln(1 + the terms the entry shares with its nearest member):
+// one rare word in common can make a high cosine between two short
+// texts, and it is weak evidence.
+func (c *Clusterer) members(s *story, q *query) (near, names, shared float64) {
+	most := 0
 	for k := range s.sigs {
 		if s.sigs[k].meets(c.probe.sig) {
-			d, nd := c.probe.dot(s.recent[k])
-			near = max(near, d)
+			d, nd, n := c.probe.dot(s.recent[k])
+			if d > near {
+				near, most = d, n
+			}
 			names = max(names, cosine(nd, q.names, s.rpn[k]))
 		}
 	}
-	return near, names
+	return near, names, math.Log1p(float64(most))
 }
 
 // reach bounds the cosine of an entry with any one member of a story from
@@ -839,7 +847,7 @@ func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time, noTime bool) 
 	q := c.query(vec, at, noTime)
 	f := c.pairFeatures(s, &q, dot)
 	c.probe.fill(vec)
-	f[featMember], f[featNamesMember] = c.members(s, &q)
+	f[featMember], f[featNamesMember], f[featShared] = c.members(s, &q)
 	f.interact(q.long)
 	return c.model.probability(&f)
 }
@@ -1512,7 +1520,9 @@ func (p *probe) fill(vec []term) {
 //
 // names is the same product over the terms that are names or figures in
 // both vectors.
-func (p *probe) dot(m []term) (d, names float64) {
+//
+// shared counts the terms the two have in common.
+func (p *probe) dot(m []term) (d, names float64, shared int) {
 	for _, x := range m {
 		for i := x.h & p.mask; ; i = (i + 1) & p.mask {
 			sl := &p.slots[i]
@@ -1520,6 +1530,7 @@ func (p *probe) dot(m []term) (d, names float64) {
 				break
 			}
 			if sl.h == x.h && sl.t == x.t {
+				shared++
 				d += sl.w * x.w
 				if sl.p && x.p {
 					names += sl.w * x.w
@@ -1528,7 +1539,7 @@ func (p *probe) dot(m []term) (d, names float64) {
 			}
 		}
 	}
-	return d, names
+	return d, names, shared
 }
 
 // signature has one bit set per term of a vector, chosen by the term's

@@ -266,45 +266,6 @@ func TestMergePublishesPointer(t *testing.T) {
 	}
 }
 
-// Two grown stories that one entry links merge at merge_threshold while
-// either is small, and need big_merge_threshold once both are big.
-func TestBigStoriesNeedTheBigMergeThreshold(t *testing.T) {
-	run := func(bigSize int) (a, b string, c *Clusterer) {
-		cfg := DefaultConfig()
-		cfg.MergePassInterval = 0 // only the linked merge is under test
-		cfg.MergeThreshold = 0.05 // two-member centroids of short headlines agree little
-		cfg.BigMergeSize, cfg.BigMergeThreshold = bigSize, 0.99
-		c, err := NewClusterer(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		background(c)
-		a = c.Add(entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0))
-		b = c.Add(entry("e2", "y", "Governor Rossello asks Washington for emergency aid funds", "", 1))
-		if a == b {
-			t.Skip("the two seeds already share a story; nothing to merge")
-		}
-		c.Add(entry("e3", "x2", "Hurricane Maria leaves Puerto Rico power grid in ruins", "", 2))
-		c.Add(entry("e4", "y2", "Rossello asks Washington for emergency aid after the storm", "", 3))
-		c.Add(entry("e5", "z", "Puerto Rico governor Rossello asks Washington for aid after hurricane Maria damages power grid", "", 4))
-		return a, b, c
-	}
-	a, _, c := run(0) // the rule off: the bridge merges the two
-	if s, _ := c.StoryOf("e4"); s != a {
-		t.Fatalf("without the rule e4 is in %s, want the merged story %s", s, a)
-	}
-	_, b, c := run(1) // both stories have 2 members, more than 1
-	if s, _ := c.StoryOf("e4"); s != b {
-		t.Fatalf("with the rule e4 is in %s, want its own story %s", s, b)
-	}
-	if st, _ := c.Snapshot(b); st.Status == wire.StatusMerged {
-		t.Fatalf("story %s merged into %s", b, st.MergedInto)
-	}
-	if err := (Config{BigMergeSize: 5}).Validate(); err == nil {
-		t.Fatal("a big_merge_size without a threshold was accepted")
-	}
-}
-
 func TestDeterministicIDs(t *testing.T) {
 	stream := []wire.Entry{}
 	for i := range 300 {
@@ -346,7 +307,7 @@ func TestMergePassJoinsFragment(t *testing.T) {
 		// A join threshold no rewording clears leaves the merge pass as
 		// the only way the two hurricane reports can meet.
 		cfg.Threshold = 0.95
-		cfg.MergePassInterval, cfg.MergePassThreshold, cfg.MergePassMaxSize = every, 0.3, 10
+		cfg.MergePassInterval, cfg.MergeThreshold, cfg.MergePassMaxSize = every, 0.3, 10
 		c, err := NewClusterer(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -391,7 +352,7 @@ func must(id string, ok bool) string {
 func TestMergePassSkipsForgottenStories(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Threshold = 0.95
-	cfg.MergePassInterval, cfg.MergePassThreshold = time.Minute, 0.3
+	cfg.MergePassInterval, cfg.MergeThreshold = time.Minute, 0.3
 	c, err := NewClusterer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -671,47 +632,4 @@ func looseStory(t *testing.T, cfg Config) (*Clusterer, *story) {
 		}
 	}
 	return c, loose
-}
-
-// TestLooseStoryJoinsOnStrongerEvidence scores one entry against the
-// loose story and a tight one with and without loose_weight: only the
-// loose story's score is scaled, by exactly that weight.
-func TestLooseStoryJoinsOnStrongerEvidence(t *testing.T) {
-	scores := func(weight float64) (loose, tight float64) {
-		cfg := DefaultConfig()
-		cfg.Threshold = 0.95
-		cfg.MergePassInterval = 0
-		cfg.LooseWeight = weight
-		c, ls := looseStory(t, cfg)
-		c.Add(entry("t1", "z", "Kyiv refinery fire burns after drone strike", "", 30))
-		c.Add(entry("t2", "z", "Refinery fire near Kyiv still burning after drone strike", "", 31))
-		ts := c.byEntry["t1"]
-		if ts == ls || c.unmergeable(ts) || !c.unmergeable(ls) {
-			t.Fatal("the stories are not one loose and one tight; the test proves nothing")
-		}
-		if c.byEntry["t2"] != ts {
-			c.merge(ts, c.byEntry["t2"])
-		}
-		// Scored at the usual threshold, so that neither story is
-		// skipped as out of reach.
-		c.cfg.Threshold = DefaultConfig().Threshold
-		e := entry("n", "w", "Drone strike sets Kyiv refinery on fire", "", 32)
-		for _, x := range c.score(c.vector(e), e.PublishedAt, false) {
-			switch x.s {
-			case ls:
-				loose = x.score
-			case ts:
-				tight = x.score
-			}
-		}
-		return loose, tight
-	}
-	l1, t1 := scores(1)
-	l7, t7 := scores(0.7)
-	if l1 == 0 || t1 == 0 {
-		t.Fatalf("scores %v and %v: the entry reached neither story", l1, t1)
-	}
-	if math.Abs(l7-0.7*l1) > 1e-12 || t7 != t1 {
-		t.Fatalf("loose story %v → %v, tight story %v → %v; want only the loose one scaled by 0.7", l1, l7, t1, t7)
-	}
 }

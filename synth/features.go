@@ -24,6 +24,7 @@ const (
 	featLoose                // 1 when the story is loose (see Config.MinCoherence): a topic, not an event
 	featNamesNew             // share of the entry's names (by squared weight) the story never had
 	featHeadNew              // share of the entry's headline terms the story never had
+	featShared               // ln(1 + terms shared with the nearest member)
 	numBase
 	// A headline and a full article give cosines of other scales, and
 	// time and names mean other things in them: the model holds one set
@@ -39,6 +40,7 @@ const (
 var baseNames = [numBase]string{
 	"centroid_cosine", "member_cosine", "names_centroid_cosine", "names_member_cosine",
 	"no_names", "time_gap", "no_time", "story_size", "loose_story", "names_new", "headline_new",
+	"member_shared_terms",
 }
 
 // featureNames are the names of the features in a model file, in order.

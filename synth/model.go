@@ -100,7 +100,8 @@ func (m *Model) blend(t [2]float64, long float64) float64 { return (1-long)*t[0]
 // member features at any length, so that their upper bounds bound it.
 func (m *Model) monotone() bool {
 	return m.w[featMember] >= 0 && m.w[numBase+featMember] >= 0 &&
-		m.w[featNamesMember] >= 0 && m.w[numBase+featNamesMember] >= 0
+		m.w[featNamesMember] >= 0 && m.w[numBase+featNamesMember] >= 0 &&
+		m.w[featShared] >= 0 && m.w[numBase+featShared] >= 0
 }
 
 // Probability is P(join) for f.

@@ -535,7 +535,7 @@ func TestRetiringMergedStoryLeavesMergePassAlone(t *testing.T) {
 	run := func(drop func(w *Worker, id string)) (survivor, other string) {
 		cfg := DefaultConfig()
 		cfg.Threshold = 0.95 // no joins: every report founds a story
-		cfg.MergePassInterval, cfg.MergePassThreshold = time.Minute, 0.05
+		cfg.MergePassInterval, cfg.MergeThreshold = time.Minute, 0.05
 		c, err := NewClusterer(cfg)
 		if err != nil {
 			t.Fatal(err)

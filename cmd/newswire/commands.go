@@ -20,6 +20,7 @@ import (
 	"github.com/newswire/newswire/eval"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -171,6 +172,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	cfgPath := configFlag(fs)
 	out := fs.String("assignments", "", "write one {\"id\":…,\"story\":…} line per item to this file")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	orders := fs.Bool("orders", false, "also run the three interleaved orders and print each, the mean and the worst")
 	file, rest := splitPositional(args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -192,7 +194,11 @@ func cmdEval(ctx context.Context, args []string) error {
 		return err
 	}
 	sc.MaxProvenance = 1 << 20 // eval reads every assignment from the snapshots
-	res, err := eval.Run(ctx, file, eval.Options{Normalize: normalizeConfig(cfg), Synth: sc, Log: log})
+	opts := eval.Options{Normalize: normalizeConfig(cfg), Synth: sc, Log: log}
+	if *orders {
+		return evalOrders(ctx, file, opts)
+	}
+	res, err := eval.Run(ctx, file, opts)
 	if err != nil {
 		return err
 	}
@@ -322,8 +328,91 @@ func splitPositional(args []string) (string, []string) {
 
 func flagTakesValue(f string) bool {
 	switch strings.TrimLeft(f, "-") {
-	case "config", "speed", "limit", "assignments", "last":
+	case "config", "speed", "limit", "assignments", "last", "out", "l2":
 		return true
 	}
 	return false
+}
+
+// evalOrders runs a labelled file through the bus in its own order and
+// the three interleaved orders, and prints each with the mean and worst.
+func evalOrders(ctx context.Context, file string, opts eval.Options) error {
+	items, err := replay.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var sumB, sumP float64
+	worstB, worstP := 1.0, 1.0
+	fmt.Printf("%-6s %8s %8s %8s %8s %8s %8s %6s %6s\n", "order", "BCubedP", "BCubedR", "BCubedF1", "pairP", "pairR", "pairF1", "NMI", "pred")
+	vs := eval.Orders(items)
+	for _, v := range vs {
+		res, err := eval.RunItems(ctx, v.Items, opts)
+		if err != nil {
+			return fmt.Errorf("eval: %s, %s order: %w", file, v.Name, err)
+		}
+		s := res.Scores
+		fmt.Printf("%-6s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %6.3f %6d\n", v.Name, s.BCubedPrecision, s.BCubedRecall, s.BCubedF1,
+			s.PairwisePrecision, s.PairwiseRecall, s.PairwiseF1, s.NMI, s.Predicted)
+		sumB += s.BCubedF1
+		sumP += s.PairwiseF1
+		worstB, worstP = min(worstB, s.BCubedF1), min(worstP, s.PairwiseF1)
+	}
+	n := float64(len(vs))
+	fmt.Printf("mean   BCubed F1 %.4f  pairwise F1 %.4f\nworst  BCubed F1 %.4f  pairwise F1 %.4f\n", sumB/n, sumP/n, worstB, worstP)
+	return nil
+}
+
+func cmdTrain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	out := fs.String("out", "synth/model.json", "where to write the model")
+	l2 := fs.Float64("l2", 1e-3, "ridge penalty on the standardised weights")
+	var files []string
+	rest := args
+	for len(rest) > 0 {
+		var file string
+		file, rest = splitPositional(rest)
+		if file == "" {
+			break
+		}
+		files = append(files, file)
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	files = append(files, fs.Args()...)
+	if len(files) == 0 {
+		return usageError{"train needs one or more labelled FILEs"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	cfg.Log.Level = "warn"
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	sc, err := synthConfig(cfg)
+	if err != nil {
+		return err
+	}
+	m, err := eval.Train(ctx, files, eval.TrainOptions{
+		Normalize: normalizeConfig(cfg), Synth: sc, Fit: synth.FitOptions{L2: *l2},
+		Log: func(msg string, kv ...any) { fmt.Fprintln(os.Stderr, append([]any{"train:", msg}, kv...)...) },
+	})
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	_ = log.Sync()
+	fmt.Printf("wrote %s: %d examples from %s; join thresholds %.2f (short) %.2f (long), merge %.2f / %.2f\n",
+		*out, m.Examples, strings.Join(m.TrainedOn, ", "), m.Join[0], m.Join[1], m.Merge[0], m.Merge[1])
+	return nil
 }

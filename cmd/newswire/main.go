@@ -22,7 +22,9 @@ Usage:
   newswire serve [--config FILE]            HTTP API only
   newswire replay FILE [--speed N] [--config FILE]
                                             publish a replay file as raw items
-  newswire eval FILE [--assignments OUT]    score story clustering on a labelled file
+  newswire eval FILE [--assignments OUT] [--orders]
+                                            score story clustering on a labelled file
+  newswire train FILE... [--out model.json] fit the join model on labelled files (synth.model)
   newswire tail [--config FILE] [--last N]  print the live wire
   newswire config check [FILE]              report every error in a config file
   newswire telegram login [--phone N] [--code-file F] [--password-file F]
@@ -67,6 +69,8 @@ func dispatch(ctx context.Context, args []string) error {
 		return cmdReplay(ctx, rest)
 	case "eval":
 		return cmdEval(ctx, rest)
+	case "train":
+		return cmdTrain(ctx, rest)
 	case "tail":
 		return cmdTail(ctx, rest)
 	case "sources":

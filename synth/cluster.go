@@ -689,7 +689,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		if f[featNoNames] == 0 {
 			f[featNamesMember] = 1
 		}
-		f[featShared] = math.Log1p(float64(len(vec)))
+		f[featShared] = math.Log1p(float64(r.n))
 		f.interact(q.long)
 		if p := c.model.probability(&f); c.collect == nil && c.model.monotone() && p < c.joinThreshold(vec)*(1-1e-9) {
 			f[featMember], f[featNamesMember], f[featShared] = 0, 0, 0
@@ -807,12 +807,18 @@ func (c *Clusterer) members(s *story, q *query) (near, names, shared float64) {
 // Summed over the shared terms, that bounds a member's dot product (lin);
 // so does the length of the entry's part on those terms, by
 // Cauchy–Schwarz (√sq).
-type reach struct{ lin, sq float64 }
+//
+// n counts the shared terms, which bounds the terms a member shares.
+type reach struct {
+	lin, sq float64
+	n       int
+}
 
 func (r *reach) add(w, cw float64) {
 	if cw > 0 {
 		r.lin += w * min(cw, 1)
 		r.sq += w * w
+		r.n++
 	}
 }
 

@@ -31,6 +31,8 @@ func TestZZDebug(t *testing.T) {
 		t.Skip()
 	}
 	cfg := DefaultConfig()
+	fmt.Sscan(os.Getenv("T"), &cfg.Threshold)
+	fmt.Sscan(os.Getenv("M"), &cfg.MergeThreshold)
 	c, _ := NewClusterer(cfg)
 	if os.Getenv("BG") != "" {
 		background(c)

@@ -1,0 +1,273 @@
+package synth
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/wire"
+)
+
+// TestDefaultModelLoads checks the shipped model.json: it parses, names
+// this build's features in this build's order, and its thresholds are
+// probabilities a join can reach.
+func TestDefaultModelLoads(t *testing.T) {
+	m, err := ParseModel(defaultModel)
+	if err != nil {
+		t.Fatalf("the shipped model: %v", err)
+	}
+	if !slices.Equal(m.Features, featureNames[:]) {
+		t.Fatalf("features %q, want %q", m.Features, featureNames)
+	}
+	if len(m.Weights) != numFeatures {
+		t.Fatalf("%d weights for %d features", len(m.Weights), numFeatures)
+	}
+	for i, w := range m.Weights {
+		if m.w[i] != w || math.IsNaN(w) || math.IsInf(w, 0) {
+			t.Errorf("weight %d (%s): %v in the file, %v in use", i, featureNames[i], w, m.w[i])
+		}
+	}
+	for name, th := range map[string][2]float64{"join_threshold": m.Join, "merge_threshold": m.Merge} {
+		for k, v := range th {
+			if !(v > 0 && v <= 1) {
+				t.Errorf("%s[%d] = %v, want within (0, 1]", name, k, v)
+			}
+		}
+	}
+	if math.IsNaN(m.Bias) || math.IsInf(m.Bias, 0) {
+		t.Errorf("bias %v", m.Bias)
+	}
+	d := DefaultModel() // must not panic
+	if d.Bias != m.Bias || !slices.Equal(d.Weights, m.Weights) {
+		t.Error("DefaultModel differs from the parsed model.json")
+	}
+	// The features must have distinct names: a file is checked by them.
+	seen := map[string]bool{}
+	for _, n := range featureNames {
+		if seen[n] {
+			t.Errorf("feature name %q used twice", n)
+		}
+		seen[n] = true
+	}
+}
+
+// modelJSON is the shipped model as a generic JSON object, for editing.
+func modelJSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(defaultModel, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestParseModelRefusesOtherFeatures: a model file made for another set
+// of features, or with unusable numbers, is refused with ErrModel rather
+// than misread.
+func TestParseModelRefusesOtherFeatures(t *testing.T) {
+	edits := map[string]func(m map[string]any){
+		"a feature renamed": func(m map[string]any) {
+			m["features"].([]any)[1] = "short.member_cosine_v0"
+		},
+		"two features swapped": func(m map[string]any) {
+			f := m["features"].([]any)
+			f[0], f[1] = f[1], f[0]
+		},
+		"a feature and its weight missing": func(m map[string]any) {
+			f, w := m["features"].([]any), m["weights"].([]any)
+			m["features"], m["weights"] = f[:len(f)-1], w[:len(w)-1]
+		},
+		"a feature too many": func(m map[string]any) {
+			m["features"] = append(m["features"].([]any), "short.extra")
+			m["weights"] = append(m["weights"].([]any), 0.5)
+		},
+		"a weight missing": func(m map[string]any) {
+			w := m["weights"].([]any)
+			m["weights"] = w[:len(w)-1]
+		},
+		"no features": func(m map[string]any) {
+			delete(m, "features")
+			delete(m, "weights")
+		},
+		"a join threshold of zero": func(m map[string]any) {
+			m["join_threshold"] = []any{0, 0.5}
+		},
+		"a merge threshold over one": func(m map[string]any) {
+			m["merge_threshold"] = []any{0.5, 1.5}
+		},
+		"no thresholds": func(m map[string]any) {
+			delete(m, "join_threshold")
+			delete(m, "merge_threshold")
+		},
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			m := modelJSON(t)
+			edit(m)
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseModel(b); !errors.Is(err, ErrModel) {
+				t.Fatalf("ParseModel: %v, want an ErrModel", err)
+			}
+		})
+	}
+	if _, err := ParseModel([]byte(`{"features": [`)); !errors.Is(err, ErrModel) {
+		t.Fatalf("malformed JSON: %v, want an ErrModel", err)
+	}
+	// The edits above start from a file that parses.
+	b, err := json.Marshal(modelJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseModel(b); err != nil {
+		t.Fatalf("the unedited model: %v", err)
+	}
+}
+
+// TestFitSeparatesSyntheticExamples fits a model to examples whose joins
+// have high cosines and small time gaps and whose others do not: the
+// weights must point the right way, the fitted model must classify the
+// examples it saw, and it must survive a round trip through a file.
+func TestFitSeparatesSyntheticExamples(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	example := func(join bool, long float64) Example {
+		var f features
+		if join {
+			f[featCentroid], f[featMember], f[featGap] = u(0.35, 0.9), u(0.4, 1), u(0, 1.5)
+		} else {
+			f[featCentroid], f[featMember], f[featGap] = u(0, 0.4), u(0, 0.45), u(0.5, 8)
+		}
+		f[featSize] = math.Log1p(float64(1 + rng.IntN(20)))
+		f.interact(long)
+		return Example{X: f, Join: join}
+	}
+	// Two sets of other sizes and lengths of text, as headline and
+	// full-text streams are; both hold more non-joins than joins.
+	var short, long []Example
+	for i := range 600 {
+		short = append(short, example(i%4 == 0, 0))
+	}
+	for i := range 200 {
+		long = append(long, example(i%3 == 0, 0.5+0.5*rng.Float64()))
+	}
+	m, err := Fit([][]Example{short, long}, FitOptions{L2: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Examples != len(short)+len(long) || !slices.Equal(m.Features, featureNames[:]) {
+		t.Fatalf("fitted model: %d examples, features %q", m.Examples, m.Features)
+	}
+	for _, c := range []struct {
+		feat int
+		sign float64
+	}{
+		{featCentroid, 1}, {featMember, 1}, {featGap, -1},
+		{numBase + featCentroid, 1}, {numBase + featMember, 1}, {numBase + featGap, -1},
+	} {
+		if w := m.Weights[c.feat]; w*c.sign <= 0 {
+			t.Errorf("weight of %s is %v, want its sign %v", featureNames[c.feat], w, c.sign)
+		}
+	}
+	for _, set := range [][]Example{short, long} {
+		wrong := 0
+		for i := range set {
+			if (m.probability(&set[i].X) >= 0.5) != set[i].Join {
+				wrong++
+			}
+		}
+		if wrong > len(set)/20 {
+			t.Errorf("%d of %d training examples misclassified", wrong, len(set))
+		}
+	}
+	// A fitted model with thresholds is a model file.
+	m.Join, m.Merge = [2]float64{0.5, 0.5}, [2]float64{0.4, 0.6}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseModel(b)
+	if err != nil {
+		t.Fatalf("the fitted model does not parse back: %v", err)
+	}
+	for i := range short {
+		if p, q := m.probability(&short[i].X), back.probability(&short[i].X); p != q {
+			t.Fatalf("example %d: probability %v, %v after the round trip", i, p, q)
+		}
+	}
+	if _, err := Fit(nil, FitOptions{}); !errors.Is(err, ErrModel) {
+		t.Errorf("Fit with no examples: %v, want an ErrModel", err)
+	}
+}
+
+// TestReplacedTimeSaysNothing: an entry whose published time the
+// normalizer could not use carries its observed time instead, which
+// many entries of one poll share. Its time gap must not count: the no_time
+// feature is set and the gap is zero, however far the time is from the
+// story's. An entry with its own time gets the gap.
+func TestReplacedTimeSaysNothing(t *testing.T) {
+	features := func(flags ...string) features {
+		t.Helper()
+		first := entry("e1", "x", "Dam breach floods villages in northern Kenya", "", 0)
+		// Twelve hours later: two half-lives away from the story.
+		late := entry("e2", "y", "Kenya dam bursts near Mai Mahiu, villages flooded", "", 12*60)
+		late.Flags = flags
+		ex, err := Examples(DefaultConfig(), []wire.Entry{first, late}, []string{"dam", "dam"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ex) != 1 || !ex[0].Join {
+			t.Fatalf("%d examples, want the one of the dam story: %+v", len(ex), ex)
+		}
+		if ex[0].X[featLong] != 0 {
+			t.Fatalf("a headline counts as long text (%v); the short features are read below", ex[0].X[featLong])
+		}
+		return ex[0].X
+	}
+	own := features()
+	if own[featNoTime] != 0 || own[featGap] < 1.9 {
+		t.Fatalf("with its own time: no_time %v, time_gap %v; want 0 and 2 half-lives", own[featNoTime], own[featGap])
+	}
+	for _, flag := range []string{normalize.FlagNoTime, normalize.FlagBadTime, normalize.FlagFutureTime, normalize.FlagAncientTime} {
+		f := features(normalize.FlagLangDetected, flag)
+		if f[featNoTime] != 1 || f[featGap] != 0 {
+			t.Errorf("flagged %s: no_time %v, time_gap %v; want 1 and 0", flag, f[featNoTime], f[featGap])
+		}
+		if f[featCentroid] != own[featCentroid] {
+			t.Errorf("flagged %s: the centroid cosine changed, %v → %v", flag, own[featCentroid], f[featCentroid])
+		}
+	}
+	if f := features(normalize.FlagLangDetected, normalize.FlagTextTruncated); f[featNoTime] != 0 || f[featGap] != own[featGap] {
+		t.Errorf("flags about other things: no_time %v, time_gap %v; want 0 and %v", f[featNoTime], f[featGap], own[featGap])
+	}
+}
+
+// TestTimeFlagsMatchNormalize keeps synth's copies of the normalizer's
+// time flags in step with the normalizer's.
+func TestTimeFlagsMatchNormalize(t *testing.T) {
+	pairs := []struct{ synth, normalize string }{
+		{flagFutureTime, normalize.FlagFutureTime},
+		{flagAncientTime, normalize.FlagAncientTime},
+		{flagNoTime, normalize.FlagNoTime},
+		{flagBadTime, normalize.FlagBadTime},
+	}
+	for _, p := range pairs {
+		if p.synth != p.normalize {
+			t.Errorf("synth's flag %q, the normalizer's %q", p.synth, p.normalize)
+		}
+		if !timeReplaced(p.normalize) {
+			t.Errorf("%q does not mark a replaced time", p.normalize)
+		}
+	}
+	for _, f := range []string{normalize.FlagLangDetected, normalize.FlagTextTruncated, ""} {
+		if timeReplaced(f) {
+			t.Errorf("%q marks a replaced time", f)
+		}
+	}
+}

@@ -456,7 +456,7 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 	if len(cands) > 0 && cands[0].score >= c.joinThreshold(vec) {
 		best := cands[0].s
 		c.join(best, e, vec, independent)
-		c.mergeLinked(best, cands[1:])
+		c.mergeLinked(best, cands[1:], c.joinThreshold(vec))
 		for best.mergedInto != "" {
 			best = c.stories[best.mergedInto]
 		}
@@ -941,12 +941,13 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 }
 
 // mergeLinked merges into one story the stories that an entry just
-// joined to s was also similar enough to join, when their centroids agree
-// too: two threads that the wire has shown to be one event. The older
-// story survives; the other publishes a final snapshot pointing to it.
-func (c *Clusterer) mergeLinked(s *story, others []candidate) {
+// joined to s was also probable enough to join, when their members agree
+// (see agree): two threads that the wire has shown to be one event. The
+// older story survives; the other publishes a final snapshot pointing to
+// it. need is the entry's join threshold.
+func (c *Clusterer) mergeLinked(s *story, others []candidate, need float64) {
 	for _, o := range others {
-		if o.score < c.joinThreshold(c.qvec) {
+		if o.score < need {
 			break
 		}
 		if !o.s.active || o.s == s || o.s.mergedInto != "" {
@@ -1330,9 +1331,9 @@ func (c *Clusterer) Survivor(id string) string {
 	return id
 }
 
-// mergePass merges each story that changed since the last pass into the
-// active story whose centroid is most like its own, when they agree at
-// MergePassThreshold after the time discount. A join decides on one entry
+// mergePass merges each small story that changed since the last pass
+// with the active story whose centroid is most like its own, when their
+// members agree (see agree). A join decides on one entry
 // as it arrives, before later reports show two threads are one event;
 // the pass revisits that decision for the few stories the last entries
 // touched, so its cost stays bounded by the stories one MergePassInterval changes.

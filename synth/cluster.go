@@ -690,9 +690,11 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 			f[featNamesMember] = 1
 		}
 		f[featShared] = math.Log1p(float64(r.n))
-		f.interact(q.long)
-		if p := c.model.probability(&f); c.collect == nil && c.model.monotone() && p < c.joinThreshold(vec)*(1-1e-9) {
+		bound := f
+		bound.interact(q.long)
+		if p := c.model.probability(&bound); c.collect == nil && c.model.monotone() && p < c.joinThreshold(vec)*(1-1e-9) {
 			f[featMember], f[featNamesMember], f[featShared] = 0, 0, 0
+			f.interact(q.long)
 			found[i].f, found[i].score = f, p
 			continue
 		}

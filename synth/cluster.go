@@ -860,20 +860,6 @@ func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time, noTime bool) 
 	return c.model.probability(&f)
 }
 
-// timeFactor discounts a story by how far at lies outside its time span:
-// news about one event comes in bursts, so the older a story's last
-// report, the more alike a new entry must be to join it.
-func (c *Clusterer) timeFactor(s *story, at time.Time) float64 {
-	var gap time.Duration
-	switch {
-	case at.After(s.last):
-		gap = at.Sub(s.last)
-	case at.Before(s.first):
-		gap = s.first.Sub(at)
-	}
-	return math.Exp2(-float64(gap) / float64(c.cfg.TimeHalfLife))
-}
-
 // join adds e to s; a vector, when given, moves the story's centroid and
 // becomes one of its recent members.
 func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {

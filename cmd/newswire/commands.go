@@ -180,16 +180,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	if file == "" {
 		return usageError{"eval needs a labelled FILE"}
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	cfg.Log.Level = "warn"
-	log, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	sc, err := synthConfig(cfg)
+	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -384,16 +375,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 	if len(files) == 0 {
 		return usageError{"train needs one or more labelled FILEs"}
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	cfg.Log.Level = "warn"
-	log, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	sc, err := synthConfig(cfg)
+	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -415,4 +397,23 @@ func cmdTrain(ctx context.Context, args []string) error {
 	fmt.Printf("wrote %s: %d examples from %s; join thresholds %.2f (short) %.2f (long), merge %.2f / %.2f\n",
 		*out, m.Examples, strings.Join(m.TrainedOn, ", "), m.Join[0], m.Join[1], m.Merge[0], m.Merge[1])
 	return nil
+}
+
+// labelledSetup loads what eval and train share: the config, a logger
+// quiet below warnings, and the synthesizer's config with its model.
+func labelledSetup(path string) (*config.Config, *zap.Logger, synth.Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, synth.Config{}, err
+	}
+	cfg.Log.Level = "warn"
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return nil, nil, synth.Config{}, err
+	}
+	sc, err := synthConfig(cfg)
+	if err != nil {
+		return nil, nil, synth.Config{}, err
+	}
+	return cfg, log, sc, nil
 }

@@ -396,15 +396,21 @@ func TestRunStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(ctxT(t))
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Stats()["reuters-web"].Published < 4 && time.Now().Before(deadline) {
+	// The state with the next poll is saved after the items are
+	// published: wait for it, not for the count, or a loaded machine
+	// cancels in between.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.Stats()["reuters-web"].Published >= 4 && !e.state(t, c, "reuters-web").NextPoll.IsZero() {
+			break
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if st := e.state(t, c, "reuters-web"); st.NextPoll.IsZero() {
-		t.Errorf("next poll not recorded: %+v", st)
+	if st := e.state(t, c, "reuters-web"); st.NextPoll.IsZero() || st.Published < 4 {
+		t.Errorf("poll not finished and recorded: %+v", st)
 	}
 }

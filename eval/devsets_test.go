@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/newswire/newswire/ingest/replay"
-	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/synth"
 )
 
@@ -31,20 +30,8 @@ var (
 var devFiles = []string{"../testdata/replay/uci-news-2014-03.jsonl", "../testdata/replay/ecbplus-dev.jsonl"}
 
 func devStream(ctx context.Context, path string, v Variant) (*Stream, error) {
-	file := filepath.Join(*devCache, variantFile(path, v))
-	if b, err := os.ReadFile(file); err == nil {
-		var st Stream
-		return &st, json.Unmarshal(b, &st)
-	}
-	st, err := Normalized(ctx, v.Items, normalize.DefaultConfig(), nil)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	return st, os.WriteFile(file, b, 0o644)
+	name := strings.TrimSuffix(filepath.Base(path), ".jsonl") + "-" + v.Name + ".json"
+	return cachedNormalized(ctx, filepath.Join(*devCache, name), v.Items)
 }
 
 func TestDevSets(t *testing.T) {

@@ -1,10 +1,7 @@
 package eval
 
 import (
-	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -15,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mmcdole/gofeed"
+	"github.com/newswire/newswire/ingest/rss"
 
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
@@ -293,7 +290,12 @@ type feedItem struct {
 }
 
 // readFeedItems parses every feed the labels list, in the order listed
-// (the order of capture), with the parser the RSS collector uses.
+// (the order of capture), into the raw items the RSS collector would
+// publish (rss.Items). Each item counts as observed when it was published
+// (a collector polling every few minutes sees it then), but never after
+// the capture: the synthesizer's clock runs on observed time, and a whole
+// capture observed at one instant would keep every story of three days
+// equally fresh.
 func readFeedItems(t *testing.T, dir string, labels *feedLabels) []feedItem {
 	t.Helper()
 	var out []feedItem
@@ -302,77 +304,23 @@ func readFeedItems(t *testing.T, dir string, labels *feedLabels) []feedItem {
 		if err != nil {
 			t.Fatal(err)
 		}
-		feed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
+		raws, err := rss.Items(rss.Feed{ID: f.Source, Code: f.Code, Name: f.Publisher}, body, f.Observed)
 		if err != nil {
 			t.Fatalf("%s: %v", f.File, err)
 		}
-		for _, it := range feed.Items {
-			if it == nil {
-				continue
+		for _, raw := range raws {
+			if at, err := normalize.ParseTime(cmp.Or(raw.Published, raw.Updated)); err == nil && at.Before(f.Observed) {
+				raw.ObservedAt = at
 			}
-			id := feedIdentity(it)
-			raw := feedRaw(f.Source, feed, it, f.Observed)
-			raw.NativeID = id
 			out = append(out, feedItem{
-				ref:       f.File + "#" + id,
-				unit:      f.Publisher + "\x00" + id,
+				ref:       f.File + "#" + raw.NativeID,
+				unit:      f.Publisher + "\x00" + raw.NativeID,
 				publisher: f.Publisher,
 				raw:       raw,
 			})
 		}
 	}
 	return out
-}
-
-// feedIdentity is the RSS collector's item identity: the GUID, else the
-// link, else a hash of what the item says.
-func feedIdentity(it *gofeed.Item) string {
-	if g := strings.TrimSpace(it.GUID); g != "" {
-		return g
-	}
-	if l := strings.TrimSpace(it.Link); l != "" {
-		return l
-	}
-	sum := sha256.Sum256([]byte(it.Title + "\x00" + it.Content + "\x00" + it.Description))
-	return "sha256:" + hex.EncodeToString(sum[:16])
-}
-
-// feedRaw maps a feed item to a raw item as the RSS collector does. The
-// item counts as observed when it was published (a collector polling every
-// few minutes sees it then), but never after the capture: the synthesizer's
-// clock runs on observed time, and a whole capture observed at one instant
-// would keep every story of three days equally fresh.
-func feedRaw(source string, feed *gofeed.Feed, it *gofeed.Item, captured time.Time) wire.RawItem {
-	raw := wire.RawItem{
-		Kind:       "rss",
-		Source:     source,
-		SourceName: feed.Title,
-		URL:        strings.TrimSpace(it.Link),
-		Title:      it.Title,
-		Body:       it.Content,
-		BodyFormat: wire.FormatHTML,
-		Published:  it.Published,
-		Updated:    it.Updated,
-		ObservedAt: captured,
-		Lang:       feed.Language,
-		Categories: it.Categories,
-	}
-	if raw.Body == "" {
-		raw.Body = it.Description
-	}
-	if it.DublinCoreExt != nil && len(it.DublinCoreExt.Language) > 0 && it.DublinCoreExt.Language[0] != "" {
-		raw.Lang = it.DublinCoreExt.Language[0]
-	}
-	for _, a := range it.Authors {
-		if a != nil && a.Name != "" {
-			raw.Author = a.Name
-			break
-		}
-	}
-	if at, err := normalize.ParseTime(cmp.Or(it.Published, it.Updated)); err == nil && at.Before(captured) {
-		raw.ObservedAt = at
-	}
-	return raw
 }
 
 // eventOf gives every item's unit its event: the labelled one, else one

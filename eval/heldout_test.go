@@ -191,12 +191,20 @@ func cachedStream(ctx context.Context, v variant) (*Stream, error) {
 	path := ""
 	if *cache != "" {
 		path = filepath.Join(*cache, strings.ReplaceAll(v.name, " ", "-")+".json")
+	}
+	return cachedNormalized(ctx, path, v.items)
+}
+
+// cachedNormalized reads the normalized stream of items from path, or
+// normalizes them and writes it there (path "" keeps nothing).
+func cachedNormalized(ctx context.Context, path string, items []replay.Item) (*Stream, error) {
+	if path != "" {
 		if b, err := os.ReadFile(path); err == nil {
 			var st Stream
 			return &st, json.Unmarshal(b, &st)
 		}
 	}
-	st, err := Normalized(ctx, v.items, normalize.DefaultConfig(), nil)
+	st, err := Normalized(ctx, items, normalize.DefaultConfig(), nil)
 	if err != nil || path == "" {
 		return st, err
 	}

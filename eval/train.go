@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/normalize"
@@ -132,16 +131,12 @@ func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log
 			for _, mg := range mergeGrid {
 				c := cfg
 				c.Threshold, c.MergeThreshold = j, mg
-				var sum float64
-				for _, st := range sts {
-					s, err := st.Cluster(c)
-					if err != nil {
-						return fmt.Errorf("eval: train: %w", err)
-					}
-					sum += (s.BCubedF1 + s.PairwiseF1) / 2
+				f, err := meanF1(sts, c)
+				if err != nil {
+					return err
 				}
 				v := score[pair{j, mg}]
-				v[kind] += sum / float64(len(sts))
+				v[kind] += f
 				score[pair{j, mg}] = v
 			}
 		}
@@ -177,15 +172,11 @@ func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log
 		c.Threshold, c.MergeThreshold = 0, 0
 		var sum float64
 		for _, sts := range streams {
-			var f float64
-			for _, st := range sts {
-				s, err := st.Cluster(c)
-				if err != nil {
-					return 0, fmt.Errorf("eval: train: %w", err)
-				}
-				f += (s.BCubedF1 + s.PairwiseF1) / 2
+			f, err := meanF1(sts, c)
+			if err != nil {
+				return 0, err
 			}
-			sum += f / float64(len(sts))
+			sum += f
 		}
 		return sum, nil
 	}
@@ -222,7 +213,16 @@ func (opt TrainOptions) stream(ctx context.Context, path string, v Variant) (*St
 	return Normalized(ctx, v.Items, opt.Normalize, nil)
 }
 
-// variantFile names a cached stream.
-func variantFile(path string, v Variant) string {
-	return strings.TrimSuffix(filepath.Base(path), ".jsonl") + "-" + v.Name + ".json"
+// meanF1 is the mean over the orders of one file of (BCubed F1 +
+// pairwise F1) / 2, clustered with cfg: what training maximises.
+func meanF1(sts []*Stream, cfg synth.Config) (float64, error) {
+	var sum float64
+	for _, st := range sts {
+		s, err := st.Cluster(cfg)
+		if err != nil {
+			return 0, fmt.Errorf("eval: train: %w", err)
+		}
+		sum += (s.BCubedF1 + s.PairwiseF1) / 2
+	}
+	return sum / float64(len(sts)), nil
 }

@@ -192,9 +192,8 @@ type Clusterer struct {
 	passes  uint64
 	pick    []int32
 	found   []candidate
-	// model decides joins; qvec is the vector being placed.
+	// model decides joins.
 	model Model
-	qvec  []term
 	// collect, when set, receives the training examples (see Examples),
 	// and byLabel the active story of each gold label.
 	collect *[]Example
@@ -610,11 +609,9 @@ const maxPostings = 128
 
 // score finds the active stories sharing a term with vec through the
 // index, keeps the Candidates with the largest partial centroid overlap,
-// and scores those fully: centroid cosine blended with the best cosine
-// against a recent member, discounted by the time between the entry and
-// the story. The result is sorted best first, ties to the older story.
+// and gives those their join probability (see features and Model). The
+// result is sorted best first, ties to the older story.
 func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
-	c.qvec = vec
 	// Scratch fields on the stories, stamped with an epoch, accumulate the
 	// overlap: cheaper than a map on the hottest loop.
 	c.epoch++
@@ -673,6 +670,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		}
 	}
 	q := c.query(vec, at, noTime)
+	need := c.joinThreshold(vec) * (1 - 1e-9)
 	probing := false
 	for i := range found {
 		s := found[i].s
@@ -692,7 +690,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		f[featShared] = math.Log1p(float64(r.n))
 		bound := f
 		bound.interact(q.long)
-		if p := c.model.probability(&bound); c.collect == nil && c.model.monotone() && p < c.joinThreshold(vec)*(1-1e-9) {
+		if p := c.model.probability(&bound); c.collect == nil && c.model.monotone() && p < need {
 			f[featMember], f[featNamesMember], f[featShared] = 0, 0, 0
 			f.interact(q.long)
 			found[i].f, found[i].score = f, p
@@ -721,6 +719,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 
 // query is what the features need to know of the entry being placed.
 type query struct {
+	vec    []term
 	at     time.Time
 	noTime bool
 	names  float64 // length of the vector's names part
@@ -728,7 +727,7 @@ type query struct {
 }
 
 func (c *Clusterer) query(vec []term, at time.Time, noTime bool) query {
-	return query{at: at, noTime: noTime, names: namesNorm(vec), long: longness(len(vec))}
+	return query{vec: vec, at: at, noTime: noTime, names: namesNorm(vec), long: longness(len(vec))}
 }
 
 // pairFeatures fills every feature of (entry, s) but the member ones,
@@ -739,7 +738,7 @@ func (c *Clusterer) pairFeatures(s *story, q *query, dot float64) features {
 	// What the entry names, and what its headline says, that the story
 	// never did: a new name in the headline is most often another event.
 	var nd, namesAll, namesNew, headAll, headNew float64
-	for _, x := range c.qvec {
+	for _, x := range q.vec {
 		if !x.p && !x.hd {
 			continue
 		}
@@ -776,7 +775,7 @@ func (c *Clusterer) pairFeatures(s *story, q *query, dot float64) features {
 		f[featGap] = gapFeature(s, q.at, c.cfg.TimeHalfLife)
 	}
 	f[featSize] = math.Log1p(float64(s.reports))
-	if c.unmergeable(s) {
+	if c.loose(s) {
 		f[featLoose] = 1
 	}
 	return f
@@ -839,9 +838,9 @@ func (s *story) coherence() float64 {
 	return (s.norm2 - n) / (n * (n - 1))
 }
 
-// unmergeable reports whether s is too loose to merge at all, and to be
-// a topic rather than an event (see Config.MinCoherence).
-func (c *Clusterer) unmergeable(s *story) bool {
+// loose reports whether s is a topic rather than an event (see
+// Config.MinCoherence).
+func (c *Clusterer) loose(s *story) bool {
 	return c.cfg.MinCoherence > 0 && s.reports >= coherenceReports && s.coherence() < c.cfg.MinCoherence
 }
 
@@ -851,7 +850,6 @@ func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time, noTime bool) 
 	for _, x := range vec {
 		dot += x.w * s.weight(x.h, x.t)
 	}
-	c.qvec = vec
 	q := c.query(vec, at, noTime)
 	f := c.pairFeatures(s, &q, dot)
 	c.probe.fill(vec)

@@ -709,7 +709,6 @@ func TestLooseStoryIsAFeature(t *testing.T) {
 			t.Fatalf("the refinery story has %d reports; the test proves nothing", ts.reports)
 		}
 		vec := c.vector(entry("n", "w", "Kyiv refinery fire", "", 45))
-		c.qvec = vec
 		q := c.query(vec, t0.Add(45*time.Minute), false)
 		return c.pairFeatures(ls, &q, 0)[featLoose], c.pairFeatures(ts, &q, 0)[featLoose]
 	}

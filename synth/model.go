@@ -104,7 +104,7 @@ func (m *Model) monotone() bool {
 		m.w[featShared] >= 0 && m.w[numBase+featShared] >= 0
 }
 
-// Probability is P(join) for f.
+// probability is P(join) for f.
 func (m *Model) probability(f *features) float64 { return sigmoid(m.logit(f)) }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

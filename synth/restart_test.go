@@ -3,9 +3,7 @@ package synth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -386,7 +384,7 @@ func TestRestartsOnTheBusKeepIDsAndAssignments(t *testing.T) {
 		t.Errorf("the last worker holds %d stories of the %d ever made: stale ones were not forgotten", held, len(c.stories))
 	}
 
-	log := readSnapshots(t, srv.JS)
+	log := readStoryLog(t, srv.JS)
 	for _, e := range es {
 		if got, want := log.of[e.ID], ref.final[e.ID]; got != want {
 			t.Errorf("entry %s: published in story %q, uninterrupted %q", e.ID, got, want)
@@ -437,52 +435,6 @@ func checkOneStory(t *testing.T, id string, snaps []wire.Story) {
 		}
 		held = now
 	}
-}
-
-type snapshotLog struct {
-	snaps map[string][]wire.Story // story id → every snapshot, in stream order
-	of    map[string]string       // entry → story, by the last snapshots of stories not merged away
-}
-
-func readSnapshots(t testing.TB, js jetstream.JetStream) snapshotLog {
-	t.Helper()
-	ctx := context.Background()
-	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.SubjectStoryAll}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := snapshotLog{snaps: map[string][]wire.Story{}, of: map[string]string{}}
-	for {
-		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			var st wire.Story
-			if err := json.Unmarshal(m.Data(), &st); err != nil {
-				t.Fatal(err)
-			}
-			l.snaps[st.ID] = append(l.snaps[st.ID], st)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
-			t.Fatal(err)
-		}
-		if got == 0 {
-			break
-		}
-	}
-	for id, snaps := range l.snaps {
-		st := snaps[len(snaps)-1]
-		if st.MergedInto != "" {
-			continue
-		}
-		for _, r := range st.Provenance {
-			l.of[r.EntryID] = id
-		}
-	}
-	return l
 }
 
 // publishEntriesAsync publishes entries with their PubAcks awaited

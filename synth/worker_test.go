@@ -71,9 +71,10 @@ func reference(t testing.TB, es []wire.Entry) map[string]string {
 }
 
 type storyLog struct {
-	last     map[string]wire.Story // story id → last snapshot
-	versions map[string][]int64    // every version published, in stream order
-	of       map[string]string     // entry → story, merges followed
+	snaps    map[string][]wire.Story // story id → every snapshot, in stream order
+	last     map[string]wire.Story   // story id → last snapshot
+	versions map[string][]int64      // every version published, in stream order
+	of       map[string]string       // entry → story, merges followed
 }
 
 // readStoryLog reads every snapshot in WIRE_STORY.
@@ -84,7 +85,7 @@ func readStoryLog(t testing.TB, js jetstream.JetStream) storyLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := storyLog{last: map[string]wire.Story{}, versions: map[string][]int64{}, of: map[string]string{}}
+	l := storyLog{snaps: map[string][]wire.Story{}, last: map[string]wire.Story{}, versions: map[string][]int64{}, of: map[string]string{}}
 	for {
 		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
 		if err != nil {
@@ -97,6 +98,7 @@ func readStoryLog(t testing.TB, js jetstream.JetStream) storyLog {
 			if err := json.Unmarshal(m.Data(), &st); err != nil {
 				t.Fatal(err)
 			}
+			l.snaps[st.ID] = append(l.snaps[st.ID], st)
 			l.last[st.ID] = st
 			l.versions[st.ID] = append(l.versions[st.ID], st.Version)
 		}
@@ -139,22 +141,9 @@ func checkLog(t *testing.T, l storyLog, want map[string]string) {
 
 func startWorker(t *testing.T, srv *bustest.Server) (*Worker, func()) {
 	t.Helper()
-	nc, js := srv.Connect(t)
 	cfg := DefaultConfig()
 	cfg.SnapshotInterval = 20 * time.Millisecond
-	w, err := NewWorker(context.Background(), cfg, nc, js, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	return w, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}
+	return startWorkerWith(t, srv, cfg)
 }
 
 // waitAcked waits until the synth consumer has acknowledged n entries.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,28 @@ func TestDuplicateGUIDs(t *testing.T) {
 	r.pollFeed(0)
 	if again, _ := rawItems(t, r.srv.JS); len(again) != 2 {
 		t.Fatalf("re-poll published %d more", len(again)-2)
+	}
+}
+
+// Items gives the raw items the collector publishes for a feed body,
+// oldest first, with identities and the feed's own facts.
+func TestItemsMapsABodyAsTheCollectorDoes(t *testing.T) {
+	at := time.Date(2024, 6, 11, 12, 0, 0, 0, time.UTC)
+	raws, err := Items(Feed{ID: "ex-world", Code: "EXW"}, readTestdata(t, "rss2.xml"), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range raws {
+		ids = append(ids, r.NativeID)
+		if r.Kind != Kind || r.Source != "ex-world" || r.SourceCode != "EXW" || !r.ObservedAt.Equal(at) {
+			t.Errorf("item %s: kind %q source %q code %q observed %v", r.NativeID, r.Kind, r.Source, r.SourceCode, r.ObservedAt)
+		}
+	}
+	if want := []string{"ex-world-100001", "ex-world-100002", "ex-world-100003"}; !slices.Equal(ids, want) {
+		t.Errorf("identities %v, want %v", ids, want)
+	}
+	if _, err := Items(Feed{ID: "x"}, []byte("<html>not a feed</html>"), at); err == nil {
+		t.Error("a page that is no feed gave no error")
 	}
 }

@@ -86,6 +86,24 @@ func (d *document) setLink(rel, href string) {
 	}
 }
 
+// Items parses a UTF-8 feed body as the collector does and returns its
+// items as the raw items the collector would publish, oldest first, each
+// with its identity as NativeID and observed at observed. It is for
+// tools and tests that run captured feeds through the pipeline without
+// polling them; the collector itself also keeps a seen-window and state.
+func Items(f Feed, body []byte, observed time.Time) ([]wire.RawItem, error) {
+	d, err := parseDocument(body)
+	if err != nil {
+		return nil, err
+	}
+	cands := candidates(f, d, observed)
+	out := make([]wire.RawItem, len(cands))
+	for i, c := range cands {
+		out[i] = c.raw
+	}
+	return out, nil
+}
+
 // candidate is a feed item with its identity.
 type candidate struct {
 	raw wire.RawItem

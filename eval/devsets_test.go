@@ -24,6 +24,7 @@ var (
 	devCache = flag.String("dev", "", "directory for the dev sets' normalized streams; runs TestDevSets")
 	trainOut = flag.String("train", "", "fit the model on the dev sets first and write it here")
 	showMix  = flag.Bool("show", false, "print the predicted stories that mix gold stories (file order)")
+	rounds   = flag.Int("rounds", 0, "training rounds on the model's own decisions")
 	trainOn  = flag.String("train-on", "", "comma-separated indexes of the dev files to fit on (default all)")
 )
 
@@ -55,7 +56,7 @@ func TestDevSets(t *testing.T) {
 					files = append(files, devFiles[n])
 				}
 			}
-			m, err := Train(ctx, files, TrainOptions{Synth: cfg, Fit: synth.FitOptions{L2: 1e-3}, Stream: devStream, Log: func(msg string, kv ...any) { t.Log(append([]any{msg}, kv...)...) }})
+			m, err := Train(ctx, files, TrainOptions{Synth: cfg, Rounds: *rounds, Fit: synth.FitOptions{L2: 1e-3}, Stream: devStream, Log: func(msg string, kv ...any) { t.Log(append([]any{msg}, kv...)...) }})
 			if err != nil {
 				t.Fatal(err)
 			}

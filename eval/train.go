@@ -50,6 +50,10 @@ type TrainOptions struct {
 	// Stream returns the normalized stream of one order of one file; nil
 	// normalizes it on a throwaway bus (Normalized). Sweeps pass a cache.
 	Stream func(ctx context.Context, file string, v Variant) (*Stream, error)
+	// Rounds is how many times the fitted model clusters the files itself
+	// and is fitted again with the candidates it met added
+	// (synth.PolicyExamples); 0 fits on the gold-following clusterer only.
+	Rounds int
 	// Log, when set, hears what training chose.
 	Log func(msg string, keyvals ...any)
 }
@@ -96,7 +100,84 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 	if err := chooseThresholds(&m, opt.Synth, streams, opt.Log); err != nil {
 		return synth.Model{}, err
 	}
+	// Dataset aggregation: each round the latest model clusters every
+	// order itself, the candidates it meets join the examples, and the
+	// model is fitted again. For each kind of text the round that scored
+	// best on the files of that kind is kept (a round can help headlines
+	// and hurt articles), and the two are combined.
+	best := [2]synth.Model{m, m}
+	bestScore, err := kindScores(m, opt.Synth, streams)
+	if err != nil {
+		return synth.Model{}, err
+	}
+	for round := range opt.Rounds {
+		cfg := opt.Synth
+		cfg.Model = &m
+		for i, sts := range streams {
+			for _, st := range sts {
+				ex, err := synth.PolicyExamples(cfg, st.Entries, st.Labels())
+				if err != nil {
+					return synth.Model{}, fmt.Errorf("eval: train: %s: %w", names[i], err)
+				}
+				sets[i] = append(sets[i], ex...)
+			}
+		}
+		next, err := synth.Fit(sets, opt.Fit)
+		if err != nil {
+			return synth.Model{}, fmt.Errorf("eval: train: round %d: %w", round+1, err)
+		}
+		next.TrainedOn = names
+		if err := chooseThresholds(&next, opt.Synth, streams, opt.Log); err != nil {
+			return synth.Model{}, err
+		}
+		sc, err := kindScores(next, opt.Synth, streams)
+		if err != nil {
+			return synth.Model{}, err
+		}
+		for k := range 2 {
+			if sc[k] > bestScore[k] {
+				best[k], bestScore[k] = next, sc[k]
+			}
+		}
+		if opt.Log != nil {
+			opt.Log("round", "n", round+1, "short_f1", sc[0], "long_f1", sc[1])
+		}
+		m = next
+	}
+	m = synth.Combine(best[0], best[1])
 	return m, nil
+}
+
+// kindOf is 1 when most of a file's entries are long texts, else 0.
+func kindOf(cfg synth.Config, sts []*Stream) (int, error) {
+	long, err := synth.Longness(cfg, sts[0].Entries)
+	if err != nil {
+		return 0, fmt.Errorf("eval: train: %w", err)
+	}
+	if long >= 0.5 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// kindScores sums meanF1 over the files of each kind, clustered with m
+// and its own thresholds.
+func kindScores(m synth.Model, cfg synth.Config, streams [][]*Stream) ([2]float64, error) {
+	var sc [2]float64
+	cfg.Model = &m
+	cfg.Threshold, cfg.MergeThreshold = 0, 0
+	for _, sts := range streams {
+		k, err := kindOf(cfg, sts)
+		if err != nil {
+			return sc, err
+		}
+		f, err := meanF1(sts, cfg)
+		if err != nil {
+			return sc, err
+		}
+		sc[k] += f
+	}
+	return sc, nil
 }
 
 // The thresholds training tries: join probabilities, and the probability
@@ -118,13 +199,9 @@ func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log
 	var have [2]bool
 	cfg.Model = m
 	for _, sts := range streams {
-		long, err := synth.Longness(cfg, sts[0].Entries)
+		kind, err := kindOf(cfg, sts)
 		if err != nil {
-			return fmt.Errorf("eval: train: %w", err)
-		}
-		kind := 0
-		if long >= 0.5 {
-			kind = 1
+			return err
 		}
 		have[kind] = true
 		for _, j := range joinGrid {

@@ -198,6 +198,9 @@ type Clusterer struct {
 	// and byLabel the active story of each gold label.
 	collect *[]Example
 	byLabel map[string]*story
+	// labelOf, set only while collecting examples on the model's own
+	// decisions (see PolicyExamples), holds each placed entry's gold story.
+	labelOf map[string]string
 }
 
 // bagTerm is one token occurrence on its way into a vector. Sorting the
@@ -450,7 +453,10 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 	c.docs.add(c.clock, c.cfg.DFHalfLife, 1)
 	independent := e.DuplicateOf == "" && e.RepostOf == ""
 	if c.collect != nil && label != "" {
-		return c.addGold(e, label, vec, independent, cands, at)
+		if c.labelOf == nil {
+			return c.addGold(e, label, vec, independent, cands, at)
+		}
+		c.addPolicy(label, cands)
 	}
 	if len(cands) > 0 && cands[0].score >= c.joinThreshold(vec) {
 		best := cands[0].s

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 )
 
 // Model is a logistic model of whether an entry belongs to a candidate
@@ -82,6 +83,25 @@ func ParseModel(b []byte) (Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// Combine returns the model that decides short texts as short does and
+// long texts as long does: short's short-text weights, bias and thresholds,
+// long's long-text weights and thresholds. The weight of the longness
+// feature absorbs the difference of the biases, so that a long text's
+// log-odds are exactly long's; texts between blend the two as any model's do.
+func Combine(short, long Model) Model {
+	m := short
+	m.Weights = slices.Clone(short.Weights)
+	for i := numBase; i < 2*numBase; i++ {
+		m.Weights[i] = long.Weights[i]
+	}
+	m.Weights[featLong] = long.Weights[featLong] + long.Bias - short.Bias
+	for i, w := range m.Weights {
+		m.w[i] = w
+	}
+	m.Join[1], m.Merge[1] = long.Join[1], long.Merge[1]
+	return m
 }
 
 // logit is the model's log-odds for f.

@@ -67,6 +67,50 @@ func (c *Clusterer) addGold(e wire.Entry, label string, vec []term, independent 
 	return s.id
 }
 
+// PolicyExamples runs a labelled entry stream through the clusterer as it
+// decides with cfg's model, joins and merges included, and returns one
+// example per candidate story scored on the way: its features, and whether
+// most of the candidate's members are of the entry's gold story. These are
+// the states the model meets when it has erred — a story grown into a
+// topic, an event split in two — which a clusterer following the gold
+// labels never reaches (the dataset aggregation of Ross et al., AISTATS
+// 2011). labels[i] is the gold story of entries[i].
+func PolicyExamples(cfg Config, entries []wire.Entry, labels []string) ([]Example, error) {
+	if len(labels) != len(entries) {
+		return nil, fmt.Errorf("synth: examples: %d entries and %d labels", len(entries), len(labels))
+	}
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Example
+	c.collect = &out
+	c.labelOf = make(map[string]string, len(entries))
+	for i, e := range entries {
+		c.labelOf[e.ID] = labels[i]
+		c.add(e, labels[i])
+	}
+	return out, nil
+}
+
+// addPolicy records the candidates' examples for an entry the clusterer
+// then places itself.
+func (c *Clusterer) addPolicy(label string, cands []candidate) {
+	count := make(map[string]int)
+	for _, x := range cands {
+		clear(count)
+		best, most := "", 0
+		for _, m := range x.s.members {
+			l := c.labelOf[m.entry.ID]
+			count[l]++
+			if n := count[l]; n > most {
+				best, most = l, n
+			}
+		}
+		*c.collect = append(*c.collect, Example{X: x.f, Join: best == label})
+	}
+}
+
 // Longness is the mean of how far the entries are long texts (0: all
 // headlines or short posts, 1: all articles), as the model blends its
 // short- and long-text weights and thresholds.

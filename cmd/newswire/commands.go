@@ -358,6 +358,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 	cfgPath := configFlag(fs)
 	out := fs.String("out", "synth/model.json", "where to write the model")
 	l2 := fs.Float64("l2", 1e-3, "ridge penalty on the standardised weights")
+	rounds := fs.Int("rounds", 2, "rounds of training on the model's own decisions")
 	var files []string
 	rest := args
 	for len(rest) > 0 {
@@ -375,12 +376,15 @@ func cmdTrain(ctx context.Context, args []string) error {
 	if len(files) == 0 {
 		return usageError{"train needs one or more labelled FILEs"}
 	}
+	if *rounds < 0 {
+		return usageError{"train --rounds must be 0 or more"}
+	}
 	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {
 		return err
 	}
 	m, err := eval.Train(ctx, files, eval.TrainOptions{
-		Normalize: normalizeConfig(cfg), Synth: sc, Fit: synth.FitOptions{L2: *l2},
+		Normalize: normalizeConfig(cfg), Synth: sc, Fit: synth.FitOptions{L2: *l2}, Rounds: *rounds,
 		Log: func(msg string, kv ...any) { fmt.Fprintln(os.Stderr, append([]any{"train:", msg}, kv...)...) },
 	})
 	if err != nil {

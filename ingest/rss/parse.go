@@ -51,6 +51,13 @@ type document struct {
 
 // parseDocument parses a UTF-8 feed body of any supported format.
 func parseDocument(body []byte) (*document, error) {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		// Checked before parsing: gofeed takes any JSON object for a JSON
+		// Feed, and fails on one whose fields have other types.
+		if err := checkJSONFeedVersion(trimmed); err != nil {
+			return nil, err
+		}
+	}
 	p := gofeed.NewParser()
 	p.KeepOriginalFeed = true
 	feed, err := p.Parse(bytes.NewReader(body))
@@ -77,9 +84,6 @@ func parseDocument(body []byte) (*document, error) {
 		d.titleFormats = atomTitleFormats(body, len(feed.Items))
 	}
 	if feed.FeedType == "json" {
-		if err := checkJSONFeedVersion(body); err != nil {
-			return nil, err
-		}
 		// JSON Feed titles are plain text by the specification.
 		d.titleFormats = sameFormat(len(feed.Items), wire.FormatText)
 		var jf struct {

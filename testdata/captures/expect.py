@@ -3,7 +3,6 @@
 # pipeline must make of it to expected.json. Run from this directory:
 #   python3 expect.py .
 # Its output was reviewed by hand; HEADLINES below is hand-written.
-# writes what the pipeline should make of it (expected.json). Reviewed by hand.
 import json, re, sys, html, os
 from datetime import datetime, timezone, timedelta
 from email.utils import parsedate_to_datetime

@@ -226,3 +226,23 @@ func TestItemsCarryTheirPosition(t *testing.T) {
 		}
 	}
 }
+
+// An item dated only by date_modified is dated by it.
+func TestJSONFeedModifiedOnly(t *testing.T) {
+	raws, err := Items(Feed{ID: "j"}, []byte(`{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+		{"id":"1","title":"a","date_modified":"2024-06-10T08:00:00+02:00"},
+		{"id":"2","title":"b","date_published":"2024-06-09T08:00:00Z","date_modified":"2024-06-10T09:00:00Z"}]}`), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{0: "2024-06-10T06:00:00Z", 1: "2024-06-09T08:00:00Z"}
+	for _, raw := range raws {
+		e, err := normalize.Normalize(normalize.DefaultConfig(), raw, provenance.RawRef{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.PublishedAt.Format(time.RFC3339); got != want[raw.Position] || len(e.Flags) > 1 {
+			t.Errorf("item %d: published_at %s flags %v, want %s", raw.Position, got, e.Flags, want[raw.Position])
+		}
+	}
+}

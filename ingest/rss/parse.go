@@ -356,6 +356,12 @@ func rawItem(f Feed, feed *gofeed.Feed, it *gofeed.Item, observed time.Time) wir
 	if raw.Body == "" {
 		raw.Body = it.Description
 	}
+	if strings.TrimSpace(raw.Published) == "" {
+		// An item dated only by its last change (a JSON Feed date_modified,
+		// an atom:updated in RSS) is dated so rather than not at all, as
+		// gofeed already does for Atom entries.
+		raw.Published = it.Updated
+	}
 	if raw.SourceName == "" {
 		raw.SourceName = feed.Title
 	}

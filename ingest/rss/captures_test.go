@@ -194,9 +194,9 @@ func TestCaptures(t *testing.T) {
 	}
 }
 
-// TestCapturesParseOutsideThePoll keeps rss.Items, the path tools use,
-// agreeing with the poll about which captures are feeds.
-func TestCapturesParseOutsideThePoll(t *testing.T) {
+// TestCapturesDecode checks the decode step alone, as WebSub deliveries
+// use it: the same captures are feeds, guessed or refused as in a poll.
+func TestCapturesDecode(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(capturesDir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)

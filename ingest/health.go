@@ -26,6 +26,10 @@ type Health struct {
 	NextPoll    time.Time `json:"next_poll,omitzero"`
 	// Published counts items the bus stored as new.
 	Published int64 `json:"published"`
+	// CharsetGuessed names the character set the collector read the last
+	// document in because it declared none and was not UTF-8; its text may
+	// be wrong in places (empty when the document was declared or UTF-8).
+	CharsetGuessed string `json:"charset_guessed,omitempty"`
 }
 
 // HealthKey is the wire_source key of a source's collector state.

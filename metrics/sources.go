@@ -22,7 +22,7 @@ type Sources struct {
 	mu    sync.Mutex
 	state map[string]ingest.Health // by bucket key "<kind>.<source>"
 
-	errors, failing, lastPoll, lastSuccess, nextPoll, published *prometheus.Desc
+	errors, failing, lastPoll, lastSuccess, nextPoll, published, guessed *prometheus.Desc
 }
 
 // NewSources returns an empty mirror; Watch fills it.
@@ -39,6 +39,7 @@ func NewSources() *Sources {
 		lastSuccess: d("last_success_timestamp_seconds", "time of the last successful poll"),
 		nextPoll:    d("next_poll_timestamp_seconds", "time the next poll is due"),
 		published:   d("published", "items the bus stored for the source, as the collector counted them"),
+		guessed:     d("charset_guessed", "1 while the source's last document declared no character set, was not UTF-8 and was read in a guessed one"),
 	}
 }
 
@@ -85,7 +86,7 @@ func (s *Sources) apply(e jetstream.KeyValueEntry, log *zap.Logger) {
 
 // Describe sends the gauges' descriptions.
 func (s *Sources) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published} {
+	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published, s.guessed} {
 		ch <- d
 	}
 }
@@ -109,6 +110,11 @@ func (s *Sources) Collect(ch chan<- prometheus.Metric) {
 			failing = 1
 		}
 		g(s.failing, failing)
+		guessed := 0.0
+		if h.CharsetGuessed != "" {
+			guessed = 1
+		}
+		g(s.guessed, guessed)
 		for d, t := range map[*prometheus.Desc]time.Time{s.lastPoll: h.LastPoll, s.lastSuccess: h.LastSuccess, s.nextPoll: h.NextPoll} {
 			if !t.IsZero() {
 				g(d, float64(t.UnixNano())/1e9)

@@ -175,7 +175,7 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		}
 	}
 	title := raw.Title
-	if looksLikeHTML(title) {
+	if raw.TitleFormat != wire.FormatText && looksLikeHTML(title) {
 		title = HTMLToText(title)
 	}
 	title = strings.Join(strings.Fields(CleanText(title)), " ")
@@ -196,6 +196,9 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	}
 	observed := raw.ObservedAt.UTC()
 	published, flags := checkTime(raw.Published, observed, cfg.FutureSkew)
+	if len(flags) > 0 && published.Equal(observed) {
+		published = positionTime(observed, raw.Position)
+	}
 	canon := CanonicalURL(raw.URL)
 	e := wire.Entry{
 		Schema:      wire.SchemaEntry,
@@ -381,6 +384,22 @@ func lowerRune(r rune) rune {
 		return r
 	}
 	return unicode.ToLower(r)
+}
+
+// PositionStep is how far apart the normalizer places items of one
+// document whose published time it could not use: the item at position p
+// is taken as published p steps before it was observed, so the document's
+// order (newest first) survives. MaxPosition bounds the step count.
+const (
+	PositionStep = time.Second
+	MaxPosition  = 10_000
+)
+
+// positionTime is the published time given to an item whose own could not
+// be used: its observed time less one PositionStep per place in its document.
+func positionTime(observed time.Time, position int) time.Time {
+	position = min(max(position, 0), MaxPosition)
+	return observed.Add(-time.Duration(position) * PositionStep)
 }
 
 func checkTime(s string, observed time.Time, skew time.Duration) (time.Time, []string) {

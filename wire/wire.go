@@ -39,20 +39,29 @@ type RawItem struct {
 	URL        string `json:"url,omitempty"`
 	Author     string `json:"author,omitempty"`
 	Title      string `json:"title,omitempty"`
-	Body       string `json:"body,omitempty"`
-	BodyFormat string `json:"body_format,omitempty"`
+	// TitleFormat says how Title is written: FormatText (plain text, kept
+	// as it is, "<i>" included) or FormatHTML (markup and entities are
+	// read); empty leaves it to the normalizer to tell.
+	TitleFormat string `json:"title_format,omitempty"`
+	Body        string `json:"body,omitempty"`
+	BodyFormat  string `json:"body_format,omitempty"`
 	// Published is the publication time exactly as the source gave it.
 	Published  string    `json:"published,omitempty"`
 	Updated    string    `json:"updated,omitempty"`
 	ObservedAt time.Time `json:"observed_at"`
-	Fetch      *Fetch    `json:"fetch,omitempty"`
-	ReplyTo    *Ref      `json:"reply_to,omitempty"`
-	ForwardOf  *Ref      `json:"forward_of,omitempty"`
-	QuoteOf    *Ref      `json:"quote_of,omitempty"`
-	Lang       string    `json:"lang,omitempty"`
-	Categories []string  `json:"categories,omitempty"`
-	Enclosures []string  `json:"enclosures,omitempty"`
-	Deleted    bool      `json:"deleted,omitempty"`
+	// Position is the item's place in the document it was read from, 0 for
+	// the first (newest, in a feed); the normalizer keeps that order among
+	// items whose published time it cannot read. Absent for 0 and for
+	// sources without one.
+	Position   int      `json:"position,omitempty"`
+	Fetch      *Fetch   `json:"fetch,omitempty"`
+	ReplyTo    *Ref     `json:"reply_to,omitempty"`
+	ForwardOf  *Ref     `json:"forward_of,omitempty"`
+	QuoteOf    *Ref     `json:"quote_of,omitempty"`
+	Lang       string   `json:"lang,omitempty"`
+	Categories []string `json:"categories,omitempty"`
+	Enclosures []string `json:"enclosures,omitempty"`
+	Deleted    bool     `json:"deleted,omitempty"`
 	// BodyTruncated says the publisher cut Body to fit the bus's max payload.
 	BodyTruncated bool       `json:"body_truncated,omitempty"`
 	Meta          *PostStats `json:"meta,omitempty"`

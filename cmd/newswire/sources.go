@@ -103,7 +103,8 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 			return sourceHealth{}, err
 		}
 		h := sourceHealth{Polled: true, LastStatus: st.LastStatus, Health: ingest.Health{Errors: int64(st.Errors), LastError: st.LastError,
-			LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, NextPoll: st.NextPoll, Published: st.Published}}
+			LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, NextPoll: st.NextPoll, Published: st.Published,
+			CharsetGuessed: st.CharsetGuessed}}
 		if st.URL != st.ConfiguredURL {
 			h.URL = st.URL
 		}
@@ -157,6 +158,9 @@ func printHealth(w io.Writer, sources []config.Source, health map[string]sourceH
 			}
 			if h.WebSub != "" {
 				status += ", websub " + h.WebSub
+			}
+			if h.CharsetGuessed != "" {
+				status += ", charset guessed " + h.CharsetGuessed
 			}
 			if !h.LastPoll.IsZero() {
 				last = ago(now, h.LastPoll)

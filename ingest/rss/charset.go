@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 )
 
@@ -18,15 +19,33 @@ var ErrCharset = errors.New("rss: unknown character set")
 
 var xmlDeclEncoding = regexp.MustCompile(`(?i)(encoding\s*=\s*["'])([A-Za-z0-9._:\-]+)(["'])`)
 
+// GuessedCharset is the character set a body that declares none and is
+// not valid UTF-8 is read in. Windows-1252 is a superset of ISO-8859-1's
+// printable range (WHATWG decodes the "iso-8859-1" label with it too), and
+// undeclared non-UTF-8 feeds are overwhelmingly Western European.
+const GuessedCharset = "windows-1252"
+
+// decoded is a body in UTF-8 and how it got there.
+type decoded struct {
+	body []byte
+	// guessed is set when the body declared no character set and was
+	// not valid UTF-8, so it was read as GuessedCharset.
+	guessed bool
+	// repaired is set when invalid bytes were replaced with U+FFFD.
+	repaired bool
+}
+
 // toUTF8 decodes a feed body to UTF-8. The character set comes from a byte
 // order mark, else the Content-Type header, else the XML declaration, else
 // UTF-8 (RFC 7303's order). One exception, common in the wild: a server
 // that labels every response ISO-8859-1 while the document declares and
-// is valid UTF-8 is believed on the document's word. The XML declaration is
-// rewritten to say UTF-8 so the parser does not decode a second time.
-// Invalid UTF-8 that remains is replaced with U+FFFD rather than failing
-// the whole feed; the second result reports that it happened.
-func toUTF8(body []byte, contentType string) ([]byte, bool, error) {
+// is valid UTF-8 is believed on the document's word. A body that declares
+// nothing anywhere and is not valid UTF-8 is read as GuessedCharset, and
+// the result says so. The XML declaration is rewritten to say UTF-8 so the
+// parser does not decode a second time. Invalid UTF-8 that remains under a
+// declared UTF-8 is replaced with U+FFFD rather than failing the whole
+// feed; the result reports that it happened.
+func toUTF8(body []byte, contentType string) (decoded, error) {
 	label := ""
 	switch {
 	case bytes.HasPrefix(body, []byte{0xEF, 0xBB, 0xBF}):
@@ -48,14 +67,21 @@ func toUTF8(body []byte, contentType string) ([]byte, bool, error) {
 	if label == "" {
 		label = decl
 	}
+	if label == "" && !utf8.Valid(body) {
+		out, err := charmap.Windows1252.NewDecoder().Bytes(body)
+		if err != nil {
+			return decoded{}, fmt.Errorf("rss: decode %s: %w", GuessedCharset, err)
+		}
+		return decoded{body: out, guessed: true}, nil
+	}
 	if label == "" || isUTF8Label(label) {
 		if label != "" && decl != "" && !isUTF8Label(decl) {
 			body = rewriteDecl(body)
 		}
 		if utf8.Valid(body) {
-			return body, false, nil
+			return decoded{body: body}, nil
 		}
-		return bytes.ToValidUTF8(body, []byte("\uFFFD")), true, nil
+		return decoded{body: bytes.ToValidUTF8(body, []byte("\uFFFD")), repaired: true}, nil
 	}
 	var out []byte
 	var err error
@@ -70,20 +96,20 @@ func toUTF8(body []byte, contentType string) ([]byte, bool, error) {
 		enc, _ := charset.Lookup(label)
 		if enc == nil {
 			if utf8.Valid(body) {
-				return rewriteDecl(body), false, nil
+				return decoded{body: rewriteDecl(body)}, nil
 			}
-			return nil, false, fmt.Errorf("%w %q", ErrCharset, label)
+			return decoded{}, fmt.Errorf("%w %q", ErrCharset, label)
 		}
 		out, err = enc.NewDecoder().Bytes(body)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("rss: decode %s: %w", label, err)
+		return decoded{}, fmt.Errorf("rss: decode %s: %w", label, err)
 	}
 	out = rewriteDecl(out)
 	if !utf8.Valid(out) {
-		return bytes.ToValidUTF8(out, []byte("\uFFFD")), true, nil
+		return decoded{body: bytes.ToValidUTF8(out, []byte("\uFFFD")), repaired: true}, nil
 	}
-	return out, false, nil
+	return decoded{body: out}, nil
 }
 
 // declaredEncoding is the encoding of the XML declaration, if any.

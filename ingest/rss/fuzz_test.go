@@ -9,9 +9,12 @@ import (
 
 // FuzzDecodeParse drives the path a fetched body takes: charset detection
 // and decoding, feed parsing, hub discovery and item identity. Whatever the
-// bytes, it must return an error or items, never panic.
+// bytes, it must return an error or items, never panic. It is seeded with
+// ingest/rss/testdata and the real captures in testdata/captures.
 func FuzzDecodeParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	captures, _ := filepath.Glob(filepath.Join(capturesDir, "*.*"))
+	files = append(files, captures...)
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -19,6 +22,7 @@ func FuzzDecodeParse(f *testing.F) {
 		}
 		f.Add(b, "application/rss+xml")
 		f.Add(b, "text/xml; charset=windows-1251")
+		f.Add(b, "")
 	}
 	f.Add([]byte("\xff\xfe<\x00?\x00x\x00m\x00l\x00"), "")
 	f.Add([]byte(`<?xml version="1.0" encoding="bogus-8"?><rss/>`), "text/xml; charset=\"utf-8")

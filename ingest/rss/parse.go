@@ -6,7 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +24,16 @@ import (
 // Kind is the source kind of this collector's raw items.
 const Kind = "rss"
 
+// Errors for bodies that are not feeds; wrapped with what was found.
+var (
+	// ErrNotFeed is a body that is no RSS, Atom or JSON Feed document at
+	// all, such as an HTML page.
+	ErrNotFeed = errors.New("rss: parse: not an RSS, Atom or JSON Feed document")
+	// ErrNotJSONFeed is a JSON document without a JSON Feed version URL,
+	// such as an API response: parsed, it would look like an empty feed.
+	ErrNotJSONFeed = errors.New("rss: parse: JSON document is not a JSON Feed")
+)
+
 // document is a parsed feed and what the collector needs from it.
 type document struct {
 	feed *gofeed.Feed
@@ -28,13 +41,29 @@ type document struct {
 	TTL time.Duration
 	// Hub and Self are the WebSub hub and topic the feed advertises.
 	Hub, Self string
+	// titleFormats are the wire formats of the items' titles, by item
+	// index; nil when the format leaves them to the normalizer.
+	titleFormats []string
+	// charsetGuessed is set when the body declared no character set and
+	// was read as GuessedCharset.
+	charsetGuessed bool
 }
 
 // parseDocument parses a UTF-8 feed body of any supported format.
 func parseDocument(body []byte) (*document, error) {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		// Checked before parsing: gofeed takes any JSON object for a JSON
+		// Feed, and fails on one whose fields have other types.
+		if err := checkJSONFeedVersion(trimmed); err != nil {
+			return nil, err
+		}
+	}
 	p := gofeed.NewParser()
 	p.KeepOriginalFeed = true
 	feed, err := p.Parse(bytes.NewReader(body))
+	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+		return nil, fmt.Errorf("%w (%s)", ErrNotFeed, sniff(body))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rss: parse: %w", err)
 	}
@@ -47,12 +76,16 @@ func parseDocument(body []byte) (*document, error) {
 		for _, l := range orig.Extensions["atom"]["link"] {
 			d.setLink(l.Attrs["rel"], l.Attrs["href"])
 		}
+		d.titleFormats = sameFormat(len(feed.Items), wire.FormatHTML)
 	case *atom.Feed:
 		for _, l := range orig.Links {
 			d.setLink(l.Rel, l.Href)
 		}
+		d.titleFormats = atomTitleFormats(body, len(feed.Items))
 	}
 	if feed.FeedType == "json" {
+		// JSON Feed titles are plain text by the specification.
+		d.titleFormats = sameFormat(len(feed.Items), wire.FormatText)
 		var jf struct {
 			FeedURL string `json:"feed_url"`
 			Hubs    []struct {
@@ -71,6 +104,125 @@ func parseDocument(body []byte) (*document, error) {
 		}
 	}
 	return d, nil
+}
+
+// checkJSONFeedVersion refuses a JSON document whose "version" is not a
+// JSON Feed version URL (https://jsonfeed.org/version/1 or /1.1; http and
+// a trailing slash are accepted, as published feeds use them).
+func checkJSONFeedVersion(body []byte) error {
+	var v struct {
+		Version json.RawMessage `json:"version"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotJSONFeed, err)
+	}
+	var version string
+	if len(v.Version) == 0 || json.Unmarshal(v.Version, &version) != nil {
+		return fmt.Errorf("%w: no \"version\" string", ErrNotJSONFeed)
+	}
+	u := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(version), "/"))
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
+	if u != "jsonfeed.org/version/1" && u != "jsonfeed.org/version/1.1" {
+		return fmt.Errorf("%w: version %q", ErrNotJSONFeed, trimRunes(version, 80))
+	}
+	return nil
+}
+
+// sniff names what a body that is no feed looks like, for the error.
+func sniff(body []byte) string {
+	head := bytes.ToLower(bytes.TrimSpace(body[:min(len(body), 1024)]))
+	switch {
+	case len(head) == 0:
+		return "empty body"
+	case bytes.HasPrefix(head, []byte("<!doctype html")) || bytes.Contains(head, []byte("<html")):
+		return "an HTML page"
+	case head[0] == '[' || head[0] == '{':
+		return "JSON"
+	case head[0] == '<':
+		return "XML without an rss, rdf:RDF or feed root"
+	}
+	return "no markup"
+}
+
+func trimRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func sameFormat(n int, format string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = format
+	}
+	return out
+}
+
+// atomTitleFormats reads the type attribute of each entry's title: Atom
+// titles are plain text unless they say "html" or "xhtml" (RFC 4287
+// §3.1.1), which the parsed feed no longer tells. It returns nil, leaving
+// the format to the normalizer, when the entries it finds are not the
+// parser's n items.
+func atomTitleFormats(body []byte, n int) []string {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	dec.Strict = false
+	dec.AutoClose = xml.HTMLAutoClose
+	dec.Entity = xml.HTMLEntity
+	out := make([]string, 0, n)
+	depth, entryDepth := 0, -1
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case t.Name.Local == "entry" && entryDepth < 0:
+				entryDepth = depth
+				out = append(out, wire.FormatText)
+			case t.Name.Local == "title" && depth == entryDepth+1:
+				out[len(out)-1] = textConstructFormat(t.Attr)
+				if err := dec.Skip(); err != nil {
+					return nil
+				}
+				depth--
+			}
+		case xml.EndElement:
+			if depth == entryDepth {
+				entryDepth = -1
+			}
+			depth--
+		}
+	}
+	if len(out) != n {
+		return nil
+	}
+	return out
+}
+
+// textConstructFormat maps an Atom text construct's type (and Atom 0.3's
+// MIME types) to a wire format.
+func textConstructFormat(attrs []xml.Attr) string {
+	for _, a := range attrs {
+		if a.Name.Local != "type" {
+			continue
+		}
+		switch t := strings.ToLower(strings.TrimSpace(a.Value)); {
+		case t == "" || t == "text" || t == "text/plain":
+			return wire.FormatText
+		case strings.Contains(t, "html"):
+			return wire.FormatHTML
+		default:
+			return ""
+		}
+	}
+	return wire.FormatText
 }
 
 func (d *document) setLink(rel, href string) {
@@ -134,6 +286,12 @@ func candidates(f Feed, d *document, observed time.Time) []candidate {
 			continue
 		}
 		raw := rawItem(f, d.feed, it, observed)
+		// The item's place in the document lets the normalizer keep the
+		// feed's order among items whose date it cannot read.
+		raw.Position = i
+		if i < len(d.titleFormats) {
+			raw.TitleFormat = d.titleFormats[i]
+		}
 		id, hash := identity(it)
 		c := candidate{raw: raw, key: seenKey(id), hash: hash}
 		if guids[id] > 1 {
@@ -197,6 +355,12 @@ func rawItem(f Feed, feed *gofeed.Feed, it *gofeed.Item, observed time.Time) wir
 	}
 	if raw.Body == "" {
 		raw.Body = it.Description
+	}
+	if strings.TrimSpace(raw.Published) == "" {
+		// An item dated only by its last change (a JSON Feed date_modified,
+		// an atom:updated in RSS) is dated so rather than not at all, as
+		// gofeed already does for Atom entries.
+		raw.Published = it.Updated
 	}
 	if raw.SourceName == "" {
 		raw.SourceName = feed.Title

@@ -91,13 +91,14 @@ type Stats struct {
 	Moved         int64 // permanent redirects followed to a new URL
 	StateErrors   int64 // states that could not be read or written
 	InvalidUTF8   int64 // bodies with bytes that were not valid text
+	Guessed       int64 // bodies that declared no charset and were read as GuessedCharset
 	Pushes        int64 // WebSub deliveries taken
 	PushRejected  int64 // WebSub deliveries refused (bad signature, unknown feed, bad body)
 }
 
 type counters struct {
 	polls, fetched, notModified, failures, published, busDup, unchanged,
-	moved, stateErrors, invalidUTF8, pushes, pushRejected atomic.Int64
+	moved, stateErrors, invalidUTF8, guessed, pushes, pushRejected atomic.Int64
 }
 
 // Collector polls feeds and publishes their new items.
@@ -241,7 +242,7 @@ func (c *Collector) Stats() Stats {
 		Polls: s.polls.Load(), Fetched: s.fetched.Load(), NotModified: s.notModified.Load(),
 		Failures: s.failures.Load(), Published: s.published.Load(), BusDuplicates: s.busDup.Load(),
 		Unchanged: s.unchanged.Load(), Moved: s.moved.Load(), StateErrors: s.stateErrors.Load(),
-		InvalidUTF8: s.invalidUTF8.Load(), Pushes: s.pushes.Load(), PushRejected: s.pushRejected.Load(),
+		InvalidUTF8: s.invalidUTF8.Load(), Guessed: s.guessed.Load(), Pushes: s.pushes.Load(), PushRejected: s.pushRejected.Load(),
 	}
 }
 
@@ -480,6 +481,15 @@ func (c *Collector) poll(ctx context.Context, fr *feedRun) time.Time {
 	}
 	st.ETag, st.LastModified = resp.ETag, resp.LastModified
 	st.Items = len(doc.feed.Items)
+	guessed := ""
+	if doc.charsetGuessed {
+		guessed = GuessedCharset
+	}
+	if guessed != st.CharsetGuessed && guessed != "" {
+		c.log.Warn("feed declares no character set and is not UTF-8; reading it as "+GuessedCharset,
+			zap.String("feed", f.ID), zap.String("url", st.URL))
+	}
+	st.CharsetGuessed = guessed
 	fr.dated, fr.ttl = dated, doc.TTL
 	if c.websub != nil && !f.NoWebSub {
 		hub, topic := doc.Hub, doc.Self
@@ -498,18 +508,22 @@ func (c *Collector) poll(ctx context.Context, fr *feedRun) time.Time {
 
 // decode turns a 200 body into a parsed document.
 func (c *Collector) decode(f Feed, resp *response) (*document, error) {
-	body, repaired, err := toUTF8(resp.Body, resp.ContentType)
+	dec, err := toUTF8(resp.Body, resp.ContentType)
 	if err != nil {
 		return nil, err
 	}
-	if repaired {
+	if dec.repaired {
 		c.stats.invalidUTF8.Add(1)
 		c.log.Debug("feed body had invalid UTF-8; replaced with U+FFFD", zap.String("feed", f.ID))
 	}
-	doc, err := parseDocument(body)
+	if dec.guessed {
+		c.stats.guessed.Add(1)
+	}
+	doc, err := parseDocument(dec.body)
 	if err != nil {
 		return nil, err
 	}
+	doc.charsetGuessed = dec.guessed
 	return doc, nil
 }
 

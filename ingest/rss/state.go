@@ -35,7 +35,10 @@ type State struct {
 	// IntervalSeconds is the wait the scheduler chose after the last poll.
 	IntervalSeconds int64 `json:"interval_seconds,omitempty"`
 	Items           int   `json:"items"`
-	Published       int64 `json:"published"`
+	// CharsetGuessed names the character set the last document was read
+	// in when it declared none and was not UTF-8 (ingest.Health's field).
+	CharsetGuessed string `json:"charset_guessed,omitempty"`
+	Published      int64  `json:"published"`
 	// Seen is the seen-window: "key" or "key:hash" of the identities
 	// published lately, oldest first.
 	Seen   []string     `json:"seen,omitempty"`

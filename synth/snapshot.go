@@ -75,7 +75,8 @@ func (c *Clusterer) build(s *story) wire.Story {
 		}
 		sources[e.Source.ID] = true
 		if e.Lang != "" {
-			langs[e.Lang] = true
+			// one language whatever the region: "en-GB" and "en-US" are "en"
+			langs[primaryLanguage(e.Lang)] = true
 		}
 	}
 	st := wire.Story{

@@ -123,16 +123,27 @@ func (c *Clusterer) build(s *story) wire.Story {
 	return st
 }
 
+// publishedURL is the link the source published when it is not the
+// entry's canonical URL.
+func publishedURL(e wire.Entry) string {
+	if p := strings.TrimSpace(e.OriginalURL); p != e.URL {
+		return p
+	}
+	return ""
+}
+
 func record(e wire.Entry) provenance.Record {
 	return provenance.Record{
-		EntryID:     e.ID,
-		Source:      e.Source,
-		URL:         e.URL,
-		Headline:    e.Headline,
-		PublishedAt: e.PublishedAt.UTC(),
-		ObservedAt:  e.ObservedAt.UTC(),
-		Raw:         e.Raw,
-		Withdrawn:   e.Withdrawn,
+		EntryID: e.ID,
+		Source:  e.Source,
+		URL:     e.URL,
+		// the link as published, next to the canonical one
+		PublishedURL: publishedURL(e),
+		Headline:     e.Headline,
+		PublishedAt:  e.PublishedAt.UTC(),
+		ObservedAt:   e.ObservedAt.UTC(),
+		Raw:          e.Raw,
+		Withdrawn:    e.Withdrawn,
 	}
 }
 

@@ -1,7 +1,13 @@
 package tgweb
 
 import (
+	"context"
+	"errors"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/newswire/newswire/ingest"
 
 	"github.com/newswire/newswire/normalize"
 )
@@ -36,3 +42,32 @@ func TestParseCollapsesSourceWhitespace(t *testing.T) {
 		}
 	}
 }
+
+func TestNewChecksBaseURL(t *testing.T) {
+	pub, kv := ingest.NewJetStreamPublisher(nil), stateStub{}
+	for _, bad := range []string{"t.me", "ftp://t.me", "https://t.me/?x=1", "https://t.me/#a"} {
+		_, err := New(Config{Channels: []Channel{{ID: "a", Username: "a", BaseURL: bad}}}, pub, kv, nil, nil)
+		if !errors.Is(err, ErrBaseURL) {
+			t.Errorf("channel base URL %q: %v", bad, err)
+		}
+		_, err = New(Config{BaseURL: bad, Channels: []Channel{{ID: "a", Username: "a"}}}, pub, kv, nil, nil)
+		if !errors.Is(err, ErrBaseURL) {
+			t.Errorf("collector base URL %q: %v", bad, err)
+		}
+	}
+	c, err := New(Config{Channels: []Channel{{ID: "a", Username: "a"}, {ID: "b", Username: "b", BaseURL: "http://mirror.example/tg/"}}}, pub, kv, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{c.cfg.Channels[0].BaseURL, c.cfg.Channels[1].BaseURL}; got[0] != DefaultBaseURL || got[1] != "http://mirror.example/tg" {
+		t.Errorf("base URLs %q", got)
+	}
+}
+
+// stateStub is a StateStore for tests that never poll.
+type stateStub struct{}
+
+func (stateStub) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+func (stateStub) Put(context.Context, string, []byte) (uint64, error) { return 0, nil }

@@ -59,12 +59,16 @@ type Channel struct {
 	// pages back (default 10 pages of about 20 posts).
 	Interval time.Duration
 	MaxPages int
+	// BaseURL is where this channel's preview is read (default
+	// Config.BaseURL): <BaseURL>/s/<username>.
+	BaseURL string
 }
 
 // Config configures the collector.
 type Config struct {
 	Channels []Channel
-	// BaseURL is where the previews live (default https://t.me).
+	// BaseURL is where the previews live unless a channel says otherwise
+	// (default https://t.me).
 	BaseURL   string
 	UserAgent string
 	Timeout   time.Duration
@@ -124,10 +128,9 @@ type Collector struct {
 	client *http.Client
 	log    *zap.Logger
 
-	mu       sync.Mutex
-	hosts    map[string]*hostGate
-	stats    map[string]*ChannelStats
-	baseHost string
+	mu    sync.Mutex
+	hosts map[string]*hostGate
+	stats map[string]*ChannelStats
 }
 
 // hostGate spaces requests to one host and holds them back after a
@@ -136,6 +139,20 @@ type hostGate struct {
 	limiter   *rate.Limiter
 	mu        sync.Mutex
 	notBefore time.Time
+}
+
+// DefaultBaseURL is where Telegram serves channel previews.
+const DefaultBaseURL = "https://t.me"
+
+// ErrBaseURL reports a base URL previews cannot be read from.
+var ErrBaseURL = errors.New("tgweb: base URL must be an absolute http(s) URL without query or fragment")
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: %q", ErrBaseURL, s)
+	}
+	return nil
 }
 
 // New checks cfg and returns a collector. client may be nil.
@@ -161,13 +178,22 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, client *http.Client, l
 		}
 	}
 	if cfg.BaseURL == "" {
-		cfg.BaseURL = "https://t.me"
+		cfg.BaseURL = DefaultBaseURL
 	}
-	base, err := url.Parse(cfg.BaseURL)
-	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("tgweb: base URL %q is not an absolute URL", cfg.BaseURL)
+	if err := checkBaseURL(cfg.BaseURL); err != nil {
+		return nil, err
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	for i, ch := range cfg.Channels {
+		if ch.BaseURL == "" {
+			cfg.Channels[i].BaseURL = cfg.BaseURL
+			continue
+		}
+		if err := checkBaseURL(ch.BaseURL); err != nil {
+			return nil, fmt.Errorf("tgweb: channel %s: %w", ch.ID, err)
+		}
+		cfg.Channels[i].BaseURL = strings.TrimSuffix(ch.BaseURL, "/")
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "newswire/1 (+https://github.com/newswire/newswire)"
 	}
@@ -198,7 +224,7 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, client *http.Client, l
 	c2 := *client
 	c2.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Collector{cfg: cfg, pub: pub, kv: kv, client: &c2, log: log.Named("tgweb"),
-		hosts: map[string]*hostGate{}, stats: map[string]*ChannelStats{}, baseHost: base.Host}
+		hosts: map[string]*hostGate{}, stats: map[string]*ChannelStats{}}
 	for _, ch := range cfg.Channels {
 		c.stats[ch.ID] = &ChannelStats{}
 	}
@@ -345,7 +371,7 @@ func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
 	if st.Username != username {
 		*st = State{Username: username, Gaps: st.Gaps, Health: ingest.Health{Errors: st.Errors}, Withdrawn: st.Withdrawn}
 	}
-	pageURL := c.cfg.BaseURL + "/s/" + url.PathEscape(ch.Username)
+	pageURL := ch.BaseURL + "/s/" + url.PathEscape(ch.Username)
 	res, err := c.fetch(ctx, pageURL, st)
 	if err != nil {
 		return err

@@ -248,13 +248,20 @@ func (c *Collector) stat(id string, f func(*ChannelStats)) {
 	c.mu.Unlock()
 }
 
-// Run polls every channel on its interval until ctx ends.
+// Run polls every channel on its interval until ctx ends. A channel whose
+// stored next poll is still ahead (a restart) waits for it, as the RSS
+// collector does, so that restarting does not poll every channel at once.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, ch := range c.cfg.Channels {
 		wg.Go(func() {
 			// Spread the first polls so that start-up is not a burst.
-			if ingest.Sleep(ctx, time.Duration(i)*c.cfg.HostInterval/2) != nil {
+			wait := time.Duration(i) * c.cfg.HostInterval / 2
+			if due := c.storedWait(ctx, ch); due > wait {
+				c.log.Info("waiting for the stored next poll", zap.String("source", ch.ID), zap.Duration("wait", due))
+				wait = due
+			}
+			if ingest.Sleep(ctx, wait) != nil {
 				return
 			}
 			c.loop(ctx, ch)
@@ -264,46 +271,63 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
+// storedWait is how long until the stored next poll of ch, 0 when it is
+// due, unknown, for another channel name, or further ahead than any wait
+// the collector chooses (a clock that jumped, or a shorter interval
+// configured since).
+func (c *Collector) storedWait(ctx context.Context, ch Channel) time.Duration {
+	st, err := c.load(ctx, ch.ID)
+	if err != nil {
+		c.log.Warn("stored state unreadable; polling now", zap.String("source", ch.ID), zap.Error(err))
+		return 0
+	}
+	if st.NextPoll.IsZero() || st.Username != strings.ToLower(ch.Username) {
+		return 0
+	}
+	wait := st.NextPoll.Sub(c.cfg.Now())
+	longest := max(ch.Interval, c.cfg.MaxBackoff, c.cfg.FailingRetry)
+	if wait <= 0 || wait > longest+longest/10 {
+		return 0
+	}
+	return wait
+}
+
 func (c *Collector) loop(ctx context.Context, ch Channel) {
-	log := c.log.With(zap.String("source", ch.ID), zap.String("channel", ch.Username))
 	failures := 0
 	for {
-		err := c.Poll(ctx, ch)
-		wait := ch.Interval
-		var ra retryAfter
-		switch {
-		case ctx.Err() != nil:
+		wait, _ := c.pollOnce(ctx, ch, &failures) // errors are logged where they happen
+		if ctx.Err() != nil {
 			return
-		case err == nil:
-			failures = 0
-		case errors.Is(err, ErrNoPublicPreview):
-			wait = c.cfg.FailingRetry
-			log.Error("no public preview; source failing, the others go on", zap.Duration("retry_in", wait), zap.Error(err))
-		case errors.As(err, &ra):
-			failures++
-			wait = max(ra.d, min(ch.Interval<<min(failures, 8), c.cfg.MaxBackoff))
-			log.Warn("throttled", zap.Duration("retry_in", wait), zap.Error(err))
-		default:
-			failures++
-			wait = min(ch.Interval<<min(failures, 8), c.cfg.MaxBackoff)
-			log.Warn("poll failed", zap.Int("failures", failures), zap.Duration("retry_in", wait), zap.Error(err))
 		}
-		// Jitter keeps channels with one interval from polling in lockstep.
-		wait += rand.N(wait/10 + 1)
-		c.noteNextPoll(ctx, ch, wait)
 		if ingest.Sleep(ctx, wait) != nil {
 			return
 		}
 	}
 }
 
-func (c *Collector) noteNextPoll(ctx context.Context, ch Channel, wait time.Duration) {
-	st, err := c.load(ctx, ch.ID)
-	if err != nil {
-		return
+// schedule chooses the wait before the next poll after one that ended
+// with err, counting consecutive failures.
+func (c *Collector) schedule(ch Channel, err error, failures *int) time.Duration {
+	log := c.log.With(zap.String("source", ch.ID), zap.String("channel", ch.Username))
+	wait := ch.Interval
+	var ra retryAfter
+	switch {
+	case err == nil:
+		*failures = 0
+	case errors.Is(err, ErrNoPublicPreview):
+		wait = c.cfg.FailingRetry
+		log.Error("no public preview; source failing, the others go on", zap.Duration("retry_in", wait), zap.Error(err))
+	case errors.As(err, &ra):
+		*failures++
+		wait = max(ra.d, min(ch.Interval<<min(*failures, 8), c.cfg.MaxBackoff))
+		log.Warn("throttled", zap.Duration("retry_in", wait), zap.Error(err))
+	default:
+		*failures++
+		wait = min(ch.Interval<<min(*failures, 8), c.cfg.MaxBackoff)
+		log.Warn("poll failed", zap.Int("failures", *failures), zap.Duration("retry_in", wait), zap.Error(err))
 	}
-	st.NextPoll = c.cfg.Now().Add(wait).UTC()
-	_ = c.save(ctx, ch.ID, st)
+	// Jitter keeps channels with one interval from polling in lockstep.
+	return wait + rand.N(wait/10+1)
 }
 
 func (c *Collector) load(ctx context.Context, id string) (State, error) {
@@ -334,11 +358,27 @@ func (c *Collector) save(ctx context.Context, id string, st State) error {
 
 // Poll reads one channel once: the newest page (conditionally), then older
 // pages with ?before= until it reaches the last seen post or MaxPages,
-// and publishes the new posts oldest first.
+// and publishes the new posts oldest first. The stored next poll is left
+// as it was; Run's polls set it.
 func (c *Collector) Poll(ctx context.Context, ch Channel) error {
+	_, err := c.pollOnce(ctx, ch, nil)
+	return err
+}
+
+// pollOnce polls ch and saves its state once, with the next poll when
+// failures is given (Run's loop) and the poll was not cut short by ctx:
+// what was published, the error counts and the time of the next poll are
+// one write, so no restart finds one without the others. A poll that
+// shutdown interrupted keeps the stored next poll, which is due, so the
+// next start polls at once and finishes it.
+func (c *Collector) pollOnce(ctx context.Context, ch Channel, failures *int) (time.Duration, error) {
 	st, err := c.load(ctx, ch.ID)
 	if err != nil {
-		return err
+		wait := time.Duration(0)
+		if failures != nil {
+			wait = c.schedule(ch, err, failures)
+		}
+		return wait, err
 	}
 	pollErr := c.poll(ctx, ch, &st)
 	st.LastPoll = c.cfg.Now().UTC()
@@ -358,12 +398,20 @@ func (c *Collector) Poll(ctx context.Context, ch Channel) error {
 			s.Errors++
 		}
 	})
+	var wait time.Duration
+	if failures != nil && ctx.Err() == nil {
+		wait = c.schedule(ch, pollErr, failures)
+		st.NextPoll = st.LastPoll.Add(wait)
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := c.save(sctx, ch.ID, st); err != nil {
-		return errors.Join(pollErr, err)
+		c.stat(ch.ID, func(s *ChannelStats) { s.Errors++ })
+		c.log.Error("state not saved; the next start may poll early or publish again (the bus drops the copies)",
+			zap.String("source", ch.ID), zap.Error(err))
+		return wait, errors.Join(pollErr, err)
 	}
-	return pollErr
+	return wait, pollErr
 }
 
 func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {

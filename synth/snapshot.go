@@ -133,18 +133,18 @@ func publishedURL(e wire.Entry) string {
 }
 
 func record(e wire.Entry) provenance.Record {
-	return provenance.Record{
-		EntryID: e.ID,
-		Source:  e.Source,
-		URL:     e.URL,
-		// the link as published, next to the canonical one
-		PublishedURL: publishedURL(e),
-		Headline:     e.Headline,
-		PublishedAt:  e.PublishedAt.UTC(),
-		ObservedAt:   e.ObservedAt.UTC(),
-		Raw:          e.Raw,
-		Withdrawn:    e.Withdrawn,
+	r := provenance.Record{
+		EntryID:     e.ID,
+		Source:      e.Source,
+		URL:         e.URL,
+		Headline:    e.Headline,
+		PublishedAt: e.PublishedAt.UTC(),
+		ObservedAt:  e.ObservedAt.UTC(),
+		Raw:         e.Raw,
+		Withdrawn:   e.Withdrawn,
 	}
+	r.PublishedURL = publishedURL(e) // the link as published, next to the canonical one
+	return r
 }
 
 func (c *Clusterer) unitCentroid(s *story) map[string]float64 {

@@ -1,9 +1,9 @@
 package normalize
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -219,27 +219,32 @@ func TestDeriveCodeASCIIMatchesGeneral(t *testing.T) {
 	}
 }
 
-// refCanonicalQuery is canonicalQuery through url.ParseQuery's map, the
-// formulation it replaced.
+// refCanonicalQuery is canonicalQuery through url.ParseQuery, the
+// formulation it replaced: the pairs ParseQuery keeps, minus tracking
+// parameters, sorted by unescaped key and value, as the source wrote them.
 func refCanonicalQuery(raw, host string) string {
-	q, _ := url.ParseQuery(raw)
-	for k := range q {
-		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "utm_") || trackingParams[lk] || (host == "x.com" && xParams[lk]) {
-			q.Del(k)
+	type pair struct{ k, v, raw string }
+	var pairs []pair
+	for _, p := range strings.Split(raw, "&") {
+		q, err := url.ParseQuery(p)
+		if err != nil || p == "" {
+			continue
+		}
+		for k, vs := range q {
+			if !isTracking(k, host) {
+				pairs = append(pairs, pair{k, vs[0], p})
+			}
 		}
 	}
-	keys := slices.Sorted(maps.Keys(q))
+	slices.SortFunc(pairs, func(a, b pair) int {
+		return cmp.Or(strings.Compare(a.k, b.k), strings.Compare(a.v, b.v), strings.Compare(a.raw, b.raw))
+	})
 	var b strings.Builder
-	for _, k := range keys {
-		vs := q[k]
-		slices.Sort(vs)
-		for _, v := range vs {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(v))
+	for _, p := range pairs {
+		if b.Len() > 0 {
+			b.WriteByte('&')
 		}
+		b.WriteString(p.raw)
 	}
 	return b.String()
 }

@@ -303,3 +303,97 @@ func russianLetters(s string) bool {
 	}
 	return russian
 }
+
+// maxLangTag bounds a declared language tag; RFC 5646 advises 35
+// characters as the longest tag an implementation need keep.
+const maxLangTag = 35
+
+// LangTag normalizes a declared language to a BCP 47 tag in its
+// conventional case ("en-gb" → "en-GB", "pt_BR" → "pt-BR", "ZH-hant-tw"
+// → "zh-Hant-TW"). The region stays: it is what the source said. Compare
+// languages with PrimaryLanguage, never the tags: "en-GB" and "en-US" are
+// one language. A value that is not a tag (wrong characters, a primary
+// subtag that is not 2–3 letters, over 35 characters) gives "", so that
+// the normalizer detects the language instead.
+func LangTag(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > maxLangTag {
+		return ""
+	}
+	b := make([]byte, 0, len(s))
+	start := 0 // of the current subtag in b
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '-' && s[i] != '_' {
+			c := s[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+				return ""
+			}
+			b = append(b, c)
+			continue
+		}
+		sub := b[start:]
+		if len(sub) == 0 || len(sub) > 8 {
+			return ""
+		}
+		switch {
+		case start == 0:
+			if len(sub) < 2 || len(sub) > 3 || !allLetters(sub) {
+				return ""
+			}
+			lowerASCII(sub)
+		case len(sub) == 4 && allLetters(sub) && start > 0:
+			lowerASCII(sub) // script: "Hant"
+			sub[0] -= 'a' - 'A'
+		case len(sub) == 2 && allLetters(sub), len(sub) == 3 && !allLetters(sub):
+			upperASCII(sub) // region: "GB", "419"
+		default:
+			lowerASCII(sub)
+		}
+		if i < len(s) {
+			b = append(b, '-')
+			start = len(b)
+		}
+	}
+	return string(b)
+}
+
+// PrimaryLanguage is the primary language subtag of a tag, lower case:
+// "en" for "en-GB", "pt_BR" or "EN". Languages are compared, and stemmers
+// chosen, by it.
+func PrimaryLanguage(tag string) string {
+	if i := strings.IndexAny(tag, "-_"); i >= 0 {
+		tag = tag[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(tag))
+}
+
+// SameLanguage reports whether two tags name one language, whatever their
+// regions or scripts.
+func SameLanguage(a, b string) bool {
+	return PrimaryLanguage(a) == PrimaryLanguage(b)
+}
+
+func allLetters(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+}
+
+func upperASCII(b []byte) {
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+}

@@ -87,3 +87,51 @@ func tally(m map[string]int) string {
 	}
 	return out
 }
+
+func TestLangTag(t *testing.T) {
+	for in, want := range map[string]string{
+		"en": "en", "EN": "en", " en-gb ": "en-GB", "en-us": "en-US", "de-de": "de-DE", "pt_BR": "pt-BR",
+		"zh-hant-tw": "zh-Hant-TW", "ZH-HANS": "zh-Hans", "es-419": "es-419", "sr-latn-rs": "sr-Latn-RS",
+		"": "", "english": "", "e": "", "en--gb": "", "en-gb-": "", "en gb": "", "ру": "", "de-DE-1996": "de-DE-1996",
+		"en-gb-oxendict-toolongsubtag": "",
+	} {
+		if got := LangTag(in); got != want {
+			t.Errorf("LangTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSameLanguage(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"en-GB", "en-US", true}, {"en-gb", "en", true}, {"pt_BR", "pt-PT", true}, {"de-DE", "en", false}, {"", "en", false},
+	} {
+		if got := SameLanguage(c.a, c.b); got != c.same {
+			t.Errorf("SameLanguage(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+	if got := PrimaryLanguage("de-DE"); got != "de" {
+		t.Errorf("PrimaryLanguage(de-DE) = %q", got)
+	}
+}
+
+// TestNormalizeKeepsRegion: the entry stores the tag the source declared,
+// in BCP 47 case, region included.
+func TestNormalizeKeepsRegion(t *testing.T) {
+	raw := wire.RawItem{Kind: "rss", Source: "s", NativeID: "1", Title: "Regierung tritt zurück", Lang: "de-de",
+		ObservedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e, err := Normalize(DefaultConfig(), raw, provenance.RawRef{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Lang != "de-DE" {
+		t.Errorf("lang %q, want de-DE", e.Lang)
+	}
+	for _, f := range e.Flags {
+		if f == FlagLangDetected {
+			t.Errorf("declared language flagged as detected")
+		}
+	}
+}

@@ -24,7 +24,7 @@ func TestCanonicalURL(t *testing.T) {
 		"http://www.www.example.com/a":                                      "http://example.com/a",
 		"http://www.com/a":                                                  "http://www.com/a",
 		"https://m.bbc.co.uk/news/world-1?ref=rss&gclid=1":                  "https://bbc.co.uk/news/world-1",
-		"https://youtu.be/dQw4w9WgXcQ?si=abc":                               "https://youtube.com/watch?si=abc&v=dQw4w9WgXcQ",
+		"https://youtu.be/dQw4w9WgXcQ?si=abc":                               "https://youtube.com/watch?v=dQw4w9WgXcQ",
 		"https://user:pw@example.com/x?ns_campaign=a&id=7":                  "https://example.com/x?id=7",
 		"not a url":                 "not a url",
 		"  https://example.com/x  ": "https://example.com/x",
@@ -135,7 +135,8 @@ func TestLanguageDetection(t *testing.T) {
 }
 
 func FuzzCanonicalURL(f *testing.F) {
-	for _, s := range []string{"https://www.example.com/a?utm_source=x#f", "https://t.me/s/c/1", "https://youtu.be/x", "https://www.google.com/amp/s/x.com/a", "https://a-b.cdn.ampproject.org/c/s/a.b/c", "http://[::1]:80/"} {
+	for _, s := range []string{"https://www.example.com/a?utm_source=x#f", "https://t.me/s/c/1", "https://youtu.be/x", "https://www.google.com/amp/s/x.com/a", "https://a-b.cdn.ampproject.org/c/s/a.b/c", "http://[::1]:80/",
+		"https://x.com/r/*https://a.b/c*d", "https://www.google.com/url?q=https%3A%2F%2Fa.b%2Fc%3Fq%3Dhttps%3A%2F%2Fd.e", "https://l.facebook.com/l.php?u=https%3A%2F%2Fl.facebook.com%2Fl.php%3Fu%3Dhttps%253A%252F%252Fa.b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -44,6 +44,9 @@ func PROVJSON(w io.Writer, storyID string, recs []Record) error {
 		if r.URL != "" {
 			attrs["prov:location"] = typed(r.URL, "xsd:anyURI")
 		}
+		if r.PublishedURL != "" {
+			attrs["nw:publishedLocation"] = typed(r.PublishedURL, "xsd:anyURI")
+		}
 		if r.Headline != "" {
 			attrs["prov:label"] = r.Headline
 		}

@@ -43,13 +43,17 @@ type RawRef struct {
 // Record is one line of a provenance list. It is compact on purpose: a
 // story snapshot carries one record per entry and must fit the bus's max payload.
 type Record struct {
-	EntryID     string    `json:"entry_id"`
-	Source      Source    `json:"source"`
-	URL         string    `json:"url,omitempty"`
-	Headline    string    `json:"headline,omitempty"`
-	PublishedAt time.Time `json:"published_at"`
-	ObservedAt  time.Time `json:"observed_at"`
-	Role        Role      `json:"role"`
+	EntryID string `json:"entry_id"`
+	Source  Source `json:"source"`
+	URL     string `json:"url,omitempty"`
+	// PublishedURL is the link as the source published it, when it is not
+	// the canonical URL (tracking parameters, a redirector, a mobile host):
+	// what a reader finds in the source itself.
+	PublishedURL string    `json:"published_url,omitempty"`
+	Headline     string    `json:"headline,omitempty"`
+	PublishedAt  time.Time `json:"published_at"`
+	ObservedAt   time.Time `json:"observed_at"`
+	Role         Role      `json:"role"`
 	// Of is the entry this one copies or reposts (for duplicate and repost roles).
 	Of        string `json:"of,omitempty"`
 	Raw       RawRef `json:"raw"`

@@ -10,7 +10,8 @@ import (
 )
 
 // Markdown writes the "Wire provenance" block of a story page: one line per
-// post, earliest first, with time, source code, role and the post's URL.
+// post, earliest first, with time, source code, role and the post's URL
+// (and the URL the source published, where it differs).
 // Text that came from sources is escaped so it cannot inject Markdown or HTML.
 func Markdown(w io.Writer, recs []Record) error {
 	var b strings.Builder
@@ -33,6 +34,12 @@ func Markdown(w io.Writer, recs []Record) error {
 			// Only http(s) becomes a link: a javascript: or data: URL from a
 			// source would run on the page that renders this Markdown.
 			fmt.Fprintf(&b, " (%s)", escapeMarkdown(r.URL))
+		}
+		switch {
+		case isWebURL(r.PublishedURL):
+			fmt.Fprintf(&b, " (published as <%s>)", escapeMarkdownURL(r.PublishedURL))
+		case r.PublishedURL != "":
+			fmt.Fprintf(&b, " (published as %s)", escapeMarkdown(r.PublishedURL))
 		}
 		b.WriteString("\n")
 	}
@@ -60,6 +67,12 @@ func HTML(w io.Writer, recs []Record) error {
 		}
 		if r.URL != "" && (strings.HasPrefix(r.URL, "https://") || strings.HasPrefix(r.URL, "http://")) {
 			fmt.Fprintf(&b, ` <a href="%s" rel="nofollow noopener">%s</a>`, html.EscapeString(r.URL), html.EscapeString(r.URL))
+		}
+		switch p := r.PublishedURL; {
+		case isWebURL(p):
+			fmt.Fprintf(&b, ` <small class="published-url">published as <a href="%s" rel="nofollow noopener">%s</a></small>`, html.EscapeString(p), html.EscapeString(p))
+		case p != "":
+			fmt.Fprintf(&b, ` <small class="published-url">published as %s</small>`, html.EscapeString(p))
 		}
 		b.WriteString(`</li>`)
 	}

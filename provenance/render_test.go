@@ -12,9 +12,10 @@ func hostileRecords() []Record {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	return []Record{
 		{EntryID: "e1", Source: Source{ID: "bbc", Kind: "rss", Code: "BBC", Name: "BBC"}, URL: "https://bbc.example/a?x=1&y=<2>",
-			Headline: `<script>alert(1)</script> *bold* [link](javascript:x)`, PublishedAt: t0, ObservedAt: t0.Add(time.Minute),
+			PublishedURL: "https://www.bbc.example/a?x=1&y=<2>&utm_source=<rss>",
+			Headline:     `<script>alert(1)</script> *bold* [link](javascript:x)`, PublishedAt: t0, ObservedAt: t0.Add(time.Minute),
 			Role: RoleOrigin, Raw: RawRef{Stream: "WIRE_RAW", Seq: 7, MsgID: "rss:bbc:1"}},
-		{EntryID: "e2", Source: Source{ID: "tg", Kind: "telegram", Code: "TG"}, URL: "javascript:alert(1)",
+		{EntryID: "e2", Source: Source{ID: "tg", Kind: "telegram", Code: "TG"}, URL: "javascript:alert(1)", PublishedURL: "javascript:alert(2)",
 			Headline: "Repost", PublishedAt: t0.Add(5 * time.Minute), ObservedAt: t0.Add(6 * time.Minute),
 			Role: RoleRepost, Of: "e1", Withdrawn: true, Raw: RawRef{Stream: "WIRE_RAW", Seq: 8, MsgID: "telegram:tg:2"}},
 	}
@@ -102,5 +103,40 @@ func TestMarkdownLinksOnlyWebURLs(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "<javascript:") || !strings.Contains(b.String(), "(javascript:alert(1))") {
 		t.Errorf("markdown = %q", b.String())
+	}
+}
+
+// TestPublishedURLShown: where the source published another link than the
+// canonical one, every rendering shows it, escaped like the URL.
+func TestPublishedURLShown(t *testing.T) {
+	recs := hostileRecords()
+	var md, h, js bytes.Buffer
+	if err := Markdown(&md, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&h, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := JSON(&js, recs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "(published as <https://www.bbc.example/a?x=1&y=%3C2%3E&utm_source=%3Crss%3E>)") {
+		t.Errorf("markdown lacks the published URL:\n%s", md.String())
+	}
+	if !strings.Contains(h.String(), `published as <a href="https://www.bbc.example/a?x=1&amp;y=&lt;2&gt;&amp;utm_source=&lt;rss&gt;"`) ||
+		strings.Contains(h.String(), `href="javascript:alert(2)`) {
+		t.Errorf("HTML published URL wrong:\n%s", h.String())
+	}
+	var back []Record
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back[0].PublishedURL != recs[0].PublishedURL {
+		t.Errorf("JSON lost published_url: %v %+v", err, back)
+	}
+	recs[0].PublishedURL = ""
+	md.Reset()
+	if err := Markdown(&md, recs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "published as") {
+		t.Errorf("published URL shown though it is the canonical one:\n%s", md.String())
 	}
 }

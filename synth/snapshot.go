@@ -75,7 +75,8 @@ func (c *Clusterer) build(s *story) wire.Story {
 		}
 		sources[e.Source.ID] = true
 		if e.Lang != "" {
-			langs[e.Lang] = true
+			// one language whatever the region: "en-GB" and "en-US" are "en"
+			langs[primaryLanguage(e.Lang)] = true
 		}
 	}
 	st := wire.Story{
@@ -122,8 +123,17 @@ func (c *Clusterer) build(s *story) wire.Story {
 	return st
 }
 
+// publishedURL is the link the source published when it is not the
+// entry's canonical URL.
+func publishedURL(e wire.Entry) string {
+	if p := strings.TrimSpace(e.OriginalURL); p != e.URL {
+		return p
+	}
+	return ""
+}
+
 func record(e wire.Entry) provenance.Record {
-	return provenance.Record{
+	r := provenance.Record{
 		EntryID:     e.ID,
 		Source:      e.Source,
 		URL:         e.URL,
@@ -133,6 +143,8 @@ func record(e wire.Entry) provenance.Record {
 		Raw:         e.Raw,
 		Withdrawn:   e.Withdrawn,
 	}
+	r.PublishedURL = publishedURL(e) // the link as published, next to the canonical one
+	return r
 }
 
 func (c *Clusterer) unitCentroid(s *story) map[string]float64 {

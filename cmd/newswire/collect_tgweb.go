@@ -24,7 +24,7 @@ func buildTgweb(p *parts, pub ingest.Publisher, sources []config.Source) ([]name
 			return nil, fmt.Errorf("sources %s: %w", s.ID, err)
 		}
 		chans = append(chans, tgweb.Channel{ID: s.ID, Username: username, Code: s.Code, Name: s.Name,
-			Interval: time.Duration(s.Interval), MaxPages: s.MaxPages})
+			Interval: time.Duration(s.Interval), MaxPages: s.MaxPages, BaseURL: s.BaseURL})
 	}
 	cc := p.cfg.Collector
 	c, err := tgweb.New(tgweb.Config{

@@ -224,42 +224,122 @@ func PublishedRFC3339(s string) string {
 }
 
 // Markdown renders a message text block to newswire's Telegram markdown,
-// mark for mark what ingest/telegram.Markdown makes of the entities.
+// mark for mark what ingest/telegram.Markdown makes of the entities. Text
+// is laid out as a browser shows it: runs of spaces and line breaks in the
+// HTML source are one space (t.me wraps long lines in its source), and
+// only the post's own <br> elements break lines; <pre> keeps its text as
+// it is.
 func Markdown(n *html.Node) string {
-	var b strings.Builder
-	renderChildren(&b, n)
-	return b.String()
+	var w mdWriter
+	w.children(n)
+	return w.b.String()
 }
 
-func renderChildren(b *strings.Builder, n *html.Node) {
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		render(b, c)
+// mdWriter collapses whitespace as it writes: a space is written only
+// once something follows it on the same line.
+type mdWriter struct {
+	b strings.Builder
+	// lead is whitespace before anything was written, pending whitespace
+	// since the last thing written; a caller that nests this writer's
+	// output in marks moves them outside ("a<b> b </b>c" → "a **b** c").
+	lead, pending bool
+	pre           int // inside <pre>: text as written
+}
+
+func isHTMLSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f'
+}
+
+func (w *mdWriter) space() {
+	if w.b.Len() == 0 {
+		w.lead = true
+		return
+	}
+	w.pending = true
+}
+
+func (w *mdWriter) write(s string) {
+	if s == "" {
+		return
+	}
+	if w.pending {
+		if out := w.b.String(); out[len(out)-1] != '\n' {
+			w.b.WriteByte(' ')
+		}
+		w.pending = false
+	}
+	w.b.WriteString(s)
+}
+
+// lineBreak is a <br>: the whitespace around it goes.
+func (w *mdWriter) lineBreak() {
+	w.pending = false
+	w.b.WriteByte('\n')
+}
+
+func (w *mdWriter) text(s string) {
+	if w.pre > 0 {
+		w.write(s)
+		return
+	}
+	for s != "" {
+		i := strings.IndexFunc(s, isHTMLSpace)
+		if i < 0 {
+			w.write(s)
+			return
+		}
+		w.write(s[:i])
+		w.space()
+		s = strings.TrimLeftFunc(s[i:], isHTMLSpace)
 	}
 }
 
-func render(b *strings.Builder, n *html.Node) {
+// nested renders n's children apart, for marks and link labels.
+func (w *mdWriter) nested(n *html.Node) *mdWriter {
+	inner := &mdWriter{pre: w.pre}
+	inner.children(n)
+	return inner
+}
+
+// wrapped writes an inner rendering between marks, with its outer
+// whitespace outside them.
+func (w *mdWriter) wrapped(inner *mdWriter, open, close string) {
+	if inner.lead {
+		w.space()
+	}
+	if s := inner.b.String(); s != "" {
+		w.write(open + s + close)
+	}
+	if inner.pending {
+		w.space()
+	}
+}
+
+func (w *mdWriter) children(n *html.Node) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		w.node(c)
+	}
+}
+
+func (w *mdWriter) node(n *html.Node) {
 	switch n.Type {
 	case html.TextNode:
-		b.WriteString(n.Data)
+		w.text(n.Data)
 		return
 	case html.ElementNode:
 	default:
 		return
 	}
-	wrap := func(mark string) {
-		b.WriteString(mark)
-		renderChildren(b, n)
-		b.WriteString(mark)
-	}
+	wrap := func(mark string) { w.wrapped(w.nested(n), mark, mark) }
 	switch n.Data {
 	case "br":
-		b.WriteString("\n")
+		w.lineBreak()
 	case "b", "strong":
 		wrap("**")
 	case "i", "em":
 		if hasClass(n, "emoji") {
 			// A picture around the emoji character: only the character is text.
-			b.WriteString(textOf(n))
+			w.text(textOf(n))
 			return
 		}
 		wrap("__")
@@ -270,31 +350,46 @@ func render(b *strings.Builder, n *html.Node) {
 	case "code":
 		wrap("`")
 	case "pre":
+		w.pre++
 		wrap("```")
+		w.pre--
 	case "a":
-		renderLink(b, n)
+		w.link(n)
 	case "script", "style", "img":
 	case "span":
 		if hasClass(n, "tg-spoiler") {
 			wrap("||")
 			return
 		}
-		renderChildren(b, n)
+		w.children(n)
+	case "blockquote", "div", "p":
+		// blocks Telegram renders on lines of their own
+		if w.b.Len() > 0 && !strings.HasSuffix(w.b.String(), "\n") {
+			w.lineBreak()
+		}
+		w.children(n)
+		if w.b.Len() > 0 && !strings.HasSuffix(w.b.String(), "\n") {
+			w.lineBreak()
+		}
 	default:
-		renderChildren(b, n)
+		w.children(n)
 	}
 }
 
-func renderLink(b *strings.Builder, n *html.Node) {
-	var label strings.Builder
-	renderChildren(&label, n)
+// link writes an author's text link as [label](href), on one line
+// whatever breaks its label has, and a link Telegram made from the text as
+// the text alone.
+func (w *mdWriter) link(n *html.Node) {
+	inner := w.nested(n)
+	label := strings.TrimSpace(strings.ReplaceAll(inner.b.String(), "\n", " "))
 	href := fixHref(attr(n, "href"))
-	l := strings.TrimSpace(label.String())
-	if href == "" || autoLink(l, href) {
-		b.WriteString(label.String())
+	if href == "" || autoLink(label, href) {
+		w.wrapped(inner, "", "")
 		return
 	}
-	b.WriteString("[" + label.String() + "](" + strings.ReplaceAll(href, ")", "%29") + ")")
+	inner.b.Reset()
+	inner.b.WriteString(label)
+	w.wrapped(inner, "[", "]("+strings.ReplaceAll(href, ")", "%29")+")")
 }
 
 // autoLink tells links Telegram made from the text itself (URLs, @mentions,

@@ -59,12 +59,16 @@ type Channel struct {
 	// pages back (default 10 pages of about 20 posts).
 	Interval time.Duration
 	MaxPages int
+	// BaseURL is where this channel's preview is read (default
+	// Config.BaseURL): <BaseURL>/s/<username>.
+	BaseURL string
 }
 
 // Config configures the collector.
 type Config struct {
 	Channels []Channel
-	// BaseURL is where the previews live (default https://t.me).
+	// BaseURL is where the previews live unless a channel says otherwise
+	// (default https://t.me).
 	BaseURL   string
 	UserAgent string
 	Timeout   time.Duration
@@ -124,10 +128,9 @@ type Collector struct {
 	client *http.Client
 	log    *zap.Logger
 
-	mu       sync.Mutex
-	hosts    map[string]*hostGate
-	stats    map[string]*ChannelStats
-	baseHost string
+	mu    sync.Mutex
+	hosts map[string]*hostGate
+	stats map[string]*ChannelStats
 }
 
 // hostGate spaces requests to one host and holds them back after a
@@ -136,6 +139,20 @@ type hostGate struct {
 	limiter   *rate.Limiter
 	mu        sync.Mutex
 	notBefore time.Time
+}
+
+// DefaultBaseURL is where Telegram serves channel previews.
+const DefaultBaseURL = "https://t.me"
+
+// ErrBaseURL reports a base URL previews cannot be read from.
+var ErrBaseURL = errors.New("tgweb: base URL must be an absolute http(s) URL without query or fragment")
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: %q", ErrBaseURL, s)
+	}
+	return nil
 }
 
 // New checks cfg and returns a collector. client may be nil.
@@ -161,13 +178,22 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, client *http.Client, l
 		}
 	}
 	if cfg.BaseURL == "" {
-		cfg.BaseURL = "https://t.me"
+		cfg.BaseURL = DefaultBaseURL
 	}
-	base, err := url.Parse(cfg.BaseURL)
-	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("tgweb: base URL %q is not an absolute URL", cfg.BaseURL)
+	if err := checkBaseURL(cfg.BaseURL); err != nil {
+		return nil, err
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	for i, ch := range cfg.Channels {
+		if ch.BaseURL == "" {
+			cfg.Channels[i].BaseURL = cfg.BaseURL
+			continue
+		}
+		if err := checkBaseURL(ch.BaseURL); err != nil {
+			return nil, fmt.Errorf("tgweb: channel %s: %w", ch.ID, err)
+		}
+		cfg.Channels[i].BaseURL = strings.TrimSuffix(ch.BaseURL, "/")
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "newswire/1 (+https://github.com/newswire/newswire)"
 	}
@@ -198,7 +224,7 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, client *http.Client, l
 	c2 := *client
 	c2.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Collector{cfg: cfg, pub: pub, kv: kv, client: &c2, log: log.Named("tgweb"),
-		hosts: map[string]*hostGate{}, stats: map[string]*ChannelStats{}, baseHost: base.Host}
+		hosts: map[string]*hostGate{}, stats: map[string]*ChannelStats{}}
 	for _, ch := range cfg.Channels {
 		c.stats[ch.ID] = &ChannelStats{}
 	}
@@ -222,13 +248,20 @@ func (c *Collector) stat(id string, f func(*ChannelStats)) {
 	c.mu.Unlock()
 }
 
-// Run polls every channel on its interval until ctx ends.
+// Run polls every channel on its interval until ctx ends. A channel whose
+// stored next poll is still ahead (a restart) waits for it, as the RSS
+// collector does, so that restarting does not poll every channel at once.
 func (c *Collector) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, ch := range c.cfg.Channels {
 		wg.Go(func() {
 			// Spread the first polls so that start-up is not a burst.
-			if ingest.Sleep(ctx, time.Duration(i)*c.cfg.HostInterval/2) != nil {
+			wait := time.Duration(i) * c.cfg.HostInterval / 2
+			if due := c.storedWait(ctx, ch); due > wait {
+				c.log.Info("waiting for the stored next poll", zap.String("source", ch.ID), zap.Duration("wait", due))
+				wait = due
+			}
+			if ingest.Sleep(ctx, wait) != nil {
 				return
 			}
 			c.loop(ctx, ch)
@@ -238,46 +271,63 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
+// storedWait is how long until the stored next poll of ch, 0 when it is
+// due, unknown, for another channel name, or further ahead than any wait
+// the collector chooses (a clock that jumped, or a shorter interval
+// configured since).
+func (c *Collector) storedWait(ctx context.Context, ch Channel) time.Duration {
+	st, err := c.load(ctx, ch.ID)
+	if err != nil {
+		c.log.Warn("stored state unreadable; polling now", zap.String("source", ch.ID), zap.Error(err))
+		return 0
+	}
+	if st.NextPoll.IsZero() || st.Username != strings.ToLower(ch.Username) {
+		return 0
+	}
+	wait := st.NextPoll.Sub(c.cfg.Now())
+	longest := max(ch.Interval, c.cfg.MaxBackoff, c.cfg.FailingRetry)
+	if wait <= 0 || wait > longest+longest/10 {
+		return 0
+	}
+	return wait
+}
+
 func (c *Collector) loop(ctx context.Context, ch Channel) {
-	log := c.log.With(zap.String("source", ch.ID), zap.String("channel", ch.Username))
 	failures := 0
 	for {
-		err := c.Poll(ctx, ch)
-		wait := ch.Interval
-		var ra retryAfter
-		switch {
-		case ctx.Err() != nil:
+		wait, _ := c.pollOnce(ctx, ch, &failures) // errors are logged where they happen
+		if ctx.Err() != nil {
 			return
-		case err == nil:
-			failures = 0
-		case errors.Is(err, ErrNoPublicPreview):
-			wait = c.cfg.FailingRetry
-			log.Error("no public preview; source failing, the others go on", zap.Duration("retry_in", wait), zap.Error(err))
-		case errors.As(err, &ra):
-			failures++
-			wait = max(ra.d, min(ch.Interval<<min(failures, 8), c.cfg.MaxBackoff))
-			log.Warn("throttled", zap.Duration("retry_in", wait), zap.Error(err))
-		default:
-			failures++
-			wait = min(ch.Interval<<min(failures, 8), c.cfg.MaxBackoff)
-			log.Warn("poll failed", zap.Int("failures", failures), zap.Duration("retry_in", wait), zap.Error(err))
 		}
-		// Jitter keeps channels with one interval from polling in lockstep.
-		wait += rand.N(wait/10 + 1)
-		c.noteNextPoll(ctx, ch, wait)
 		if ingest.Sleep(ctx, wait) != nil {
 			return
 		}
 	}
 }
 
-func (c *Collector) noteNextPoll(ctx context.Context, ch Channel, wait time.Duration) {
-	st, err := c.load(ctx, ch.ID)
-	if err != nil {
-		return
+// schedule chooses the wait before the next poll after one that ended
+// with err, counting consecutive failures.
+func (c *Collector) schedule(ch Channel, err error, failures *int) time.Duration {
+	log := c.log.With(zap.String("source", ch.ID), zap.String("channel", ch.Username))
+	wait := ch.Interval
+	var ra retryAfter
+	switch {
+	case err == nil:
+		*failures = 0
+	case errors.Is(err, ErrNoPublicPreview):
+		wait = c.cfg.FailingRetry
+		log.Error("no public preview; source failing, the others go on", zap.Duration("retry_in", wait), zap.Error(err))
+	case errors.As(err, &ra):
+		*failures++
+		wait = max(ra.d, min(ch.Interval<<min(*failures, 8), c.cfg.MaxBackoff))
+		log.Warn("throttled", zap.Duration("retry_in", wait), zap.Error(err))
+	default:
+		*failures++
+		wait = min(ch.Interval<<min(*failures, 8), c.cfg.MaxBackoff)
+		log.Warn("poll failed", zap.Int("failures", *failures), zap.Duration("retry_in", wait), zap.Error(err))
 	}
-	st.NextPoll = c.cfg.Now().Add(wait).UTC()
-	_ = c.save(ctx, ch.ID, st)
+	// Jitter keeps channels with one interval from polling in lockstep.
+	return wait + rand.N(wait/10+1)
 }
 
 func (c *Collector) load(ctx context.Context, id string) (State, error) {
@@ -308,11 +358,27 @@ func (c *Collector) save(ctx context.Context, id string, st State) error {
 
 // Poll reads one channel once: the newest page (conditionally), then older
 // pages with ?before= until it reaches the last seen post or MaxPages,
-// and publishes the new posts oldest first.
+// and publishes the new posts oldest first. The stored next poll is left
+// as it was; Run's polls set it.
 func (c *Collector) Poll(ctx context.Context, ch Channel) error {
+	_, err := c.pollOnce(ctx, ch, nil)
+	return err
+}
+
+// pollOnce polls ch and saves its state once, with the next poll when
+// failures is given (Run's loop) and the poll was not cut short by ctx:
+// what was published, the error counts and the time of the next poll are
+// one write, so no restart finds one without the others. A poll that
+// shutdown interrupted keeps the stored next poll, which is due, so the
+// next start polls at once and finishes it.
+func (c *Collector) pollOnce(ctx context.Context, ch Channel, failures *int) (time.Duration, error) {
 	st, err := c.load(ctx, ch.ID)
 	if err != nil {
-		return err
+		wait := time.Duration(0)
+		if failures != nil {
+			wait = c.schedule(ch, err, failures)
+		}
+		return wait, err
 	}
 	pollErr := c.poll(ctx, ch, &st)
 	st.LastPoll = c.cfg.Now().UTC()
@@ -332,12 +398,20 @@ func (c *Collector) Poll(ctx context.Context, ch Channel) error {
 			s.Errors++
 		}
 	})
+	var wait time.Duration
+	if failures != nil && ctx.Err() == nil {
+		wait = c.schedule(ch, pollErr, failures)
+		st.NextPoll = st.LastPoll.Add(wait)
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := c.save(sctx, ch.ID, st); err != nil {
-		return errors.Join(pollErr, err)
+		c.stat(ch.ID, func(s *ChannelStats) { s.Errors++ })
+		c.log.Error("state not saved; the next start may poll early or publish again (the bus drops the copies)",
+			zap.String("source", ch.ID), zap.Error(err))
+		return wait, errors.Join(pollErr, err)
 	}
-	return pollErr
+	return wait, pollErr
 }
 
 func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
@@ -345,7 +419,7 @@ func (c *Collector) poll(ctx context.Context, ch Channel, st *State) error {
 	if st.Username != username {
 		*st = State{Username: username, Gaps: st.Gaps, Health: ingest.Health{Errors: st.Errors}, Withdrawn: st.Withdrawn}
 	}
-	pageURL := c.cfg.BaseURL + "/s/" + url.PathEscape(ch.Username)
+	pageURL := ch.BaseURL + "/s/" + url.PathEscape(ch.Username)
 	res, err := c.fetch(ctx, pageURL, st)
 	if err != nil {
 		return err

@@ -219,7 +219,15 @@ func (e *env) collector(t *testing.T, chans ...Channel) *Collector {
 	if len(chans) == 0 {
 		chans = []Channel{{ID: "reuters-web", Username: "reuters", Code: "RTRS"}}
 	}
-	c, err := New(Config{Channels: chans, BaseURL: e.srv.URL, HostInterval: 100 * time.Millisecond}, e.pub, e.kv, e.srv.Client(), nil)
+	// Each channel reads the test server through its own base URL, as the
+	// base_url option of a tgweb source sets it; the collector's default
+	// stays https://t.me, which no test may reach.
+	for i := range chans {
+		if chans[i].BaseURL == "" {
+			chans[i].BaseURL = e.srv.URL + "/"
+		}
+	}
+	c, err := New(Config{Channels: chans, HostInterval: 100 * time.Millisecond}, e.pub, e.kv, e.srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,13 @@ type Stats struct {
 	Withdrawals  atomic.Int64
 	DeadLettered atomic.Int64
 	Retried      atomic.Int64
+	// AlreadyPublished counts raw items whose entry was on WIRE_ENTRY
+	// already (a redelivery, a collector reading a post again, a second
+	// collector of the same post): acked, nothing published.
+	AlreadyPublished atomic.Int64
+	// Recovered counts publication markers left pending by a crash and
+	// resolved by finding the entry on WIRE_ENTRY.
+	Recovered atomic.Int64
 	// Learned counts entries the index took from WIRE_ENTRY: this replica's
 	// own, those of other replicas, and on start-up the window's history.
 	Learned atomic.Int64
@@ -71,6 +78,8 @@ type Worker struct {
 	near     *nearIndex
 	log      *zap.Logger
 	stats    Stats
+	// claimTimeout is claimTimeout except in tests that play a crash.
+	claimTimeout time.Duration
 }
 
 // NewWorker binds a worker to the shared durable consumer. The topology
@@ -103,7 +112,8 @@ func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap
 		cfg: cfg, js: js, fp: fp, cons: cons, log: log.Named(Stage),
 		// the subject KV Create writes to; the fast path publishes there itself
 		fpPrefix: "$KV." + bus.BucketFingerprint + ".",
-		near:     newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
+		near:         newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
+		claimTimeout: claimTimeout,
 	}, nil
 }
 
@@ -257,6 +267,22 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	out := nats.NewMsg(bus.EntrySubject(entry.Source.Kind, entry.Source.ID))
 	out.Data = data
 	out.Header.Set(bus.HeaderMsgID, bus.EntryMsgID(entry.Raw.MsgID))
+	// The publication marker, not the duplicate window, keeps an entry
+	// from going out twice (see published.go).
+	state, rev, err := w.claimPublish(ctx, entry, out.Subject, out.Header.Get(bus.HeaderMsgID))
+	switch {
+	case err != nil:
+		w.retry(msg, err)
+		return
+	case state == published:
+		w.stats.AlreadyPublished.Add(1)
+		w.log.Debug("entry published before; raw item acked", zap.String("entry", entry.ID), zap.String("msg_id", entry.Raw.MsgID))
+		w.ack(msg)
+		return
+	case state == claimInFlight:
+		w.retry(msg, fmt.Errorf("normalize: entry %s is being published by another delivery", entry.ID))
+		return
+	}
 	// Entries go out in the order their raw items came in, so the entry
 	// stream — and every story built from it — is the same on every run.
 	select {
@@ -267,8 +293,9 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	}
 	pub, err := w.js.PublishMsgAsync(out)
 	t.pass()
+	var pa *jetstream.PubAck
 	if err == nil {
-		err = waitAck(ctx, pub)
+		pa, err = waitPubAck(ctx, pub)
 	}
 	switch {
 	case err == nil:
@@ -281,6 +308,11 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	default:
 		w.retry(msg, fmt.Errorf("normalize: publish entry: %w", err))
 		return
+	}
+	if err := w.markPublished(ctx, markerKey(entry), rev, pa.Sequence); err != nil {
+		// The entry is out; a later copy finds the pending marker and the
+		// entry behind it on WIRE_ENTRY.
+		w.log.Warn("entry published but its marker not updated", zap.String("entry", entry.ID), zap.Error(err))
 	}
 	w.stats.Entries.Add(1)
 	w.ack(msg)
@@ -357,17 +389,22 @@ func (w *Worker) claimResult(ctx context.Context, e wire.Entry, claim jetstream.
 	if holder := string(kv.Value()); holder != e.ID {
 		return holder, nil
 	}
-	return "", nil // a redelivery of our own entry: publish again, JetStream dedupes
+	return "", nil // a copy of our own entry: its publication marker decides
 }
 
 func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	_, err := waitPubAck(ctx, f)
+	return err
+}
+
+func waitPubAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 	select {
-	case <-f.Ok():
-		return nil
+	case pa := <-f.Ok():
+		return pa, nil
 	case err := <-f.Err():
-		return err
+		return nil, err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 

@@ -184,25 +184,28 @@ func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since tim
 		if err != nil {
 			return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, err)
 		}
-		got := 0
+		// The batch is read to its end even after a hit: a fetch left
+		// half-read keeps its goroutine waiting.
+		got, seq, found, end := 0, uint64(0), false, false
 		for m := range batch.Messages() {
 			got++
 			md, err := m.Metadata()
-			if err != nil {
+			if err != nil || found || end {
 				continue
 			}
 			if m.Headers().Get(bus.HeaderMsgID) == msgID {
-				return md.Sequence.Stream, true, nil
+				seq, found = md.Sequence.Stream, true
 			}
-			if md.Sequence.Stream >= last.Sequence {
-				return 0, false, nil
-			}
+			end = md.Sequence.Stream >= last.Sequence
+		}
+		if found {
+			return seq, true, nil
 		}
 		if berr := batch.Error(); berr != nil && !errors.Is(berr, nats.ErrTimeout) {
 			return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, berr)
 		}
-		if got == 0 {
-			return 0, false, nil // nothing after since, or the rest aged out
+		if end || got == 0 {
+			return 0, false, nil // the subject's last message, or the rest aged out
 		}
 		if ctx.Err() != nil {
 			return 0, false, ctx.Err()

@@ -111,7 +111,7 @@ func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap
 	return &Worker{
 		cfg: cfg, js: js, fp: fp, cons: cons, log: log.Named(Stage),
 		// the subject KV Create writes to; the fast path publishes there itself
-		fpPrefix: "$KV." + bus.BucketFingerprint + ".",
+		fpPrefix:     "$KV." + bus.BucketFingerprint + ".",
 		near:         newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
 		claimTimeout: claimTimeout,
 	}, nil

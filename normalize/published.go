@@ -29,7 +29,8 @@ import (
 //   - "pending <raw seq>": created (first writer wins) before the
 //     publish by the delivery of the raw message at <raw seq> on WIRE_RAW.
 //     It says the entry may be on WIRE_ENTRY.
-//   - "published <seq>": written after the PubAck.
+//   - "published <seq>": written after the PubAck, while the raw item's
+//     ack goes out.
 //
 // What a copy of the raw item finds decides what happens:
 //
@@ -51,8 +52,8 @@ import (
 //
 // Crash points: before the claim, nothing happened; between claim and
 // publish, the search finds nothing and the entry is published once;
-// between PubAck and "published", the search finds the entry and it is
-// not published again; between "published" and the ack, the redelivery
+// between PubAck and "published" (or "published" lost), the search finds
+// the entry and it is not published again; after both, a redelivery
 // finds "published". A publish lost in the client's buffer for longer
 // than claimTimeout and then sent is still caught by the duplicate
 // window, which is far longer.
@@ -135,10 +136,17 @@ func (w *Worker) claimPublish(ctx context.Context, e wire.Entry, subject, msgID 
 
 // markPublished records that the entry is on WIRE_ENTRY at seq.
 func (w *Worker) markPublished(ctx context.Context, key string, rev, seq uint64) error {
-	if _, err := w.putMarker(ctx, key, markerPublished+" "+strconv.FormatUint(seq, 10), rev); err != nil {
+	if _, err := w.putMarker(ctx, key, publishedValue(seq), rev); err != nil {
 		return fmt.Errorf("normalize: mark %s published: %w", key, err)
 	}
 	return nil
+}
+
+func publishedValue(seq uint64) string { return markerPublished + " " + strconv.FormatUint(seq, 10) }
+
+// markerMsg is the KV record that sets a marker to published at seq.
+func markerMsg(prefix, key string, seq uint64) *nats.Msg {
+	return &nats.Msg{Subject: prefix + key, Data: []byte(publishedValue(seq))}
 }
 
 // putMarker replaces the marker at revision rev. It writes the KV record

@@ -63,6 +63,9 @@ type Stats struct {
 	// Recovered counts publication markers left pending by a crash and
 	// resolved by finding the entry on WIRE_ENTRY.
 	Recovered atomic.Int64
+	// MarkerErrors counts entries published whose marker could not be
+	// set to published; a later copy resolves them on WIRE_ENTRY.
+	MarkerErrors atomic.Int64
 	// Learned counts entries the index took from WIRE_ENTRY: this replica's
 	// own, those of other replicas, and on start-up the window's history.
 	Learned atomic.Int64
@@ -309,13 +312,21 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 		w.retry(msg, fmt.Errorf("normalize: publish entry: %w", err))
 		return
 	}
-	if err := w.markPublished(ctx, markerKey(entry), rev, pa.Sequence); err != nil {
-		// The entry is out; a later copy finds the pending marker and the
-		// entry behind it on WIRE_ENTRY.
-		w.log.Warn("entry published but its marker not updated", zap.String("entry", entry.ID), zap.Error(err))
-	}
+	// The marker is set after the ack is sent, not before: if it is lost,
+	// a later copy finds the pending marker and the entry behind it on
+	// WIRE_ENTRY, so the raw item need not wait for it.
+	mark, merr := w.js.PublishMsgAsync(markerMsg(w.fpPrefix, markerKey(entry), pa.Sequence),
+		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	w.stats.Entries.Add(1)
 	w.ack(msg)
+	if merr == nil {
+		merr = waitAck(ctx, mark)
+	}
+	if merr != nil {
+		w.stats.MarkerErrors.Add(1)
+		w.log.Warn("entry published but its marker not set; a later copy will look for it on the stream",
+			zap.String("entry", entry.ID), zap.Error(merr))
+	}
 }
 
 // turn orders the entries' publishes: an item publishes after wait is

@@ -50,6 +50,10 @@ import (
 //     marker over (a compare-and-set on its revision, so one copy wins)
 //     and publishes.
 //
+// The pending marker is sent together with the fingerprint claim, so its
+// round trip overlaps that one; an item folded into another entry keeps
+// its pending marker, which costs a later copy with other text a search.
+//
 // Crash points: before the claim, nothing happened; between claim and
 // publish, the search finds nothing and the entry is published once;
 // between PubAck and "published" (or "published" lost), the search finds
@@ -87,11 +91,41 @@ const (
 	claimInFlight                   // another delivery is publishing: retry later
 )
 
+func pendingValue(e wire.Entry) string {
+	return markerPending + " " + strconv.FormatUint(e.Raw.Seq, 10)
+}
+
+// startClaim sends the pending marker of a new entry without waiting, so
+// that its round trip overlaps the fingerprint claim's; claimPublish reads
+// the answer. It returns nil when the send failed at once, and
+// claimPublish then claims the slow way.
+func (w *Worker) startClaim(e wire.Entry) jetstream.PubAckFuture {
+	f, err := w.js.PublishMsgAsync(&nats.Msg{Subject: w.fpPrefix + markerKey(e), Data: []byte(pendingValue(e))},
+		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
 // claimPublish decides whether this delivery publishes the entry. When
 // it returns claimed, rev is the revision of the pending marker it holds.
-func (w *Worker) claimPublish(ctx context.Context, e wire.Entry, subject, msgID string) (claimState, uint64, error) {
+// started is the claim startClaim sent, if any: it succeeds for an entry
+// id never seen; otherwise the marker is read.
+func (w *Worker) claimPublish(ctx context.Context, e wire.Entry, started jetstream.PubAckFuture, subject, msgID string) (claimState, uint64, error) {
 	key := markerKey(e)
-	mine := markerPending + " " + strconv.FormatUint(e.Raw.Seq, 10)
+	mine := pendingValue(e)
+	if started != nil {
+		pa, err := waitPubAck(ctx, started)
+		if err == nil {
+			return claimed, pa.Sequence, nil
+		}
+		if !wrongLastSequence(err) {
+			return 0, 0, fmt.Errorf("normalize: claim publication of %s: %w", e.ID, err)
+		}
+	}
+	// KV Create also takes over a key whose last record is a delete or
+	// TTL marker, which the bare claim above does not.
 	rev, err := w.fp.Create(ctx, key, []byte(mine), jetstream.KeyTTL(w.cfg.FingerprintTTL))
 	if err == nil {
 		return claimed, rev, nil
@@ -219,4 +253,12 @@ func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since tim
 			return 0, false, ctx.Err()
 		}
 	}
+}
+
+// wrongLastSequence reports whether a publish was refused because the
+// subject's last sequence was not the expected one: the key exists.
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }

@@ -214,7 +214,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		// The post is gone at its source: its entry is withdrawn, which is
 		// news for the synthesizer, not a new text to fingerprint or index.
 		w.stats.Withdrawals.Add(1)
-		return func(t *turn) { w.publish(ctx, msg, entry, t) }
+		mark := w.startClaim(entry)
+		return func(t *turn) { w.publish(ctx, msg, entry, mark, t) }
 	}
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
@@ -236,12 +237,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
-	return func(t *turn) { w.finish(ctx, msg, entry, claim, t) }
+	mark := w.startClaim(entry)
+	return func(t *turn) { w.finish(ctx, msg, entry, claim, mark, t) }
 }
 
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim jetstream.PubAckFuture, t *turn) {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim, mark jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
 	if err != nil {
 		w.near.Remove(entry.ID)
@@ -257,11 +259,12 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry
 		w.ack(msg)
 		return
 	}
-	w.publish(ctx, msg, entry, t)
+	w.publish(ctx, msg, entry, mark, t)
 }
 
-// publish puts the entry on WIRE_ENTRY and acks the raw item after the PubAck.
-func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, t *turn) {
+// publish puts the entry on WIRE_ENTRY and acks the raw item after the
+// PubAck; mark is the publication claim started in handle, if any.
+func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, mark jetstream.PubAckFuture, t *turn) {
 	data, err := json.Marshal(entry)
 	if err != nil {
 		w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: encode entry: %w", err))
@@ -272,7 +275,7 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	out.Header.Set(bus.HeaderMsgID, bus.EntryMsgID(entry.Raw.MsgID))
 	// The publication marker, not the duplicate window, keeps an entry
 	// from going out twice (see published.go).
-	state, rev, err := w.claimPublish(ctx, entry, out.Subject, out.Header.Get(bus.HeaderMsgID))
+	state, rev, err := w.claimPublish(ctx, entry, mark, out.Subject, out.Header.Get(bus.HeaderMsgID))
 	switch {
 	case err != nil:
 		w.retry(msg, err)
@@ -381,9 +384,7 @@ func (w *Worker) claimResult(ctx context.Context, e wire.Entry, claim jetstream.
 	if err == nil {
 		return "", nil
 	}
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) || (apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence &&
-		apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if !wrongLastSequence(err) {
 		return "", fmt.Errorf("normalize: claim fingerprint: %w", err)
 	}
 	_, err = w.fp.Create(ctx, e.Fingerprint.Exact, []byte(e.ID), jetstream.KeyTTL(w.cfg.FingerprintTTL))

@@ -24,12 +24,12 @@ var seenHorizon = bus.DefaultTopology().EntryMaxAge
 // Ids are kept as 64-bit FNV-1a hashes with the stream time they were
 // placed at (≈ 24 bytes an entry); two ids of one stream sharing a hash
 // is a chance of about n²/2⁶⁵.
+//
+// The zero value is ready to use.
 type seenEntries struct {
 	at    map[uint64]int64
 	prune schedule
 }
-
-func newSeenEntries() *seenEntries { return &seenEntries{at: make(map[uint64]int64)} }
 
 func seenKey(id string) uint64 {
 	h := fnv.New64a()
@@ -46,6 +46,9 @@ func (s *seenEntries) has(id string) bool {
 // seenHorizon once an hour of stream time, so that a worker and a replay
 // of the same stream forget the same ids at the same entries.
 func (s *seenEntries) add(id string, clock time.Time) {
+	if s.at == nil {
+		s.at = make(map[uint64]int64)
+	}
 	// A redelivery keeps the first time, as a replay of the stream would.
 	if k := seenKey(id); s.at[k] == 0 {
 		s.at[k] = clock.Unix()

@@ -81,7 +81,7 @@ type Worker struct {
 	// which stay in memory until the next merge pass has run (see retire).
 	parked []parkedStory
 	// seen holds the ids of the entries placed, for late duplicates.
-	seen  *seenEntries
+	seen  seenEntries
 	stats Stats
 }
 
@@ -117,7 +117,7 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 	}
 	return &Worker{
 		cfg: cfg, js: js, cons: cons, log: log.Named(Stage), cl: cl,
-		maxPayload: int(nc.MaxPayload()), known: make(map[string]bool), seen: newSeenEntries(),
+		maxPayload: int(nc.MaxPayload()), known: make(map[string]bool),
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package normalize
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,42 @@ func TestPendingMarkerOfAnotherDeliveryWaits(t *testing.T) {
 	waitFor(t, func() bool { return w.Stats().AlreadyPublished.Load() == 1 })
 	if n := entryCount(t, srv.JS); n != 0 {
 		t.Fatalf("WIRE_ENTRY holds %d entries, want none from this delivery", n)
+	}
+}
+
+// TestRedeliveryResolvesItsOwnPendingMarker: the raw message whose
+// delivery wrote a pending marker and stopped (a crash, a failed publish)
+// is redelivered; it need not wait out claimTimeout: it looks on
+// WIRE_ENTRY, finds nothing, and publishes the entry once.
+func TestRedeliveryResolvesItsOwnPendingMarker(t *testing.T) {
+	srv := shortWindow(t)
+	ctx := context.Background()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketFingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws, err := srv.JS.Stream(ctx, bus.StreamRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := raws.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := info.State.LastSeq + 1 // the raw message published below
+	id := EntryID(bus.RawMsgID("rss", "allafrica", "5"))
+	if _, err := kv.Create(ctx, "pub."+id, []byte(fmt.Sprintf("pending %d", next))); err != nil {
+		t.Fatal(err)
+	}
+	w, stop := startWorker(t, srv.JS, testConfig())
+	defer stop()
+	publishRaw(t, srv.JS, wire.RawItem{Kind: "rss", Source: "allafrica", NativeID: "5", URL: "https://allafrica.com/stories/5.html",
+		Body: story, Published: "Tue, 11 Jun 2024 09:30:00 GMT", ObservedAt: time.Date(2024, 6, 11, 10, 0, 0, 0, time.UTC)})
+	waitFor(t, func() bool { return w.Stats().Entries.Load() == 1 })
+	if n := entryCount(t, srv.JS); n != 1 {
+		t.Fatalf("WIRE_ENTRY holds %d entries, want 1", n)
+	}
+	if got := w.Stats().Retried.Load(); got != 0 {
+		t.Errorf("retried %d times; its own claim should not make it wait", got)
 	}
 }

@@ -420,3 +420,75 @@ func TestDeletedPostIsWithdrawnFromItsStory(t *testing.T) {
 		t.Errorf("%d stories, want 1 (the withdrawal must not open a story)", n)
 	}
 }
+
+// TestRawItemAgainAfterTheWindowChangesNothing publishes raw items, waits
+// for their entries and stories, then publishes the same items again once
+// the streams' duplicate window (1 s here) has passed — as the collector
+// that restarted and as a second collector process on its own
+// connection. The bus takes them as new raw messages; no second entry
+// reaches WIRE_ENTRY and no story gets a new snapshot.
+func TestRawItemAgainAfterTheWindowChangesNothing(t *testing.T) {
+	topo := bus.DefaultTopology()
+	topo.DuplicateWindow = time.Second
+	srv := bustest.StartWith(t, t.TempDir(), topo)
+	pipeline(t, srv)
+	ctx := context.Background()
+	items := []wire.RawItem{
+		rawItem("1", "https://wire-a.example/1", "Flooding closes the port of Durban"),
+		rawItem("2", "https://wire-a.example/2", "Central bank holds rates at 8.25 percent"),
+	}
+	first := ingest.NewJetStreamPublisher(srv.JS)
+	for _, it := range items {
+		if _, err := first.Publish(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle := func(rawSeq uint64) func() bool {
+		return func() bool {
+			n, err := mustConsumer(t, srv.JS, bus.StreamRaw, normalize.ConsumerName).Info(ctx)
+			if err != nil || n.NumPending != 0 || n.NumAckPending != 0 || n.AckFloor.Stream < rawSeq {
+				return false
+			}
+			s, err := mustConsumer(t, srv.JS, bus.StreamEntry, synth.ConsumerName).Info(ctx)
+			return err == nil && s.NumPending == 0 && s.NumAckPending == 0 && s.AckFloor.Stream == streamMsgs(t, srv.JS, bus.StreamEntry)
+		}
+	}
+	waitFor(t, "the first entries and stories", func() bool {
+		return streamMsgs(t, srv.JS, bus.StreamEntry) == 2 && idle(2)() && len(latestStories(t, srv.JS)) > 0
+	})
+	before := streamMsgs(t, srv.JS, bus.StreamStory)
+	stories := latestStories(t, srv.JS)
+
+	_, js2 := srv.Connect(t)
+	second := ingest.NewJetStreamPublisher(js2)
+	var last uint64
+	for _, pub := range []*ingest.JetStreamPublisher{first, second} {
+		for _, it := range items {
+			// Published until the bus takes it as new: the window has passed.
+			waitFor(t, "the duplicate window to pass", func() bool {
+				it.ObservedAt = time.Now().UTC()
+				ack, err := pub.Publish(ctx, it)
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = ack.Seq
+				return !ack.Duplicate
+			})
+		}
+	}
+	if got := streamMsgs(t, srv.JS, bus.StreamRaw); got != 6 {
+		t.Fatalf("WIRE_RAW holds %d raw messages, want 6 (every copy taken as new)", got)
+	}
+	waitFor(t, "the copies to be handled", idle(last))
+	if got := streamMsgs(t, srv.JS, bus.StreamEntry); got != 2 {
+		t.Errorf("WIRE_ENTRY holds %d entries, want 2", got)
+	}
+	if got := streamMsgs(t, srv.JS, bus.StreamStory); got != before {
+		t.Errorf("WIRE_STORY holds %d snapshots, %d before the copies", got, before)
+	}
+	for id, st := range latestStories(t, srv.JS) {
+		if old, ok := stories[id]; !ok || old.Version != st.Version {
+			t.Errorf("story %s changed: version %d, was %d", id, st.Version, old.Version)
+		}
+	}
+}

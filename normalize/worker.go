@@ -56,6 +56,16 @@ type Stats struct {
 	Withdrawals  atomic.Int64
 	DeadLettered atomic.Int64
 	Retried      atomic.Int64
+	// AlreadyPublished counts raw items whose entry was on WIRE_ENTRY
+	// already (a redelivery, a collector reading a post again, a second
+	// collector of the same post): acked, nothing published.
+	AlreadyPublished atomic.Int64
+	// Recovered counts publication markers left pending by a crash and
+	// resolved by finding the entry on WIRE_ENTRY.
+	Recovered atomic.Int64
+	// MarkerErrors counts entries published whose marker could not be
+	// set to published; a later copy resolves them on WIRE_ENTRY.
+	MarkerErrors atomic.Int64
 	// Learned counts entries the index took from WIRE_ENTRY: this replica's
 	// own, those of other replicas, and on start-up the window's history.
 	Learned atomic.Int64
@@ -71,6 +81,8 @@ type Worker struct {
 	near     *nearIndex
 	log      *zap.Logger
 	stats    Stats
+	// claimTimeout is claimTimeout except in tests that play a crash.
+	claimTimeout time.Duration
 }
 
 // NewWorker binds a worker to the shared durable consumer. The topology
@@ -102,8 +114,9 @@ func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap
 	return &Worker{
 		cfg: cfg, js: js, fp: fp, cons: cons, log: log.Named(Stage),
 		// the subject KV Create writes to; the fast path publishes there itself
-		fpPrefix: "$KV." + bus.BucketFingerprint + ".",
-		near:     newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
+		fpPrefix:     "$KV." + bus.BucketFingerprint + ".",
+		near:         newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
+		claimTimeout: claimTimeout,
 	}, nil
 }
 
@@ -201,7 +214,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		// The post is gone at its source: its entry is withdrawn, which is
 		// news for the synthesizer, not a new text to fingerprint or index.
 		w.stats.Withdrawals.Add(1)
-		return func(t *turn) { w.publish(ctx, msg, entry, t) }
+		mark := w.startClaim(entry)
+		return func(t *turn) { w.publish(ctx, msg, entry, mark, t) }
 	}
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
@@ -223,12 +237,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
-	return func(t *turn) { w.finish(ctx, msg, entry, claim, t) }
+	mark := w.startClaim(entry)
+	return func(t *turn) { w.finish(ctx, msg, entry, claim, mark, t) }
 }
 
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim jetstream.PubAckFuture, t *turn) {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim, mark jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
 	if err != nil {
 		w.near.Remove(entry.ID)
@@ -244,11 +259,12 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry
 		w.ack(msg)
 		return
 	}
-	w.publish(ctx, msg, entry, t)
+	w.publish(ctx, msg, entry, mark, t)
 }
 
-// publish puts the entry on WIRE_ENTRY and acks the raw item after the PubAck.
-func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, t *turn) {
+// publish puts the entry on WIRE_ENTRY and acks the raw item after the
+// PubAck; mark is the publication claim started in handle, if any.
+func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, mark jetstream.PubAckFuture, t *turn) {
 	data, err := json.Marshal(entry)
 	if err != nil {
 		w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: encode entry: %w", err))
@@ -257,6 +273,22 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	out := nats.NewMsg(bus.EntrySubject(entry.Source.Kind, entry.Source.ID))
 	out.Data = data
 	out.Header.Set(bus.HeaderMsgID, bus.EntryMsgID(entry.Raw.MsgID))
+	// The publication marker, not the duplicate window, keeps an entry
+	// from going out twice (see published.go).
+	state, rev, err := w.claimPublish(ctx, entry, mark, out.Subject, out.Header.Get(bus.HeaderMsgID))
+	switch {
+	case err != nil:
+		w.retry(msg, err)
+		return
+	case state == published:
+		w.stats.AlreadyPublished.Add(1)
+		w.log.Debug("entry published before; raw item acked", zap.String("entry", entry.ID), zap.String("msg_id", entry.Raw.MsgID))
+		w.ack(msg)
+		return
+	case state == claimInFlight:
+		w.retry(msg, fmt.Errorf("normalize: entry %s is being published by another delivery", entry.ID))
+		return
+	}
 	// Entries go out in the order their raw items came in, so the entry
 	// stream — and every story built from it — is the same on every run.
 	select {
@@ -267,8 +299,9 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	}
 	pub, err := w.js.PublishMsgAsync(out)
 	t.pass()
+	var pa *jetstream.PubAck
 	if err == nil {
-		err = waitAck(ctx, pub)
+		pa, err = waitPubAck(ctx, pub)
 	}
 	switch {
 	case err == nil:
@@ -282,8 +315,21 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 		w.retry(msg, fmt.Errorf("normalize: publish entry: %w", err))
 		return
 	}
+	// The marker is set after the ack is sent, not before: if it is lost,
+	// a later copy finds the pending marker and the entry behind it on
+	// WIRE_ENTRY, so the raw item need not wait for it.
+	mark, merr := w.js.PublishMsgAsync(markerMsg(w.fpPrefix, markerKey(entry), pa.Sequence),
+		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	w.stats.Entries.Add(1)
 	w.ack(msg)
+	if merr == nil {
+		merr = waitAck(ctx, mark)
+	}
+	if merr != nil {
+		w.stats.MarkerErrors.Add(1)
+		w.log.Warn("entry published but its marker not set; a later copy will look for it on the stream",
+			zap.String("entry", entry.ID), zap.Error(merr))
+	}
 }
 
 // turn orders the entries' publishes: an item publishes after wait is
@@ -338,9 +384,7 @@ func (w *Worker) claimResult(ctx context.Context, e wire.Entry, claim jetstream.
 	if err == nil {
 		return "", nil
 	}
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) || (apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence &&
-		apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if !wrongLastSequence(err) {
 		return "", fmt.Errorf("normalize: claim fingerprint: %w", err)
 	}
 	_, err = w.fp.Create(ctx, e.Fingerprint.Exact, []byte(e.ID), jetstream.KeyTTL(w.cfg.FingerprintTTL))
@@ -357,17 +401,22 @@ func (w *Worker) claimResult(ctx context.Context, e wire.Entry, claim jetstream.
 	if holder := string(kv.Value()); holder != e.ID {
 		return holder, nil
 	}
-	return "", nil // a redelivery of our own entry: publish again, JetStream dedupes
+	return "", nil // a copy of our own entry: its publication marker decides
 }
 
 func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	_, err := waitPubAck(ctx, f)
+	return err
+}
+
+func waitPubAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 	select {
-	case <-f.Ok():
-		return nil
+	case pa := <-f.Ok():
+		return pa, nil
 	case err := <-f.Err():
-		return err
+		return nil, err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 

@@ -58,6 +58,9 @@ type Stats struct {
 	// OrphanWithdrawals counts withdrawals of entries no active story
 	// holds; they are acknowledged and change nothing.
 	OrphanWithdrawals atomic.Int64
+	// LateDuplicates counts entries whose id was placed before and whose
+	// story is no longer active: acknowledged, no story changed.
+	LateDuplicates atomic.Int64
 }
 
 // Worker consumes WIRE_ENTRY and publishes story snapshots on WIRE_STORY.
@@ -77,7 +80,9 @@ type Worker struct {
 	// parked holds merged-away stories whose final snapshot is out but
 	// which stay in memory until the next merge pass has run (see retire).
 	parked []parkedStory
-	stats  Stats
+	// seen holds the ids of the entries placed, for late duplicates.
+	seen  seenEntries
+	stats Stats
 }
 
 // parkedStory is a merged-away story kept until the clusterer has made
@@ -204,12 +209,22 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 	}
-	// A redelivered entry the clusterer already holds changes nothing and
-	// publishes nothing: its story went out when it was first applied.
-	id := w.cl.Add(e)
 	if md.Sequence.Stream > w.applied {
 		w.applied = md.Sequence.Stream
 	}
+	if w.lateDuplicate(e) {
+		w.stats.LateDuplicates.Add(1)
+		w.log.Info("late duplicate of an entry whose story is no longer active: acked, no story changed",
+			zap.String("entry", e.ID), zap.Uint64("seq", md.Sequence.Stream))
+		if err := msg.Ack(); err != nil {
+			w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
+		}
+		return
+	}
+	// A redelivered entry the clusterer already holds changes nothing and
+	// publishes nothing: its story went out when it was first applied.
+	id := w.cl.Add(e)
+	w.noteSeen(e)
 	w.stats.Entries.Add(1)
 	if id == "" {
 		// A withdrawal of an entry whose story is gone from memory: no
@@ -310,7 +325,11 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 // stale or merged away is dropped from memory as the worker that
 // published it did, so that a replay of weeks holds only what is active.
 func (w *Worker) replay(e wire.Entry, aboveAckFloor bool, republish map[string]bool) {
+	if w.lateDuplicate(e) {
+		return // the worker that handled it skipped it too
+	}
 	w.cl.Add(e)
+	w.noteSeen(e)
 	for id := range w.cl.dirty {
 		switch {
 		case aboveAckFloor:
@@ -321,6 +340,27 @@ func (w *Worker) replay(e wire.Entry, aboveAckFloor bool, republish map[string]b
 	}
 	clear(w.cl.dirty)
 	w.releaseParked()
+}
+
+// lateDuplicate reports whether e is a copy of an entry placed before
+// whose story has gone stale or been forgotten since. Placing it again
+// would found a one-member story, under the old story's id when it was
+// the founder, replacing that story's last snapshot. An entry an active
+// story holds is not one: the clusterer takes it as a no-op, and its
+// delivery is acked once that story's snapshot is out. Withdrawals of
+// placed entries are what they are for.
+func (w *Worker) lateDuplicate(e wire.Entry) bool {
+	if e.Withdrawn || !w.seen.has(e.ID) {
+		return false
+	}
+	_, held := w.cl.StoryOf(e.ID)
+	return !held
+}
+
+func (w *Worker) noteSeen(e wire.Entry) {
+	if !e.Withdrawn {
+		w.seen.add(e.ID, w.cl.clock)
+	}
 }
 
 // retire drops a story that is no longer active from memory once its

@@ -32,6 +32,13 @@ func Start(tb testing.TB) *Server {
 // the same store.
 func StartIn(tb testing.TB, dir string) *Server {
 	tb.Helper()
+	return StartWith(tb, dir, bus.DefaultTopology())
+}
+
+// StartWith starts a server on dir with the given topology, so that a test
+// can shorten a setting such as the streams' duplicate window.
+func StartWith(tb testing.TB, dir string, topo bus.Topology) *Server {
+	tb.Helper()
 	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
 		StoreDir:   dir,
 		Port:       -1,
@@ -53,7 +60,7 @@ func StartIn(tb testing.TB, dir string) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := bus.EnsureTopology(ctx, js, bus.DefaultTopology()); err != nil {
+	if err := bus.EnsureTopology(ctx, js, topo); err != nil {
 		tb.Fatalf("topology: %v", err)
 	}
 	s := &Server{Embedded: emb, Conn: nc, JS: js, StoreDir: dir}

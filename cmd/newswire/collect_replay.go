@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -10,11 +11,16 @@ import (
 	"github.com/newswire/newswire/ingest/replay"
 )
 
-// buildReplay builds the collectors of the replay sources.
+// buildReplay builds the collectors of the replay sources; each keeps its
+// position in wire_source and resumes there after a restart.
 func buildReplay(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCollector, error) {
+	kv, err := p.sourceBucket(context.Background(), "replay")
+	if err != nil {
+		return nil, err
+	}
 	var out []namedCollector
 	for _, s := range sources {
-		c, err := replay.New(replay.Config{Path: s.Path, Speed: s.Speed}, pub, p.log.Named("replay").With(zap.String("source", s.ID)))
+		c, err := replay.New(replay.Config{ID: s.ID, Path: s.Path, Speed: s.Speed}, pub, kv, p.log.Named("replay").With(zap.String("source", s.ID)))
 		if err != nil {
 			return nil, fmt.Errorf("sources %s: %w", s.ID, err)
 		}

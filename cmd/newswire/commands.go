@@ -155,7 +155,9 @@ func cmdReplay(ctx context.Context, args []string) error {
 		return err
 	}
 	defer drain(p.nc, log)
-	c, err := replay.New(replay.Config{Path: file, Speed: *speed, Limit: *limit}, ingest.NewJetStreamPublisher(p.js), log)
+	// The one-shot command publishes the file from its start each time; a
+	// replay source of `run` or `collect` keeps its position instead.
+	c, err := replay.New(replay.Config{Path: file, Speed: *speed, Limit: *limit}, ingest.NewJetStreamPublisher(p.js), nil, log)
 	if err != nil {
 		return err
 	}

@@ -190,6 +190,8 @@ func (it Item) Raw(observed time.Time) wire.RawItem {
 //     path: testdata/replay/uci-news-2014-03.jsonl
 //     speed: 600   # 0 = as fast as possible; 600 = ten hours of items a minute
 type Config struct {
+	// ID is the source id, the key of the stored position in wire_source.
+	ID   string
 	Path string
 	// Speed is the pacing factor over the items' published times; 0 means no pacing.
 	Speed float64
@@ -201,10 +203,12 @@ type Config struct {
 type Collector struct {
 	cfg                             Config
 	pub                             ingest.Publisher
+	kv                              StateStore
 	log                             *zap.Logger
 	now                             func() time.Time
 	sleep                           func(context.Context, time.Duration) error
 	published, duplicates, badLines atomic.Int64
+	resumed, stateErrors            atomic.Int64
 }
 
 // Stats counts what a replay did.
@@ -212,12 +216,22 @@ type Stats struct {
 	Published  int
 	Duplicates int
 	BadLines   int
+	// Resumed is the number of items (and bad lines) an earlier run
+	// handed to the bus, skipped by this one.
+	Resumed int
+	// StateErrors counts stored positions that could not be read or saved.
+	StateErrors int
 }
 
-// New returns a replay collector.
-func New(cfg Config, pub ingest.Publisher, log *zap.Logger) (*Collector, error) {
+// New returns a replay collector. With kv it keeps its position in the
+// file under StateKey(cfg.ID) and resumes there; without (the one-shot
+// `newswire replay FILE`) it reads the file from its start every time.
+func New(cfg Config, pub ingest.Publisher, kv StateStore, log *zap.Logger) (*Collector, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("replay: path is required")
+	}
+	if kv != nil && cfg.ID == "" {
+		return nil, errors.New("replay: a source id is required to store the position")
 	}
 	if cfg.Speed < 0 {
 		return nil, errors.New("replay: speed must not be negative")
@@ -225,23 +239,30 @@ func New(cfg Config, pub ingest.Publisher, log *zap.Logger) (*Collector, error) 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Collector{cfg: cfg, pub: pub, log: log, now: time.Now, sleep: ingest.Sleep}, nil
+	return &Collector{cfg: cfg, pub: pub, kv: kv, log: log, now: time.Now, sleep: ingest.Sleep}, nil
 }
 
 // Stats returns the counts of the current or last Run.
 func (c *Collector) Stats() Stats {
-	return Stats{Published: int(c.published.Load()), Duplicates: int(c.duplicates.Load()), BadLines: int(c.badLines.Load())}
+	return Stats{Published: int(c.published.Load()), Duplicates: int(c.duplicates.Load()), BadLines: int(c.badLines.Load()),
+		Resumed: int(c.resumed.Load()), StateErrors: int(c.stateErrors.Load())}
 }
 
 // Run publishes the file and returns when it is done or ctx ends. A line
 // that is not a valid item is logged, counted and skipped; it does not stop
-// the replay.
+// the replay. With a state store it starts after the last line an earlier
+// run stored, and stores its own position every saveEvery lines, at the
+// end and when ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
 	f, err := os.Open(c.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
+	st, err := c.load(ctx, f)
+	if err != nil {
+		return err
+	}
 	r, err := NewReader(f)
 	if err != nil {
 		return err
@@ -249,19 +270,45 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.published.Store(0)
 	c.duplicates.Store(0)
 	c.badLines.Store(0)
+	c.resumed.Store(0)
+	skip := st.Line
+	saved := st.Line
+	save := func() {
+		if c.kv == nil || st.Line == saved {
+			return
+		}
+		// The position is saved even when ctx has ended: that is when a
+		// restart will need it.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := c.save(sctx, &st); err != nil {
+			c.stateErrors.Add(1)
+			st.Errors++
+			st.LastError = err.Error()
+			c.log.Warn("replay: position not saved; a restart re-reads the lines since the last save", zap.Error(err))
+			return
+		}
+		saved = st.Line
+	}
+	defer save()
 	var firstPub, start time.Time
 	for c.cfg.Limit == 0 || int(c.published.Load()+c.duplicates.Load()) < c.cfg.Limit {
 		it, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if err != nil && !errors.Is(err, ErrBadLine) {
+			return err
+		}
+		if r.Line() <= skip {
+			c.resumed.Add(1)
+			continue // handed to the bus by an earlier run
+		}
 		if errors.Is(err, ErrBadLine) {
 			c.badLines.Add(1)
 			c.log.Warn("replay: skipping bad line", zap.String("file", c.cfg.Path), zap.Error(err))
+			st.Line = r.Line()
 			continue
-		}
-		if err != nil {
-			return err
 		}
 		if c.cfg.Speed > 0 {
 			if pt, perr := time.Parse(time.RFC3339, strings.TrimSpace(it.PublishedAt)); perr == nil {
@@ -287,7 +334,16 @@ func (c *Collector) Run(ctx context.Context) error {
 			c.duplicates.Add(1)
 		} else {
 			c.published.Add(1)
+			st.Published++
 		}
+		st.Line = r.Line()
+		st.LastSuccess = c.now().UTC()
+		if st.Line-saved >= saveEvery {
+			save()
+		}
+	}
+	if c.resumed.Load() > 0 {
+		c.log.Info("replay resumed after the stored position", zap.String("file", c.cfg.Path), zap.Int64("lines_skipped", c.resumed.Load()))
 	}
 	c.log.Info("replay finished", zap.String("file", c.cfg.Path), zap.Int64("published", c.published.Load()),
 		zap.Int64("duplicates", c.duplicates.Load()), zap.Int64("bad_lines", c.badLines.Load()))

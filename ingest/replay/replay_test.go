@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -77,7 +78,7 @@ func TestRunPublishesKeepsTimesAndSkipsBadLines(t *testing.T) {
 	if err := os.WriteFile(path, []byte(sample+"garbage\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Path: path}, ingest.NewJetStreamPublisher(srv.JS), nil)
+	c, err := New(Config{Path: path}, ingest.NewJetStreamPublisher(srv.JS), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestPacingFollowsPublishedTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	c, err := New(Config{Path: path, Speed: 60}, rec, nil)
+	c, err := New(Config{Path: path, Speed: 60}, rec, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,5 +141,130 @@ func TestPacingFollowsPublishedTimes(t *testing.T) {
 	}
 	if len(rec.items) != 3 {
 		t.Errorf("published %d items", len(rec.items))
+	}
+}
+
+// counting is an ingest.Publisher that counts the items handed to the bus by
+// native id, in front of the real one.
+type counting struct {
+	next  ingest.Publisher
+	calls map[string]int
+}
+
+func (p *counting) Publish(ctx context.Context, it wire.RawItem) (ingest.Ack, error) {
+	p.calls[it.NativeID]++
+	return p.next.Publish(ctx, it)
+}
+
+// TestRestartResumesFromStoredPosition stops a replay part-way, runs it
+// again, then once more after lines were appended: every item is handed
+// to the bus once, whatever the duplicate window, and the stored
+// position says where the file was left.
+func TestRestartResumesFromStoredPosition(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(sample+"garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := &counting{next: ingest.NewJetStreamPublisher(srv.JS), calls: map[string]int{}}
+	run := func(limit int) Stats {
+		t.Helper()
+		c, err := New(Config{ID: "demo", Path: path, Limit: limit}, pub, kv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c.Stats()
+	}
+	if st := run(1); st.Published != 1 {
+		t.Fatalf("first run: %+v, want 1 published", st)
+	}
+	if st := run(0); st.Published != 2 || st.Resumed != 1 || st.BadLines != 1 {
+		t.Fatalf("second run: %+v, want the 2 items after the first and the bad line", st)
+	}
+	if st := run(0); st.Published != 0 || st.Duplicates != 0 || st.BadLines != 0 || st.Resumed != 4 {
+		t.Fatalf("third run: %+v, want nothing handed to the bus", st)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"id": "uci-9", "source": "Reuters", "title": "Fed holds rates", "published_at": "2014-03-10T17:00:00Z"}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if st := run(0); st.Published != 1 {
+		t.Fatalf("run after an append: %+v, want the new item only", st)
+	}
+	for id, n := range pub.calls {
+		if n != 1 {
+			t.Errorf("item %s handed to the bus %d times", id, n)
+		}
+	}
+	if len(pub.calls) != 4 {
+		t.Errorf("items handed to the bus: %v, want 4", pub.calls)
+	}
+	e, err := kv.Get(ctx, StateKey("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Line != 6 || st.Published != 4 || st.Path != path {
+		t.Errorf("stored state %+v, want line 6 and 4 published", st)
+	}
+
+	// Another file at the same path is read from its start.
+	if err := os.WriteFile(path, []byte(`{"id": "other-1", "source": "Reuters", "title": "Other file"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st := run(0); st.Published != 1 || st.Resumed != 0 {
+		t.Errorf("another file: %+v, want its one item", st)
+	}
+}
+
+// TestUnreadableStateIsCountedAndReadFromStart: a stored position that is
+// not JSON is logged and counted, and the file is read from its start
+// rather than stopping the collector.
+func TestUnreadableStateIsCountedAndReadFromStart(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, StateKey("demo"), []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{ID: "demo", Path: path}, ingest.NewJetStreamPublisher(srv.JS), kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.StateErrors != 1 || st.Published != 3 {
+		t.Errorf("stats %+v, want 1 state error and 3 published", st)
+	}
+	e, err := kv.Get(ctx, StateKey("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil || st.Line != 4 || st.Errors != 1 || !strings.Contains(st.LastError, "not valid JSON") {
+		t.Errorf("stored state %+v (%v), want line 4 and the error recorded", st, err)
 	}
 }

@@ -326,6 +326,25 @@ func setParam(c *synth.Config, kv string) error {
 		err = integer(&c.MergePassMaxSize)
 	case "min_coherence":
 		err = num(&c.MinCoherence)
+	case "model":
+		var m synth.Model
+		if m, err = synth.LoadModel(v); err == nil {
+			c.Model = &m
+		}
+	case "join_short", "join_long", "merge_short", "merge_long":
+		// a threshold of the model (set model= first, or the shipped one)
+		if c.Model == nil {
+			m := synth.DefaultModel()
+			c.Model = &m
+		}
+		var f float64
+		err = num(&f)
+		k := map[string]int{"join_short": 0, "join_long": 1, "merge_short": 0, "merge_long": 1}[k]
+		if strings.HasPrefix(kv, "join") {
+			c.Model.Join[k] = f
+		} else {
+			c.Model.Merge[k] = f
+		}
 	default:
 		return fmt.Errorf("eval: unknown parameter %q", k)
 	}

@@ -192,6 +192,7 @@ func collectorBuilders() map[string]collectorBuilder {
 		"rss":      buildRSS,
 		"telegram": buildTelegram,
 		"tgweb":    buildTgweb,
+		"x":        buildX,
 	}
 }
 

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/wire"
+)
+
+// fixtureServer answers each path with a file of a collector's testdata.
+func fixtureServer(t *testing.T, dir string, routes map[string]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, ok := routes[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// collectFor runs `newswire collect` with the config until cond holds on
+// the raw items, then stops it; it returns the raw items and the body of
+// /metrics read while it ran.
+func collectFor(t *testing.T, srv *bustest.Server, cfgBody string, metricsPort int, cond func([]wire.RawItem) bool) ([]wire.RawItem, string) {
+	t.Helper()
+	cfgFile := writeFile(t, "collect.yaml", cfgBody)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Go(func() { errc <- dispatch(ctx, []string{"collect", "--config", cfgFile}) })
+	defer func() {
+		cancel()
+		wg.Wait()
+		if err := <-errc; err != nil {
+			t.Errorf("collect: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	var items []wire.RawItem
+	for {
+		items = rawItems(t, srv)
+		if cond(items) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("raw items after the deadline: %d", len(items))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var metrics string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			metrics = string(b)
+			if strings.Contains(metrics, "newswire_source_published{") {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return items, metrics
+}
+
+func rawItems(t *testing.T, srv *bustest.Server) []wire.RawItem {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := srv.JS.Stream(ctx, bus.StreamRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []wire.RawItem
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue
+		}
+		var it wire.RawItem
+		if json.Unmarshal(m.Data, &it) == nil {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// TestXSourceUnderCollect runs an x source from a config file through the
+// collect command against a fake API serving captured pages: raw items
+// carry canonical post URLs, and the source's health is in wire_source
+// (what `newswire sources` lists) and on /metrics.
+func TestXSourceUnderCollect(t *testing.T) {
+	srv := bustest.Start(t)
+	api := fixtureServer(t, "../../ingest/x/testdata", map[string]string{
+		"/2/users/by/username/Twitter": "user_by_username_twitter.json",
+		"/2/users/783214/tweets":       "users_tweets_twitter.json",
+	})
+	t.Setenv("NEWSWIRE_TEST_X_TOKEN", "test-token")
+	metricsPort := freePort(t)
+	cfg := fmt.Sprintf(`log: {level: warn}
+nats: {urls: [%s]}
+metrics: {listen: "127.0.0.1:%d"}
+x: {bearer_token: env:NEWSWIRE_TEST_X_TOKEN, base_url: %q}
+sources:
+  - {id: twitter, kind: x, code: TWTR, user: "@Twitter", interval: 1h}
+`, srv.Embedded.ClientURL(), metricsPort, api.URL)
+	items, metrics := collectFor(t, srv, cfg, metricsPort, func(it []wire.RawItem) bool { return len(it) >= 2 })
+	if items[0].Kind != "x" || items[1].URL != "https://x.com/Twitter/status/1577730467436138524" {
+		t.Errorf("raw items %+v", items)
+	}
+	parsed, err := config.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := srv.JS.KeyValue(context.Background(), bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := readHealth(context.Background(), kv, parsed.Sources[0])
+	if err != nil || !h.Polled || h.Published != 2 || h.Failing {
+		t.Errorf("health %+v %v", h, err)
+	}
+	for _, want := range []string{`newswire_source_published{kind="x",source="twitter"} 2`, `newswire_x_published_total{collector="x",source="twitter"} 2`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -159,6 +159,7 @@ type Source struct {
 	TgwebOptions    `yaml:",inline"`
 	RSSOptions      `yaml:",inline"`
 	XOptions        `yaml:",inline"`
+	MastodonOptions `yaml:",inline"`
 }
 
 // kindCheck validates the options of one source kind. add records a
@@ -173,6 +174,7 @@ func kinds() map[string]kindCheck {
 		"telegram": checkTelegram,
 		"tgweb":    checkTgweb,
 		"x":        checkX,
+		"mastodon": checkMastodon,
 	}
 }
 

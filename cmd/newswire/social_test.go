@@ -41,9 +41,9 @@ func fixtureServer(t *testing.T, dir string, routes map[string]string) *httptest
 }
 
 // collectFor runs `newswire collect` with the config until cond holds on
-// the raw items, then stops it; it returns the raw items and the body of
-// /metrics read while it ran.
-func collectFor(t *testing.T, srv *bustest.Server, cfgBody string, metricsPort int, cond func([]wire.RawItem) bool) ([]wire.RawItem, string) {
+// the raw items and /metrics shows every wanted line, then stops it; it
+// returns the raw items and the last /metrics body.
+func collectFor(t *testing.T, srv *bustest.Server, cfgBody string, metricsPort int, cond func([]wire.RawItem) bool, want ...string) ([]wire.RawItem, string) {
 	t.Helper()
 	cfgFile := writeFile(t, "collect.yaml", cfgBody)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,7 +76,11 @@ func collectFor(t *testing.T, srv *bustest.Server, cfgBody string, metricsPort i
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			metrics = string(b)
-			if strings.Contains(metrics, "newswire_source_published{") {
+			all := true
+			for _, w := range want {
+				all = all && strings.Contains(metrics, w)
+			}
+			if all {
 				break
 			}
 		}
@@ -129,7 +133,8 @@ x: {bearer_token: env:NEWSWIRE_TEST_X_TOKEN, base_url: %q}
 sources:
   - {id: twitter, kind: x, code: TWTR, user: "@Twitter", interval: 1h}
 `, srv.Embedded.ClientURL(), metricsPort, api.URL)
-	items, metrics := collectFor(t, srv, cfg, metricsPort, func(it []wire.RawItem) bool { return len(it) >= 2 })
+	wantMetrics := []string{`newswire_source_published{kind="x",source="twitter"} 2`, `newswire_x_published_total{collector="x",source="twitter"} 2`}
+	items, metrics := collectFor(t, srv, cfg, metricsPort, func(it []wire.RawItem) bool { return len(it) >= 2 }, wantMetrics...)
 	if items[0].Kind != "x" || items[1].URL != "https://x.com/Twitter/status/1577730467436138524" {
 		t.Errorf("raw items %+v", items)
 	}
@@ -145,7 +150,48 @@ sources:
 	if err != nil || !h.Polled || h.Published != 2 || h.Failing {
 		t.Errorf("health %+v %v", h, err)
 	}
-	for _, want := range []string{`newswire_source_published{kind="x",source="twitter"} 2`, `newswire_x_published_total{collector="x",source="twitter"} 2`} {
+	for _, want := range wantMetrics {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestMastodonSourceUnderCollect runs a mastodon account source from a
+// config file under the collect command against a fake instance serving
+// captured answers: canonical post URLs, health in wire_source and on
+// /metrics.
+func TestMastodonSourceUnderCollect(t *testing.T) {
+	srv := bustest.Start(t)
+	inst := fixtureServer(t, "../../ingest/mastodon/testdata", map[string]string{
+		"/api/v1/accounts/lookup":                      "accounts_lookup_mastodonpy_test.json",
+		"/api/v1/accounts/117020565966271181/statuses": "accounts_statuses_page1.json",
+	})
+	metricsPort := freePort(t)
+	cfg := fmt.Sprintf(`log: {level: warn}
+nats: {urls: [%s]}
+metrics: {listen: "127.0.0.1:%d"}
+sources:
+  - {id: mpytest, kind: mastodon, code: MPY, instance: %q, account: mastodonpy_test, interval: 1h, recheck: -1}
+`, srv.Embedded.ClientURL(), metricsPort, inst.URL)
+	wantMetrics := []string{`newswire_source_published{kind="mastodon",source="mpytest"} 5`, `newswire_mastodon_published_total{collector="mastodon",source="mpytest"} 5`}
+	items, metrics := collectFor(t, srv, cfg, metricsPort, func(it []wire.RawItem) bool { return len(it) >= 5 }, wantMetrics...)
+	if items[4].Kind != "mastodon" || items[4].URL != "http://localhost:3000/@mastodonpy_test/117020580518794573" {
+		t.Errorf("raw items %+v", items[4])
+	}
+	parsed, err := config.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := srv.JS.KeyValue(context.Background(), bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := readHealth(context.Background(), kv, parsed.Sources[0])
+	if err != nil || !h.Polled || h.Published != 5 || h.Failing {
+		t.Errorf("health %+v %v", h, err)
+	}
+	for _, want := range wantMetrics {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

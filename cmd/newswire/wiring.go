@@ -193,6 +193,7 @@ func collectorBuilders() map[string]collectorBuilder {
 		"telegram": buildTelegram,
 		"tgweb":    buildTgweb,
 		"x":        buildX,
+		"mastodon": buildMastodon,
 	}
 }
 

@@ -422,7 +422,9 @@ func (c *Collector) record(ctx context.Context, src Source, st *State, err error
 	var rl *RateLimitError
 	switch {
 	case err == nil:
-		st.Failing, st.LastError, st.LastSuccess = false, "", c.cfg.Now().UTC()
+		// errors counts consecutive failures, as rss does: zero means the
+		// last poll (or connection) worked.
+		st.Failing, st.LastError, st.LastSuccess, st.Errors = false, "", c.cfg.Now().UTC(), 0
 		return
 	case ctx.Err() != nil:
 		return

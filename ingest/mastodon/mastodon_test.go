@@ -613,3 +613,24 @@ func TestDeletedStatusWithdrawnOnRecheck(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 }
+
+// TestReadEvents: the SSE framing — CRLF lines, data over several lines,
+// comments, an event cut off by the end of the stream (not dispatched).
+func TestReadEvents(t *testing.T) {
+	in := ":)\r\nevent: update\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n:thump\n\nevent: delete\ndata: 42\n\ndata: plain\n\nevent: update\ndata: {\"cut"
+	var got []string
+	err := readEvents(strings.NewReader(in), func() {}, func(event, data string) error {
+		got = append(got, event+"="+data)
+		return nil
+	})
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if want := "update={\"a\":\n1}|delete=42|message=plain"; strings.Join(got, "|") != want {
+		t.Errorf("got  %q\nwant %q", strings.Join(got, "|"), want)
+	}
+	stop := errors.New("stop")
+	if err := readEvents(strings.NewReader(in), func() {}, func(string, string) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("a failing handler: %v", err)
+	}
+}

@@ -105,10 +105,19 @@ func (t *tweet) ref(typ string) string {
 
 // declaredLang is the tweet's language tag, or "" for X's non-language
 // codes: und (undetermined), zxx (no text), qme/qam/qht/qst/qct (media,
-// mentions, hashtags only, …).
+// mentions, hashtags only, …). X still writes the withdrawn ISO 639 codes
+// in (Indonesian), iw (Hebrew) and ji (Yiddish); they become id, he, yi.
 func declaredLang(tag string) string {
 	if tag == "" || tag == "und" || tag == "zxx" || strings.HasPrefix(tag, "q") {
 		return ""
+	}
+	switch tag {
+	case "in":
+		return "id"
+	case "iw":
+		return "he"
+	case "ji":
+		return "yi"
 	}
 	return tag
 }

@@ -29,7 +29,7 @@ func TestNoteTweetText(t *testing.T) {
 }
 
 func TestDeclaredLangAndIDs(t *testing.T) {
-	for in, want := range map[string]string{"en": "en", "und": "", "qme": "", "qht": "", "zxx": "", "pt": "pt", "in": "in"} {
+	for in, want := range map[string]string{"en": "en", "und": "", "qme": "", "qht": "", "zxx": "", "pt": "pt", "in": "id", "iw": "he"} {
 		if got := declaredLang(in); got != want {
 			t.Errorf("declaredLang(%q) = %q", in, got)
 		}

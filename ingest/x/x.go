@@ -409,7 +409,9 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 	var rl *RateLimitError
 	switch {
 	case pollErr == nil:
-		st.Failing, st.LastError, st.LastSuccess = false, "", st.LastPoll
+		// errors counts consecutive failed polls, as rss does: zero means
+		// the last poll worked.
+		st.Failing, st.LastError, st.LastSuccess, st.Errors = false, "", st.LastPoll, 0
 	case errors.As(pollErr, &rl):
 		st.RateLimited++
 		st.LastError = pollErr.Error()

@@ -23,6 +23,7 @@ import (
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/schema"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -217,6 +218,10 @@ func (e *env) items(t *testing.T) []wire.RawItem {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Every raw item must match the public JSON Schema.
+		if err := rawSchema(t).Validate("raw.schema.json", m.Data); err != nil {
+			t.Fatalf("raw item %d: %v", seq, err)
 		}
 		var it wire.RawItem
 		if err := json.Unmarshal(m.Data, &it); err != nil {
@@ -633,4 +638,18 @@ func TestReadEvents(t *testing.T) {
 	if err := readEvents(strings.NewReader(in), func() {}, func(string, string) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("a failing handler: %v", err)
 	}
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *schema.Validator
+	validatorErr  error
+)
+
+func rawSchema(t *testing.T) *schema.Validator {
+	validatorOnce.Do(func() { validator, validatorErr = schema.NewValidator() })
+	if validatorErr != nil {
+		t.Fatal(validatorErr)
+	}
+	return validator
 }

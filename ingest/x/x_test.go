@@ -23,6 +23,7 @@ import (
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/schema"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -182,6 +183,10 @@ func (e *env) items(t *testing.T) []wire.RawItem {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Every raw item must match the public JSON Schema.
+		if err := rawSchema(t).Validate("raw.schema.json", m.Data); err != nil {
+			t.Fatalf("raw item %d: %v", seq, err)
 		}
 		var it wire.RawItem
 		if err := json.Unmarshal(m.Data, &it); err != nil {
@@ -580,6 +585,45 @@ func TestUnknownUser(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	if st := e.state(t, c, "ghost"); !st.Failing || !strings.Contains(st.LastError, "Could not find user") {
+		t.Errorf("state %+v", st)
+	}
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *schema.Validator
+	validatorErr  error
+)
+
+func rawSchema(t *testing.T) *schema.Validator {
+	validatorOnce.Do(func() { validator, validatorErr = schema.NewValidator() })
+	if validatorErr != nil {
+		t.Fatal(validatorErr)
+	}
+	return validator
+}
+
+// TestListReadsUntilKnownPost: lists take no since_id, so a list source
+// pages until it meets a post it published. (A captured user-timeline page
+// is served as the list's page: the answers have the same shape.)
+func TestListReadsUntilKnownPost(t *testing.T) {
+	e := newEnv(t)
+	e.api.set("/2/lists/1234/tweets", answer{file: "users_tweets_twitter.json"})
+	c := e.collector(t, nil, Source{ID: "desk", ListID: "1234"})
+	for range 2 {
+		if err := c.Poll(ctxT(t), c.cfg.Sources[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := e.api.requests("/2/lists/1234/tweets")
+	if len(reqs) != 2 || reqs[1].Query().Has("since_id") || reqs[1].Query().Has("pagination_token") {
+		t.Fatalf("requests %v", reqs)
+	}
+	items := e.items(t)
+	if len(items) != 2 || items[0].URL != "https://x.com/i/status/1565318587736285184" {
+		t.Errorf("items %+v", items)
+	}
+	if st := e.state(t, c, "desk"); st.SinceID != "1577730467436138524" || st.Gaps != 0 {
 		t.Errorf("state %+v", st)
 	}
 }

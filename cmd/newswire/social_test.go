@@ -197,3 +197,60 @@ sources:
 		}
 	}
 }
+
+// TestXRejectedTokenShowsInSources: a 401 under newswire collect leaves
+// the source failing in wire_source, with X's answer, as `newswire
+// sources` lists it, while the collect command keeps running.
+func TestXRejectedTokenShowsInSources(t *testing.T) {
+	srv := bustest.Start(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := os.ReadFile("../../ingest/x/testdata/error_401_unauthorized.json")
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(api.Close)
+	t.Setenv("NEWSWIRE_TEST_X_TOKEN", "revoked")
+	cfg := fmt.Sprintf(`log: {level: error}
+nats: {urls: [%s]}
+x: {bearer_token: env:NEWSWIRE_TEST_X_TOKEN, base_url: %q}
+sources:
+  - {id: twitter, kind: x, user: "@Twitter", user_id: "783214", interval: 1h}
+`, srv.Embedded.ClientURL(), api.URL)
+	cfgFile := writeFile(t, "collect.yaml", cfg)
+	parsed, err := config.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := srv.JS.KeyValue(context.Background(), bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- dispatch(ctx, []string{"collect", "--config", cfgFile}) }()
+	deadline := time.Now().Add(60 * time.Second)
+	var h sourceHealth
+	for !h.Failing {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("source never marked failing: %+v", h)
+		}
+		time.Sleep(50 * time.Millisecond)
+		h, _ = readHealth(context.Background(), kv, parsed.Sources[0])
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("collect stopped on a rejected token: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printHealth(&b, parsed.Sources, map[string]sourceHealth{"twitter": h}, time.Now())
+	if out := b.String(); !strings.Contains(out, "FAILING x1") || !strings.Contains(out, "x: credential rejected") || !strings.Contains(out, "HTTP 401 (Unauthorized)") {
+		t.Errorf("listing:\n%s", out)
+	}
+}

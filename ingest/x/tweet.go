@@ -1,7 +1,9 @@
 package x
 
 import (
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The fields and expansions every timeline, list and search request asks for.
@@ -149,4 +151,18 @@ func PostURL(username, id string) string {
 		username = "i"
 	}
 	return "https://x.com/" + username + "/status/" + id
+}
+
+// searchWindow is how far back recent search reaches (7 days), less a
+// margin for clocks.
+const searchWindow = 7*24*time.Hour - 10*time.Minute
+
+// snowflakeTime is when X made a post id: ids since 2010 are snowflakes,
+// milliseconds since X's epoch (1288834974657) shifted left by 22 bits.
+func snowflakeTime(id string) (time.Time, bool) {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || n < 1<<22 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(n>>22) + 1288834974657).UTC(), true
 }

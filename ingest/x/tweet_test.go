@@ -3,6 +3,7 @@ package x
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // TestNoteTweetText: a long post's whole text is in note_tweet, with its
@@ -41,5 +42,17 @@ func TestDeclaredLangAndIDs(t *testing.T) {
 		if validID(s) != ok {
 			t.Errorf("validID(%q)", s)
 		}
+	}
+}
+
+func TestSnowflakeTime(t *testing.T) {
+	// 1440714938054418436 is @tagesschau's post of 2021-09-22T16:29:43.000Z
+	// in search_recent_brexit.json: the id carries the time to the millisecond.
+	got, ok := snowflakeTime("1440714938054418436")
+	if !ok || got.Truncate(time.Second) != time.Date(2021, 9, 22, 16, 29, 43, 0, time.UTC) {
+		t.Errorf("snowflakeTime = %v, %v", got, ok)
+	}
+	if _, ok := snowflakeTime("12"); ok {
+		t.Error("a pre-snowflake id has no time")
 	}
 }

@@ -541,6 +541,17 @@ func (c *Collector) fetch(ctx context.Context, src Source, st *State) ([]tweet, 
 			q.Set("exclude", strings.Join(ex, ","))
 		}
 	}
+	// Recent search refuses (400) a since_id older than its 7 days; post
+	// ids carry their time, so such a cursor is dropped before it is sent.
+	if src.Query != "" && st.SinceID != "" {
+		if t, ok := snowflakeTime(st.SinceID); ok && c.cfg.Now().Sub(t) > searchWindow {
+			c.log.Warn("last seen post is older than recent search reaches; reading the newest page, posts in between are lost",
+				zap.String("source", src.ID), zap.String("since_id", st.SinceID), zap.Time("since", t))
+			st.Gaps++
+			c.stat(src.ID, func(s *SourceStats) { s.Gaps++ })
+			st.SinceID = ""
+		}
+	}
 	// Lists take no since_id: their pages are read until a known post.
 	if st.SinceID != "" && src.ListID == "" {
 		q.Set("since_id", st.SinceID)

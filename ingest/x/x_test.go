@@ -342,6 +342,8 @@ func TestSearchPagesUntilSinceIDAndCountsGap(t *testing.T) {
 	e := newEnv(t)
 	e.api.set("/2/tweets/search/recent", answer{file: "search_recent_brexit.json"})
 	e.api.set("/2/tweets/search/recent?next_token=b26v89c19zqg8o3fpds60ssjif02fq74br3502of8hmrh", answer{file: "search_recent_kpop.json"})
+	// The pages were captured on 2021-09-22; recent search reaches 7 days back.
+	e.clock.t = time.Date(2021, 9, 22, 16, 40, 0, 0, time.UTC)
 	src := Source{ID: "brexit", Query: "#brexit", MaxPages: 2}
 	c := e.collector(t, nil, src)
 	st := State{Target: target(src), SinceID: "1440713000000000000"}
@@ -624,6 +626,30 @@ func TestListReadsUntilKnownPost(t *testing.T) {
 		t.Errorf("items %+v", items)
 	}
 	if st := e.state(t, c, "desk"); st.SinceID != "1577730467436138524" || st.Gaps != 0 {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// TestSearchDropsCursorOlderThanSevenDays: a stored since_id older than
+// recent search reaches (which X refuses with 400) is dropped, counted
+// as a gap, and the newest page is read.
+func TestSearchDropsCursorOlderThanSevenDays(t *testing.T) {
+	e := newEnv(t)
+	e.api.set("/2/tweets/search/recent", answer{file: "search_recent_brexit.json"})
+	e.clock.t = time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC)
+	src := Source{ID: "brexit", Query: "#brexit"}
+	c := e.collector(t, nil, src)
+	if err := c.save(ctxT(t), "brexit", State{Target: target(src), SinceID: "1437000000000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Poll(ctxT(t), c.cfg.Sources[0]); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.api.requests("/2/tweets/search/recent")
+	if len(reqs) != 1 || reqs[0].Query().Has("since_id") {
+		t.Fatalf("requests %v", reqs)
+	}
+	if st := e.state(t, c, "brexit"); st.Gaps != 1 || st.SinceID != "1440716895355764743" || st.Published != 100 {
 		t.Errorf("state %+v", st)
 	}
 }

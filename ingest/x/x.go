@@ -299,7 +299,10 @@ func (c *Collector) Run(ctx context.Context) error {
 func (c *Collector) markCredentialFailing(ctx context.Context, src Source, credErr error) {
 	st, err := c.load(ctx, src.ID)
 	if err != nil {
-		st = State{}
+		// Saving over an unreadable state would lose its cursor; the log
+		// line above names the rejected token already.
+		c.log.Error("source not marked failing: its state is unreadable", zap.String("source", src.ID), zap.Error(err))
+		return
 	}
 	if st.Failing && st.LastError == credErr.Error() {
 		return

@@ -510,6 +510,11 @@ func (c *Collector) catchUp(ctx context.Context, src Source, st *State, path str
 		if st.SinceID == "" {
 			break
 		}
+		if !sameOrigin(n, src.Instance) {
+			// The token must not go to another host a Link header names.
+			c.malformed(src, "Link header (next page on another host)", nil, []byte(n))
+			break
+		}
 		next = n
 	}
 	if !reached {
@@ -532,6 +537,13 @@ func (c *Collector) catchUp(ctx context.Context, src Source, st *State, path str
 		}
 	}
 	return nil
+}
+
+// sameOrigin says whether rawURL is on the instance's scheme and host.
+func sameOrigin(rawURL, instance string) bool {
+	u, err1 := url.Parse(rawURL)
+	i, err2 := url.Parse(instance)
+	return err1 == nil && err2 == nil && u.Scheme == i.Scheme && strings.EqualFold(u.Host, i.Host)
 }
 
 // malformed counts and logs an unreadable piece of an answer or stream.

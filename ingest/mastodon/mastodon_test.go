@@ -653,3 +653,25 @@ func rawSchema(t *testing.T) *schema.Validator {
 	}
 	return validator
 }
+
+// TestLinkToAnotherHostIsNotFollowed: a next page on another host would
+// receive the source's token; it is not fetched, and the poll publishes
+// the page it has.
+func TestLinkToAnotherHostIsNotFollowed(t *testing.T) {
+	e := newEnv(t)
+	e.inst.set(statuses, answer{body: fixture(t, "accounts_statuses_page1.json"),
+		headers: map[string]string{"Link": strings.ReplaceAll(page1Link, "http://localhost:3000", "http://elsewhere.example")}})
+	c := e.collector(t, Source{ID: "mpytest", Account: "mastodonpy_test", Token: "secret"})
+	if err := c.save(ctxT(t), "mpytest", &State{Target: c.cfg.Sources[0].target(), AccountID: acctID, SinceID: "117020580452511285"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Poll(ctxT(t), c.cfg.Sources[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.inst.requests("")); n != 1 {
+		t.Errorf("%d requests", n)
+	}
+	if s := c.Stats()["mpytest"]; s.Published != 5 || s.Malformed != 1 || s.Gaps != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}

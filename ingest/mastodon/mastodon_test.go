@@ -675,3 +675,23 @@ func TestLinkToAnotherHostIsNotFollowed(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// FuzzReadEvents reads arbitrary bytes as an event stream and decodes
+// every update as a status: nothing may panic.
+func FuzzReadEvents(f *testing.F) {
+	f.Add([]byte(fixture(f, "streaming_user.txt")))
+	f.Add([]byte("event: update\ndata: " + fixture(f, "status_reblog_by_admin.json") + "\n\n"))
+	f.Add([]byte(":)\r\n\r\nevent: delete\r\ndata: 1\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = readEvents(strings.NewReader(string(data)), func() {}, func(event, d string) error {
+			var s status
+			if json.Unmarshal([]byte(d), &s) == nil && s.valid() {
+				_ = s.postURL()
+				_ = s.public()
+				_ = fullAcct(s.Account.Acct, "https://example.social")
+			}
+			return nil
+		})
+		_ = nextLink([]string{string(data)})
+	})
+}

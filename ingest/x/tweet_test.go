@@ -2,6 +2,8 @@ package x
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -55,4 +57,29 @@ func TestSnowflakeTime(t *testing.T) {
 	if _, ok := snowflakeTime("12"); ok {
 		t.Error("a pre-snowflake id has no time")
 	}
+}
+
+// FuzzPage decodes arbitrary answers as a tweets page and renders every
+// post: nothing may panic.
+func FuzzPage(f *testing.F) {
+	for _, name := range []string{"users_tweets_twitter.json", "search_recent_kpop.json", "user_by_username_twitter.json", "error_401_unauthorized.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p page
+		if json.Unmarshal(data, &p) != nil {
+			return
+		}
+		for _, tw := range append(p.Data, p.Includes.Tweets...) {
+			_ = tw.fullText()
+			_ = declaredLang(tw.Lang)
+			_, _ = snowflakeTime(tw.ID)
+			_ = validID(tw.ID)
+		}
+		_ = describe(data)
+	})
 }

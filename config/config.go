@@ -29,6 +29,7 @@ type Config struct {
 	Normalize NormalizeConfig `yaml:"normalize"`
 	Synth     SynthConfig     `yaml:"synth"`
 	Telegram  TelegramConfig  `yaml:"telegram"`
+	X         XConfig         `yaml:"x"`
 	Sources   []Source        `yaml:"sources"`
 }
 
@@ -157,6 +158,8 @@ type Source struct {
 	TelegramOptions `yaml:",inline"`
 	TgwebOptions    `yaml:",inline"`
 	RSSOptions      `yaml:",inline"`
+	XOptions        `yaml:",inline"`
+	MastodonOptions `yaml:",inline"`
 }
 
 // kindCheck validates the options of one source kind. add records a
@@ -170,6 +173,8 @@ func kinds() map[string]kindCheck {
 		"rss":      checkRSS,
 		"telegram": checkTelegram,
 		"tgweb":    checkTgweb,
+		"x":        checkX,
+		"mastodon": checkMastodon,
 	}
 }
 
@@ -362,6 +367,7 @@ func (c *Config) Validate() Problems {
 	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)
+	c.validateX(add)
 	seen := make(map[string]int)
 	for i := range c.Sources {
 		s := &c.Sources[i]

@@ -192,6 +192,8 @@ func collectorBuilders() map[string]collectorBuilder {
 		"rss":      buildRSS,
 		"telegram": buildTelegram,
 		"tgweb":    buildTgweb,
+		"x":        buildX,
+		"mastodon": buildMastodon,
 	}
 }
 

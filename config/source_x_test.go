@@ -1,0 +1,35 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestXSources(t *testing.T) {
+	t.Setenv("NEWSWIRE_TEST_X", "tok")
+	cfg, err := Parse([]byte(`x: {bearer_token: env:NEWSWIRE_TEST_X}
+sources:
+  - {id: a, kind: x, user: "@Reuters", user_id: "1652541", exclude_retweets: true}
+  - {id: b, kind: x, list_id: "1234", max_pages: 3}
+  - {id: c, kind: x, query: "quake lang:en", interval: 1h}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.X.BearerToken.Value() != "tok" || cfg.Sources[0].User != "@Reuters" || cfg.Sources[1].ListID != "1234" || cfg.Sources[1].MaxPages != 3 {
+		t.Errorf("read %+v", cfg)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"sources:\n  - {id: a, kind: x, user: Reuters}\n", "x.bearer_token: is required for x sources"},
+		{"x: {bearer_token: t}\nsources:\n  - {id: a, kind: x, user: Reuters, query: q}\n", "line 3: sources[0]: an x source reads exactly one of user, list_id and query"},
+		{"x: {bearer_token: t}\nsources:\n  - {id: a, kind: x, user: \"no such name!\"}\n", "sources[0].user: \"no such name!\" is not an X username"},
+		{"x: {bearer_token: t}\nsources:\n  - {id: a, kind: x, list_id: abc}\n", "sources[0].list_id: must be a numeric list id"},
+		{"x: {bearer_token: t, max_results: 500}\n", "x.max_results: must be within 10..100"},
+		{"x: {bearer_token: env:NEWSWIRE_TEST_X_UNSET}\n", "x.bearer_token: NEWSWIRE_TEST_X_UNSET: environment variable is not set"},
+	} {
+		_, err := Parse([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}

@@ -247,12 +247,13 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 			kind = raw.Kind
 		}
 		e.RepostOf = EntryID(bus.RawMsgID(kind, f.Source, f.NativeID))
-	} else if q := raw.QuoteOf; q != nil && q.NativeID != "" {
+	}
+	if q := raw.QuoteOf; q != nil && q.NativeID != "" {
 		kind := q.Kind
 		if kind == "" {
 			kind = raw.Kind
 		}
-		e.RepostOf = EntryID(bus.RawMsgID(kind, q.Source, q.NativeID))
+		e.QuoteOf = EntryID(bus.RawMsgID(kind, q.Source, q.NativeID))
 	}
 	return e, MinHash(feats), nil
 }

@@ -104,12 +104,15 @@ type Entry struct {
 	// LagSeconds is observed_at − published_at.
 	LagSeconds float64 `json:"lag_seconds"`
 	// Flags name corrections the normalizer made, e.g. "published_in_future".
-	Flags       []string          `json:"flags,omitempty"`
-	Fingerprint Fingerprint       `json:"fingerprint"`
-	DuplicateOf string            `json:"duplicate_of,omitempty"`
-	RepostOf    string            `json:"repost_of,omitempty"`
-	Withdrawn   bool              `json:"withdrawn,omitempty"`
-	Raw         provenance.RawRef `json:"raw"`
+	Flags       []string    `json:"flags,omitempty"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+	DuplicateOf string      `json:"duplicate_of,omitempty"`
+	RepostOf    string      `json:"repost_of,omitempty"`
+	// QuoteOf is the entry a quote post cites: the quote is its own
+	// report (its words are clustered), not a copy of the one it cites.
+	QuoteOf   string            `json:"quote_of,omitempty"`
+	Withdrawn bool              `json:"withdrawn,omitempty"`
+	Raw       provenance.RawRef `json:"raw"`
 }
 
 // Fingerprint holds an entry's content fingerprints.

@@ -130,8 +130,15 @@ type State struct {
 	// maxKnown: a record seen again (cursor rewind, AppView and Jetstream
 	// both) is not published twice, and only a known record is withdrawn
 	// when deleted (then it leaves the list, so it is withdrawn once).
-	Known     []string `json:"known,omitempty"`
-	Withdrawn int64    `json:"withdrawn"`
+	Known []string `json:"known,omitempty"`
+	// NeedsFill: the AppView feed must be read back to FillFrom (a
+	// time_us; 0 means the Backfill latest posts) — on every start and
+	// after a long disconnect. Both are stored, so that a read that fails
+	// (and a restart before it is retried) still covers the whole gap,
+	// however far the cursor has moved since.
+	NeedsFill bool  `json:"needs_fill,omitempty"`
+	FillFrom  int64 `json:"fill_from,omitempty"`
+	Withdrawn int64 `json:"withdrawn"`
 	Skipped   int64    `json:"skipped"`
 }
 
@@ -176,11 +183,8 @@ type account struct {
 	// subscribed: the current Jetstream connection carries this account,
 	// so the connection's cursor is its cursor.
 	subscribed bool
-	// needBackfill: the AppView feed must be read back to the cursor
-	// (start, long disconnect, or a failed read). retryAt, after a failed
-	// resolve or read, is when to try again.
-	needBackfill bool
-	retryAt      time.Time
+	// retryAt, after a failed resolve or AppView read, is when to try again.
+	retryAt time.Time
 }
 
 // Collector follows the configured accounts.
@@ -343,7 +347,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.load(ctx)
 	for _, a := range c.accounts {
 		c.cursor = max(c.cursor, a.st.Cursor)
-		a.needBackfill = true
+		a.needFill()
 	}
 	if c.cursor == 0 {
 		// First start: Jetstream begins from before the AppView read, so
@@ -357,7 +361,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		if !gapMarked && c.cfg.Now().Sub(lastUp) >= c.cfg.GapAfter {
 			c.log.Info("long disconnect; reading the AppView back to the cursor", zap.Duration("down", c.cfg.Now().Sub(lastUp)))
 			for _, a := range c.accounts {
-				a.needBackfill = true
+				a.needFill()
 			}
 			gapMarked = true
 		}
@@ -419,7 +423,7 @@ func (c *Collector) prepare(ctx context.Context) {
 				continue
 			}
 		}
-		if a.needBackfill {
+		if a.st.NeedsFill {
 			if err := c.backfill(ctx, a); err != nil {
 				a.retryAt = now.Add(c.cfg.RetryInterval)
 				if ctx.Err() == nil {
@@ -429,7 +433,7 @@ func (c *Collector) prepare(ctx context.Context) {
 						zap.Duration("retry_in", c.cfg.RetryInterval), zap.Error(err))
 				}
 			} else {
-				a.needBackfill, a.retryAt = false, time.Time{}
+				a.st.NeedsFill, a.st.FillFrom, a.retryAt = false, 0, time.Time{}
 				a.st.LastError = ""
 			}
 			c.save(ctx, a)
@@ -536,7 +540,7 @@ func (c *Collector) saveAll(ctx context.Context) {
 // AppView read may try again; ok is false when none waits.
 func (c *Collector) pendingAt() (at time.Time, ok bool) {
 	for _, a := range c.accounts {
-		if (a.st.DID == "" || a.needBackfill) && (!ok || a.retryAt.Before(at)) {
+		if (a.st.DID == "" || a.st.NeedsFill) && (!ok || a.retryAt.Before(at)) {
 			at, ok = a.retryAt, true
 		}
 	}
@@ -567,6 +571,14 @@ func (c *Collector) names(did string) (source, profile string) {
 		return a.ID, a.st.Handle
 	}
 	return did, did
+}
+
+// needFill asks for an AppView read back to the current cursor, unless
+// one is pending already (from further back).
+func (a *account) needFill() {
+	if !a.st.NeedsFill {
+		a.st.NeedsFill, a.st.FillFrom = true, a.st.Cursor
+	}
 }
 
 // known reports whether key (see State.Known) was published already.

@@ -20,6 +20,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
@@ -51,8 +53,10 @@ func jetstreamLines(t testing.TB) [][]byte {
 	return out
 }
 
-// corpusStart is just before the first captured Jetstream event.
-var corpusStart = time.UnixMicro(1783175888000000)
+// corpusStart is a minute before the first captured Jetstream event: a
+// collector started on this clock subscribes from before the events,
+// however slowly the test machine gets there.
+var corpusStart = time.UnixMicro(1783175828000000)
 
 // clock is the collector's clock in tests: it runs from base at the real
 // pace, and Sleep returns at once, moving the clock on instead, so that
@@ -314,6 +318,7 @@ func (r *recorder) Repeats() []string {
 
 type env struct {
 	t     *testing.T
+	dir   string
 	js    *fakeJetstream
 	jsSrv *httptest.Server
 	av    *fakeAppView
@@ -341,7 +346,8 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(e.avSrv.Close)
 	t.Cleanup(e.jsSrv.Close)
 	t.Cleanup(cancel) // runs first: releases the fake Jetstream's handlers
-	e.startBus(t.TempDir())
+	e.dir = t.TempDir()
+	e.startBus(e.dir)
 	return e
 }
 
@@ -374,7 +380,7 @@ func (e *env) config(accounts ...Account) Config {
 
 func (e *env) collector(cfg Config) *Collector {
 	e.t.Helper()
-	c, err := New(cfg, e.pub, e.kv, e.avSrv.Client(), nil)
+	c, err := New(cfg, e.pub, e.kv, e.avSrv.Client(), zaptestLogger(e.t))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -474,3 +480,5 @@ func byNativeID(items []wire.RawItem) map[string]wire.RawItem {
 	}
 	return m
 }
+
+func zaptestLogger(t *testing.T) *zap.Logger { return zaptest.NewLogger(t) }

@@ -146,7 +146,7 @@ func (c *Collector) stream(ctx context.Context, dec *zstd.Decoder) (connected bo
 		if a.st.DID != "" {
 			a.subscribed = true
 			a.st.Errors, a.st.LastPoll, a.st.LastSuccess, a.st.NextPoll = 0, now, now, time.Time{}
-			if !a.needBackfill {
+			if !a.st.NeedsFill {
 				a.st.LastError = ""
 			}
 		}

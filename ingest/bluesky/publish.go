@@ -152,18 +152,18 @@ type pendingItem struct {
 	url string
 }
 
-// backfill reads the account's AppView feed, newest first, back to its
-// cursor (less Rewind) — or its Backfill latest items on a first start —
+// backfill reads the account's AppView feed, newest first, back to
+// FillFrom (less Rewind) — or its Backfill latest items on a first start —
 // and publishes what it found oldest first. Items already published are
 // recognised, so overlapping Jetstream is harmless.
 func (c *Collector) backfill(ctx context.Context, a *account) error {
 	var since time.Time
-	if a.st.Cursor > 0 {
-		since = time.UnixMicro(a.st.Cursor).Add(-c.cfg.Rewind)
+	if a.st.FillFrom > 0 {
+		since = time.UnixMicro(a.st.FillFrom).Add(-c.cfg.Rewind)
 	}
 	c.stat(func(s *Stats) { s.Backfills++ })
 	var items []pendingItem
-	cursor, pages, done := "", 0, false
+	cursor, pages, done, taken := "", 0, false, 0
 	for !done {
 		if pages >= c.cfg.MaxBackfillPages {
 			c.stat(func(s *Stats) { s.BackfillTruncated++ })
@@ -178,7 +178,7 @@ func (c *Collector) backfill(ctx context.Context, a *account) error {
 		pages++
 		c.stat(func(s *Stats) { s.BackfillPages++ })
 		for _, fv := range page.Feed {
-			if since.IsZero() && len(items) >= a.Backfill {
+			if since.IsZero() && taken >= a.Backfill {
 				done = true
 				break
 			}
@@ -187,6 +187,9 @@ func (c *Collector) backfill(ctx context.Context, a *account) error {
 				break
 			}
 			items = append(items, pendingItem{fv, u})
+			if fv.Reason == nil || a.Reposts {
+				taken++ // what Backfill counts: items the account publishes
+			}
 		}
 		if page.Cursor == "" || len(page.Feed) == 0 || page.Cursor == cursor {
 			break

@@ -139,7 +139,7 @@ type State struct {
 	NeedsFill bool  `json:"needs_fill,omitempty"`
 	FillFrom  int64 `json:"fill_from,omitempty"`
 	Withdrawn int64 `json:"withdrawn"`
-	Skipped   int64    `json:"skipped"`
+	Skipped   int64 `json:"skipped"`
 }
 
 // maxKnown bounds State.Known.

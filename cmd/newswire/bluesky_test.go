@@ -101,7 +101,9 @@ sources:
 		}
 	}
 
-	out := captureStdout(t, func() error { return dispatch(context.Background(), []string{"sources", "--json", "--config", cfgFile}) })
+	out := captureStdout(t, func() error {
+		return dispatch(context.Background(), []string{"sources", "--json", "--config", cfgFile})
+	})
 	var listed []struct {
 		ID     string `json:"id"`
 		Kind   string `json:"kind"`

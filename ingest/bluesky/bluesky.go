@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -200,6 +201,9 @@ type Collector struct {
 	byDID    map[string]*account
 	// cursor is the highest time_us handled on the current connection.
 	cursor int64
+	// fillAt (Unix ns) is when an AppView read that an event deferred is
+	// due; the connection's watcher recycles the connection then.
+	fillAt atomic.Int64
 
 	mu    sync.Mutex
 	stats Stats
@@ -365,6 +369,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			}
 			gapMarked = true
 		}
+		c.fillAt.Store(0)
 		c.prepare(ctx)
 		if ctx.Err() != nil {
 			c.saveAll(ctx)

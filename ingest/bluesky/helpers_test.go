@@ -224,6 +224,7 @@ type fakeAppView struct {
 	handles  map[string]string // handle → testdata file
 	throttle int               // answer the next n feed requests with 429
 	reset    func() time.Time  // RateLimit-Reset of a 429
+	down     bool              // getPosts answers 502
 
 	mu   sync.Mutex
 	reqs []string
@@ -256,6 +257,10 @@ func (s *fakeAppView) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = w.Write([]byte(`{"feed":[]}`))
 	case "/xrpc/app.bsky.feed.getPosts":
+		if s.down {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
 		_, _ = w.Write(fixture(s.t, "getPosts.json"))
 	case "/xrpc/com.atproto.identity.resolveHandle":
 		if f, ok := s.handles[q.Get("handle")]; ok {

@@ -156,9 +156,10 @@ func (c *Collector) stream(ctx context.Context, dec *zstd.Decoder) (connected bo
 	c.log.Info("jetstream connected", zap.Int("accounts", len(dids)), zap.Int64("cursor", c.cursor))
 
 	var retry atomic.Bool
+	due, pending := c.pendingAt()
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { c.watch(wctx, conn, &retry) })
+	wg.Go(func() { c.watch(wctx, conn, &retry, due, pending) })
 	defer func() { stop(); wg.Wait() }()
 
 	lastSave := c.cfg.Now()
@@ -218,8 +219,7 @@ func (c *Collector) skip(err error, data []byte) {
 // watch pings an idle connection, and closes it when an account waiting
 // for a resolve or an AppView read is due to try again (the reconnect
 // retries it; the cursor makes it lossless).
-func (c *Collector) watch(ctx context.Context, conn *websocket.Conn, retry *atomic.Bool) {
-	due, pending := c.pendingAt()
+func (c *Collector) watch(ctx context.Context, conn *websocket.Conn, retry *atomic.Bool, due time.Time, pending bool) {
 	t := time.NewTicker(c.cfg.PingInterval)
 	defer t.Stop()
 	for {
@@ -227,6 +227,9 @@ func (c *Collector) watch(ctx context.Context, conn *websocket.Conn, retry *atom
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if at := c.fillAt.Load(); at != 0 && (!pending || at < due.UnixNano()) {
+			due, pending = time.Unix(0, at), true
 		}
 		if pending && !c.cfg.Now().Before(due) {
 			retry.Store(true)
@@ -242,6 +245,23 @@ func (c *Collector) watch(ctx context.Context, conn *websocket.Conn, retry *atom
 			return
 		}
 	}
+}
+
+// deferToFeed asks for an AppView read of the account's feed back to
+// timeUS, RetryInterval from now; the connection is recycled then (watch).
+func (c *Collector) deferToFeed(a *account, timeUS int64) {
+	switch {
+	case !a.st.NeedsFill:
+		a.st.NeedsFill, a.st.FillFrom = true, timeUS
+	case a.st.FillFrom > 0:
+		a.st.FillFrom = min(a.st.FillFrom, timeUS)
+	}
+	at := c.cfg.Now().Add(c.cfg.RetryInterval)
+	if a.retryAt.Before(at) {
+		a.retryAt = at
+	}
+	c.fillAt.CompareAndSwap(0, at.UnixNano())
+	c.save(context.Background(), a)
 }
 
 // readFrame reads one message up to MaxFrame bytes and decompresses a
@@ -311,7 +331,7 @@ func (c *Collector) commit(ctx context.Context, a *account, ev event) error {
 	case cm.Collection == CollectionRepost && a.Reposts && cm.Operation == "delete":
 		return c.withdraw(ctx, a, "r", uri)
 	case cm.Collection == CollectionRepost && a.Reposts && cm.Operation == "create":
-		return c.jetstreamRepost(ctx, a, uri, cm.CID, cm.Record)
+		return c.jetstreamRepost(ctx, a, uri, cm.CID, cm.Record, ev.TimeUS)
 	}
 	c.stat(func(s *Stats) { s.Ignored++ })
 	return nil
@@ -319,7 +339,7 @@ func (c *Collector) commit(ctx context.Context, a *account, ev event) error {
 
 // jetstreamRepost publishes a repost seen on Jetstream; the reposted post
 // is read from the AppView, since the repost record names it only.
-func (c *Collector) jetstreamRepost(ctx context.Context, a *account, uri URI, cid string, rec []byte) error {
+func (c *Collector) jetstreamRepost(ctx context.Context, a *account, uri URI, cid string, rec []byte, timeUS int64) error {
 	key := recordKey("r", uri.RKey, cid)
 	if a.known(key) {
 		c.stat(func(s *Stats) { s.Duplicates++ })
@@ -342,7 +362,14 @@ func (c *Collector) jetstreamRepost(ctx context.Context, a *account, uri URI, ci
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("bluesky: %s: read reposted post: %w", a.ID, err)
+		// The AppView is down or throttling: rather than hold up every
+		// account's events behind this one, the repost is left to an
+		// AppView read of the account's feed from here, retried later.
+		c.stat(func(s *Stats) { s.Errors++ })
+		c.deferToFeed(a, timeUS)
+		c.log.Warn("reposted post not read; the account's AppView feed will be read from here instead", zap.String("source", a.ID),
+			zap.String("repost", uri.String()), zap.Duration("retry_in", c.cfg.RetryInterval), zap.Error(err))
+		return nil
 	}
 	view, ok := views[subj.String()]
 	if !ok {

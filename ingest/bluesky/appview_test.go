@@ -11,6 +11,9 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/schema"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -270,5 +273,26 @@ func TestSamePostTwoRoutes(t *testing.T) {
 	}
 	if !strings.HasSuffix(viaJetstream.Body, "https://psky.app/profile/why.bsky.team/post/3juk5phzpf62w") {
 		t.Errorf("body %q", viaJetstream.Body)
+	}
+	// Both are valid raw items, and the normalizer makes one entry of them.
+	v, err := schema.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []wire.Entry
+	for _, it := range []wire.RawItem{viaAppView, viaJetstream} {
+		it.Schema, it.ObservedAt = wire.SchemaRaw, corpusStart
+		data, _ := json.Marshal(it)
+		if err := v.Validate(schema.Raw, data); err != nil {
+			t.Errorf("raw item fails its schema: %v", err)
+		}
+		en, err := normalize.Normalize(normalize.DefaultConfig(), it, provenance.RawRef{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, en)
+	}
+	if entries[0].ID != entries[1].ID || entries[0].Fingerprint != entries[1].Fingerprint || entries[0].URL != "https://bsky.app/profile/shinyakato.dev/post/3jukdwsblqu2l" {
+		t.Errorf("entries differ: %+v\n%+v", entries[0], entries[1])
 	}
 }

@@ -95,8 +95,9 @@ func (c *Collector) subscribeURL(dids []string, reposts bool) (string, error) {
 	if reposts {
 		q["wantedCollections"] = append(q["wantedCollections"], CollectionRepost)
 	}
+	// maxMessageSizeBytes is not sent: the server would drop larger events
+	// unseen, while the collector counts and logs the ones it skips.
 	q["wantedDids"] = dids
-	q.Set("maxMessageSizeBytes", strconv.FormatInt(c.cfg.MaxFrame, 10))
 	if c.cursor > 0 {
 		q.Set("cursor", strconv.FormatInt(max(c.cursor-c.cfg.Rewind.Microseconds(), 1), 10))
 	}

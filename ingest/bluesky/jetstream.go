@@ -362,6 +362,9 @@ func (c *Collector) jetstreamRepost(ctx context.Context, a *account, uri URI, ci
 		c.log.Warn("reposted post not readable from the AppView; repost skipped", zap.String("source", a.ID), zap.String("repost", uri.String()), zap.Error(err))
 		return nil
 	}
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
 	if err != nil {
 		// The AppView is down or throttling: rather than hold up every
 		// account's events behind this one, the repost is left to an

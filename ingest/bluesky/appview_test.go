@@ -296,3 +296,34 @@ func TestSamePostTwoRoutes(t *testing.T) {
 		t.Errorf("entries differ: %+v\n%+v", entries[0], entries[1])
 	}
 }
+
+// TestLongDisconnectReadsTheGap: after a disconnect longer than GapAfter,
+// the reconnect first reads the AppView back to the cursor the dropped
+// connection reached, so posts made while it was down are published. The
+// clock runs from 30 April 2023 00:05 UTC, inside the captured feed.
+func TestLongDisconnectReadsTheGap(t *testing.T) {
+	e := newEnv(t)
+	e.clock = newClock(time.Date(2023, 4, 30, 0, 5, 0, 0, time.UTC))
+	e.av.pages[shinyaDID+" "] = "getAuthorFeed.json"
+	e.js.plans = func(n int) plan { return plan{hangUp: n == 0} }
+	a := acctShinya
+	a.Backfill = 1
+	cfg := e.config(a)
+	cfg.GapAfter = time.Nanosecond
+	c := e.collector(cfg)
+	stop := e.run(c)
+	waitFor(t, "the reconnect", func() bool { return c.Stats().Connects >= 2 })
+	stop()
+	reqs := feedRequests(e.av.Requests())
+	if len(reqs) != 2 {
+		t.Fatalf("feed requests %v", reqs)
+	}
+	// The start takes the newest post; the gap read the ten others from
+	// 00:06:14 on (the cursor was 00:05, less the rewind).
+	if s := c.Stats(); s.Published != 11 || s.Backfills != 2 || s.Duplicates != 1 || s.Reconnects != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	if st := e.state("shinyakato"); st.NeedsFill || st.FillFrom != 0 || st.Published != 11 {
+		t.Errorf("state %+v", st)
+	}
+}

@@ -156,13 +156,13 @@ func ResolveFacets(text string, facets []facet) (out string, bad int) {
 	}
 	var spans []span
 	for _, f := range facets {
-		uri := ""
+		uri, link := "", false
 		for _, feat := range f.Features {
 			if feat.Type == "app.bsky.richtext.facet#link" {
-				uri = feat.URI
+				uri, link = feat.URI, true
 			}
 		}
-		if uri == "" {
+		if !link {
 			continue // mentions and tags stay as written
 		}
 		s, e := f.Index.ByteStart, f.Index.ByteEnd

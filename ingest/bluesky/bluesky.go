@@ -103,7 +103,8 @@ type Config struct {
 	// before giving up a call (default 15m).
 	MaxRateWait time.Duration
 	// SaveInterval is how often the cursor is written while events flow
-	// (default 10s); it is also written on every publish and disconnect.
+	// (default 10s, and at least 100ms per account, since each write is one
+	// key per account); it is also written on every publish and disconnect.
 	SaveInterval time.Duration
 	// RetryInterval is how often a handle that did not resolve, or a
 	// backfill that failed, is tried again (default 1h).

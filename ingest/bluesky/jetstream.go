@@ -163,6 +163,9 @@ func (c *Collector) stream(ctx context.Context, dec *zstd.Decoder) (connected bo
 	wg.Go(func() { c.watch(wctx, conn, &retry, due, pending) })
 	defer func() { stop(); wg.Wait() }()
 
+	// Each save writes one key per account: with many accounts the cursor
+	// is written less often (a crash replays more, which is recognised).
+	saveEvery := max(c.cfg.SaveInterval, time.Duration(len(c.accounts))*100*time.Millisecond)
 	lastSave := c.cfg.Now()
 	for {
 		typ, r, err := conn.Reader(ctx)
@@ -193,7 +196,7 @@ func (c *Collector) stream(ctx context.Context, dec *zstd.Decoder) (connected bo
 			// and the reconnect resumes before it.
 			return true, err
 		}
-		if c.cfg.Now().Sub(lastSave) >= c.cfg.SaveInterval {
+		if c.cfg.Now().Sub(lastSave) >= saveEvery {
 			now := c.cfg.Now().UTC()
 			for _, a := range c.accounts {
 				if a.subscribed {

@@ -160,6 +160,7 @@ type Source struct {
 	RSSOptions      `yaml:",inline"`
 	XOptions        `yaml:",inline"`
 	MastodonOptions `yaml:",inline"`
+	BlueskyOptions  `yaml:",inline"`
 }
 
 // kindCheck validates the options of one source kind. add records a
@@ -169,6 +170,7 @@ type kindCheck func(s *Source, add func(sub, format string, args ...any))
 // kinds maps every accepted source kind to its check (in source_<kind>.go).
 func kinds() map[string]kindCheck {
 	return map[string]kindCheck{
+		"bluesky":  checkBluesky,
 		"replay":   checkReplay,
 		"rss":      checkRSS,
 		"telegram": checkTelegram,

@@ -188,6 +188,7 @@ type namedCollector struct {
 // collectorBuilders maps each source kind to the builder of its collectors.
 func collectorBuilders() map[string]collectorBuilder {
 	return map[string]collectorBuilder{
+		"bluesky":  buildBluesky,
 		"replay":   buildReplay,
 		"rss":      buildRSS,
 		"telegram": buildTelegram,

@@ -29,7 +29,7 @@ const (
 	// A headline and a full article give cosines of other scales, and
 	// time and names mean other things in them: the model holds one set
 	// of weights for short texts and one for long ones, blended by how
-	// far the entry is a long text (0 at 16 terms or fewer, 1 at 64 or
+	// far the entry is a long text (0 at 12 terms or fewer, 1 at 40 or
 	// more). The first numBase features are the short-text copies (each
 	// times 1 − long), the next numBase the long-text ones (times long).
 	featLong    = 2 * numBase
@@ -53,7 +53,7 @@ var featureNames = func() (n [numFeatures]string) {
 }()
 
 // longness is how far an entry of n terms is a long text, from 0 to 1.
-func longness(n int) float64 { return min(1, max(0, float64(n-16)/48)) }
+func longness(n int) float64 { return min(1, max(0, float64(n-12)/28)) }
 
 // interact splits the base features into their short- and long-text copies.
 //

@@ -279,3 +279,80 @@ func TestTimeFlagsMatchNormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestCombineKeepsEachKindsDecisions: the combined model gives a short
+// text the short model's log-odds and thresholds and a long text the long
+// model's, although the two have different biases.
+func TestCombineKeepsEachKindsDecisions(t *testing.T) {
+	short, long := DefaultModel(), DefaultModel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range long.Weights {
+		long.Weights[i] += rng.NormFloat64()
+		long.w[i] = long.Weights[i]
+	}
+	long.Bias -= 2.5
+	long.Join, long.Merge = [2]float64{0.9, 0.3}, [2]float64{0.9, 0.8}
+	m := Combine(short, long)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseModel(b)
+	if err != nil {
+		t.Fatalf("the combined model does not parse: %v", err)
+	}
+	for range 50 {
+		var f features
+		for i := range numBase {
+			f[i] = rng.Float64()
+		}
+		for _, c := range []struct {
+			long float64
+			want *Model
+		}{{0, &short}, {1, &long}} {
+			g := f
+			g.interact(c.long)
+			if got, want := back.logit(&g), c.want.logit(&g); math.Abs(got-want) > 1e-9 {
+				t.Fatalf("longness %v: log-odds %v, want %v", c.long, got, want)
+			}
+		}
+	}
+	if back.Join != [2]float64{short.Join[0], long.Join[1]} || back.Merge != [2]float64{short.Merge[0], long.Merge[1]} {
+		t.Errorf("thresholds join %v merge %v; want the short model's first and the long model's second", back.Join, back.Merge)
+	}
+}
+
+// TestPolicyExamplesFollowTheModelsOwnStories: on its own decisions the
+// clusterer puts two reports of different events in one story when the
+// threshold lets it; a third report of the first event then meets that
+// story, and the example says whether most of its members are of the
+// entry's event.
+func TestPolicyExamplesFollowTheModelsOwnStories(t *testing.T) {
+	a1 := entry("e1", "x", "Dam breach floods villages in northern Kenya", "", 0)
+	b1 := entry("e2", "y", "Kenya dam operator fined over safety report", "", 10)
+	a2 := entry("e3", "z", "Kenya dam breach: villages flooded, dozens missing", "", 20)
+	labels := []string{"breach", "fine", "breach"}
+	cfg := DefaultConfig()
+	cfg.Threshold = 0.001 // everything joins
+	ex, err := PolicyExamples(cfg, []wire.Entry{a1, b1, a2}, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b1 meets a1's story (not its event); a2 meets the story of a1 and
+	// b1, whose members are one of each: the tie goes to the first.
+	if len(ex) != 2 || ex[0].Join || !ex[1].Join {
+		t.Fatalf("examples %+v; want a non-join for the fine, then a join for the second breach report", ex)
+	}
+	gold, err := Examples(cfg, []wire.Entry{a1, b1, a2}, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Following the gold labels, the second breach report meets two
+	// stories, one of each event.
+	if len(gold) != 3 {
+		t.Fatalf("%d gold-following examples, want 3", len(gold))
+	}
+	if _, err := PolicyExamples(cfg, []wire.Entry{a1}, nil); err == nil {
+		t.Error("PolicyExamples with no labels: no error")
+	}
+}

@@ -360,7 +360,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 	cfgPath := configFlag(fs)
 	out := fs.String("out", "synth/model.json", "where to write the model")
 	l2 := fs.Float64("l2", 1e-3, "ridge penalty on the standardised weights")
-	rounds := fs.Int("rounds", 2, "rounds of training on the model's own decisions")
+	rounds := fs.Int("rounds", 1, "rounds of training on the model's own decisions")
 	var files []string
 	rest := args
 	for len(rest) > 0 {

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/newswire/newswire/ingest/egress"
 )
 
 // Config is the whole configuration file. deploy/newswire.yaml is the
@@ -92,6 +94,10 @@ type CollectorConfig struct {
 	UserAgent string   `yaml:"user_agent"`
 	Timeout   Duration `yaml:"timeout"`
 	MaxBody   Size     `yaml:"max_body"`
+	// AllowPrivate lets the collectors reach addresses they refuse by
+	// default (loopback, private, link-local, CGNAT, …): CIDRs, single
+	// addresses or host names, for intranet feeds. Empty: public only.
+	AllowPrivate []string `yaml:"allow_private"`
 
 	RSSCollectorConfig `yaml:",inline"`
 }
@@ -359,6 +365,11 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Synth.MinCoherence < 0 || c.Synth.MinCoherence >= 1 {
 		add("synth.min_coherence", "must be within [0, 1)")
+	}
+	for i, a := range c.Collector.AllowPrivate {
+		if _, err := egress.New([]string{a}); err != nil {
+			add(fmt.Sprintf("collector.allow_private[%d]", i), "must be a CIDR (10.0.0.0/8), an address or a host name, not %q", a)
+		}
 	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/ingest/egress"
 )
 
 // WebSubConfig turns on WebSub (W3C Recommendation) subscriptions.
@@ -143,6 +145,9 @@ func (w *websub) ensure(ctx context.Context, fr *feedRun, hub, topic string, now
 	id := fr.feed.ID
 	w.wg.Go(func() {
 		if err := w.subscribe(ctx, hub, form); err != nil {
+			if errors.Is(err, egress.ErrRefused) {
+				w.c.stats.refused.Add(1)
+			}
 			w.c.log.Warn("websub subscription request failed; polling continues", zap.String("feed", id), zap.String("hub", hub), zap.Error(err))
 			return
 		}

@@ -21,6 +21,13 @@ func buildRSS(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedC
 	if err != nil {
 		return nil, err
 	}
+	if rc.WebSub.CallbackURL != "" {
+		key, err := config.LoadOrCreateKey(websubKeyPath(p.cfg))
+		if err != nil {
+			return nil, fmt.Errorf("websub key: %w", err)
+		}
+		rc.WebSub.SecretKey = []byte(key)
+	}
 	c, err := rss.New(rc, pub, kv, p.log)
 	if err != nil {
 		return nil, err

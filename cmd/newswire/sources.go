@@ -40,7 +40,7 @@ func cmdSources(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Log.Level = "error"
-	log, err := newLogger(cfg.Log)
+	log, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/newswire/newswire/metrics"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/redact"
 	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/web"
 )
@@ -34,7 +35,11 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-func newLogger(c config.LogConfig) (*zap.Logger, error) {
+// newLogger builds the logger of a command. Every line it or the embedded
+// nats-server writes passes a scrubber that hides the configuration's
+// resolved secrets and credentials in URLs, headers and query strings.
+func newLogger(cfg *config.Config) (*zap.Logger, error) {
+	c := cfg.Log
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, fmt.Errorf("newswire: log level: %w", err)
@@ -46,18 +51,22 @@ func newLogger(c config.LogConfig) (*zap.Logger, error) {
 			format = "console"
 		}
 	}
-	var zc zap.Config
+	var enc zapcore.Encoder
 	if format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.Development = false
-		zc.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
-		zc = zap.NewProductionConfig()
-		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
 	}
-	zc.Level = zap.NewAtomicLevelAt(level)
-	zc.DisableStacktrace = true
-	return zc.Build()
+	sink := redact.NewScrubber(cfg.Secrets()...).Writer(zapcore.Lock(os.Stderr))
+	opts := []zap.Option{zap.ErrorOutput(sink)}
+	if format == "console" {
+		opts = append(opts, zap.AddCaller())
+	}
+	return zap.New(zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(level)), opts...), nil
 }
 
 func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
@@ -70,6 +79,11 @@ func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
 		MaxStore:   int64(e.MaxStore),
 		MaxPayload: int32(e.MaxPayload),
 	}
+	tok, err := config.LoadOrCreateKey(embeddedTokenPath(cfg))
+	if err != nil {
+		return ec, fmt.Errorf("embedded nats-server token: %w", err)
+	}
+	ec.Token = tok
 	if e.SyncInterval == "always" {
 		ec.SyncAlways = true
 	} else {
@@ -82,13 +96,35 @@ func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
 	return ec, nil
 }
 
-func connConfig(cfg *config.Config, urls []string, name string) bus.ConnConfig {
+// embeddedTokenPath is where `newswire run` keeps the token its embedded
+// server requires (mode 0600).
+func embeddedTokenPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "nats.token") }
+
+// websubKeyPath is where the rss collector keeps the key its WebSub
+// secrets are derived from (mode 0600).
+func websubKeyPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "websub.key") }
+
+// connConfig says how to reach urls. Without credentials in the file, a
+// token left by `newswire run` in the data directory is used, so that
+// tail, sources, replay and the stages reach its embedded server.
+func connConfig(cfg *config.Config, urls []string, name string) (bus.ConnConfig, error) {
 	n := cfg.NATS
-	return bus.ConnConfig{
+	c := bus.ConnConfig{
 		URLs: urls, Name: name, User: n.User, Password: n.Password.Value(), Token: n.Token.Value(),
 		NKeyFile: n.NKeyFile, CredsFile: n.CredsFile,
 		TLS: bus.TLSConfig{CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile, InsecureSkipVerify: n.TLS.InsecureSkipVerify},
 	}
+	if c.User == "" && c.Token == "" && c.NKeyFile == "" && c.CredsFile == "" {
+		path := embeddedTokenPath(cfg)
+		if _, err := os.Stat(path); err == nil {
+			tok, err := config.LoadOrCreateKey(path)
+			if err != nil {
+				return c, err
+			}
+			c.Token = tok
+		}
+	}
+	return c, nil
 }
 
 func topology(cfg *config.Config) bus.Topology {
@@ -158,7 +194,11 @@ type parts struct {
 func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []string, name string) (*parts, error) {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(cctx, connConfig(cfg, urls, name), log)
+	cc, err := connConfig(cfg, urls, name)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := bus.Connect(cctx, cc, log)
 	if err != nil {
 		return nil, err
 	}

@@ -218,13 +218,19 @@ func (ps Problems) Error() string {
 	return "config: " + strings.Join(s, "\n  ")
 }
 
-// Load reads and checks a configuration file.
-func Load(path string) (*Config, error) {
+// Check is a further validation of a parsed configuration, such as the
+// components' own checks of the settings built from it. A problem's Path
+// places it in the file.
+type Check func(*Config) Problems
+
+// Load reads and checks a configuration file; checks run after the
+// file's own validation, and their problems get line numbers too.
+func Load(path string, checks ...Check) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data)
+	return Parse(data, checks...)
 }
 
 var (
@@ -233,8 +239,9 @@ var (
 )
 
 // Parse reads a configuration from YAML, applies defaults, resolves
-// secrets and validates it. The error, if any, is Problems.
-func Parse(data []byte) (*Config, error) {
+// secrets and validates it, then runs checks. The error, if any, is
+// Problems, each with the line of the key it is about.
+func Parse(data []byte, checks ...Check) (*Config, error) {
 	cfg := Default()
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -257,9 +264,23 @@ func Parse(data []byte) (*Config, error) {
 			problems = append(problems, p)
 		}
 	}
+	seen := make(map[string]bool)
 	for _, p := range cfg.Validate() {
 		p.Line = lineOf(&root, p.Path)
 		problems = append(problems, p)
+		seen[p.Path] = true
+	}
+	for _, check := range checks {
+		for _, p := range check(cfg) {
+			// A setting the file's validation refused already is not
+			// reported again in the component's words.
+			if p.Path != "" && seen[p.Path] {
+				continue
+			}
+			p.Line = lineOf(&root, p.Path)
+			problems = append(problems, p)
+			seen[p.Path] = true
+		}
 	}
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })

@@ -291,7 +291,7 @@ func cmdConfigCheck(args []string) error {
 	if len(args) > 0 {
 		path = args[0]
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {

@@ -28,11 +28,69 @@ import (
 	"github.com/newswire/newswire/web"
 )
 
+// loadConfig reads, validates and checks the configuration the way every
+// command and `config check` do: the file's own validation, then the
+// components' checks of the settings built from it (componentChecks), so
+// that a file `config check` passes is one every command accepts.
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return config.Parse(deploy.DefaultConfig)
+		return config.Parse(deploy.DefaultConfig, componentChecks)
 	}
-	return config.Load(path)
+	return config.Load(path, componentChecks)
+}
+
+// componentChecks builds each component's settings from the file, as the
+// commands do, and reports what the components would refuse at start-up
+// under the key of the file it comes from.
+func componentChecks(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	add := func(section string, err error) {
+		for _, e := range flattenErrors(err) {
+			var ne *normalize.ConfigError
+			var se *synth.ConfigError
+			switch {
+			case errors.As(e, &ne):
+				ps = append(ps, config.Problem{Path: section + "." + ne.Key, Msg: ne.Msg})
+			case errors.As(e, &se):
+				ps = append(ps, config.Problem{Path: section + "." + se.Key, Msg: se.Msg})
+			default:
+				ps = append(ps, config.Problem{Path: section, Msg: e.Error()})
+			}
+		}
+	}
+	add("normalize", normalizeConfig(cfg).Validate())
+	if sc, err := synthConfig(cfg); err != nil {
+		add("synth.model", err)
+	} else {
+		add("synth", sc.Validate())
+	}
+	var rssSources []config.Source
+	for _, s := range cfg.Sources {
+		if s.Kind == "rss" {
+			rssSources = append(rssSources, s)
+		}
+	}
+	if len(rssSources) > 0 {
+		if _, err := rssConfig(cfg, rssSources); err != nil {
+			add("collector.allow_private", err)
+		}
+	}
+	return ps
+}
+
+// flattenErrors lists the errors joined in err (nil: none).
+func flattenErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // newLogger builds the logger of a command. Every line it or the embedded

@@ -80,6 +80,10 @@ type TLSConfig struct {
 type HTTPConfig struct {
 	Listen        string `yaml:"listen"`
 	RecentEntries int    `yaml:"recent_entries"`
+	// MaxStreams bounds the concurrent /api/stream clients; more get 503.
+	MaxStreams int `yaml:"max_streams"`
+	// MaxStoryBytes bounds the story snapshots the API holds in memory.
+	MaxStoryBytes Size `yaml:"max_story_bytes"`
 }
 
 // MetricsConfig configures the Prometheus endpoint. `run` and `serve`
@@ -351,6 +355,12 @@ func (c *Config) Validate() Problems {
 	if c.HTTP.Listen == "" {
 		add("http.listen", "is required")
 	}
+	if c.HTTP.MaxStreams < 1 || c.HTTP.MaxStreams > 100000 {
+		add("http.max_streams", "must be within 1..100000")
+	}
+	if c.HTTP.MaxStoryBytes < 1<<20 {
+		add("http.max_story_bytes", "must be at least 1MiB")
+	}
 	if c.Normalize.HeadlineRunes < 20 {
 		add("normalize.headline_runes", "must be at least 20")
 	}
@@ -469,7 +479,7 @@ func Default() *Config {
 			Storage:  "file",
 			Replicas: 1,
 		},
-		HTTP:      HTTPConfig{Listen: "127.0.0.1:8080", RecentEntries: 1000},
+		HTTP:      HTTPConfig{Listen: "127.0.0.1:8080", RecentEntries: 1000, MaxStreams: 256, MaxStoryBytes: 256 << 20},
 		Collector: CollectorConfig{UserAgent: "newswire/1 (+https://github.com/newswire/newswire)", Timeout: Duration(30e9), MaxBody: 10 << 20, RSSCollectorConfig: defaultRSSCollector()},
 		Normalize: NormalizeConfig{
 			HeadlineRunes: 110, FutureSkew: Duration(10 * 60e9), FingerprintTTL: Duration(7 * 24 * 3600e9),

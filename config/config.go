@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/newswire/newswire/ingest/egress"
+	"github.com/newswire/newswire/redact"
 )
 
 // Config is the whole configuration file. deploy/newswire.yaml is the
@@ -208,7 +209,8 @@ func (p Problem) String() string {
 	if p.Path != "" {
 		b.WriteString(p.Path + ": ")
 	}
-	return b.String() + p.Msg
+	// A value quoted back may be a URL with a password in it.
+	return redact.String(b.String() + p.Msg)
 }
 
 // Problems is every error found in a file.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,13 +66,16 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	port := srv.Addr().(interface{ String() string }).String()
 	_, portNum, _ := strings.Cut(port, ":")
 	url := fmt.Sprintf("nats://%s:%s@127.0.0.1:%s", user, pass, portNum)
+	metricsPort := freePort(t)
 	cfgFile := writeFile(t, "secrets.yaml", fmt.Sprintf(`data_dir: %s
 log: {level: debug, format: json}
 nats:
   urls: [%s]
+metrics:
+  listen: 127.0.0.1:%d
 telegram:
   api_hash: env:NEWSWIRE_TEST_TG_HASH
-`, t.TempDir(), url))
+`, t.TempDir(), url, metricsPort))
 
 	restore := captureStderr(t)
 	logs := ""
@@ -84,7 +88,9 @@ telegram:
 	done := make(chan error, 1)
 	go func() { done <- dispatch(ctx, []string{"normalize", "--config", cfgFile}) }()
 
-	waitConsumer := func() {
+	// The stage is running once its consumer exists and its metrics
+	// listener answers (the last thing it starts).
+	waitRunning := func() {
 		t.Helper()
 		nc, err := nats.Connect(url)
 		if err != nil {
@@ -95,15 +101,20 @@ telegram:
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			if _, err := js.Consumer(ctx, bus.StreamRaw, "normalize"); err == nil {
-				return
+				if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						return
+					}
+				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatal("the normalizer never made its consumer")
+				t.Fatal("the normalizer never got running")
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitConsumer()
+	waitRunning()
 	// A restart of the server makes the client reconnect and log where to.
 	srv.Shutdown()
 	srv.WaitForShutdown()

@@ -113,6 +113,9 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 			if ws.Verified {
 				h.WebSub = "until " + ws.LeaseUntil.Format(time.RFC3339)
 			}
+			if ws.Error != "" {
+				h.WebSub = "request failed: " + ws.Error
+			}
 		}
 		return h, nil
 	}

@@ -58,6 +58,9 @@ type WebSubState struct {
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	Requested  time.Time `json:"requested,omitzero"`
 	Pushes     int64     `json:"pushes,omitempty"`
+	// Error is why the last subscription request failed (a refused hub
+	// address among others); empty once one succeeded.
+	Error string `json:"error,omitempty"`
 }
 
 // StateKey is the wire_source key of a feed's state.

@@ -169,15 +169,38 @@ func (w *websub) ensure(ctx context.Context, fr *feedRun, hub, topic string, now
 	}
 	id := fr.feed.ID
 	w.wg.Go(func() {
-		if err := w.subscribe(ctx, hub, form); err != nil {
+		err := w.subscribe(ctx, hub, form)
+		if err != nil {
 			if errors.Is(err, egress.ErrRefused) {
 				w.c.stats.refused.Add(1)
 			}
 			w.c.log.Warn("websub subscription request failed; polling continues", zap.String("feed", id), zap.String("hub", hub), zap.Error(err))
-			return
+		} else {
+			w.c.log.Info("websub subscription requested", zap.String("feed", id), zap.String("hub", hub), zap.String("topic", topic))
 		}
-		w.c.log.Info("websub subscription requested", zap.String("feed", id), zap.String("hub", hub), zap.String("topic", topic))
+		w.recordRequest(ctx, fr, nonce, err)
 	})
+}
+
+// recordRequest keeps the outcome of a subscription request in the feed's
+// state, where its health shows it; a request superseded meanwhile (a new
+// nonce) is left alone.
+func (w *websub) recordRequest(ctx context.Context, fr *feedRun, nonce string, err error) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	ws := fr.st.WebSub
+	if ws == nil || ws.SecretNonce != nonce {
+		return
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if ws.Error == msg {
+		return
+	}
+	ws.Error = msg
+	w.c.save(ctx, fr)
 }
 
 // secret derives a subscription's secret: HMAC-SHA256 of the feed and

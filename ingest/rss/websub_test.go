@@ -17,6 +17,7 @@ import (
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/egress"
 )
 
 // testHub is a WebSub hub speaking the protocol over HTTP: it accepts a
@@ -222,6 +223,32 @@ func (endless) Read(p []byte) (int, error) {
 		p[i] = 'x'
 	}
 	return len(p), nil
+}
+
+// TestWebSubHubOnPrivateAddress: a feed that names a hub in the local
+// network gets no subscription request there; the refusal is counted and
+// kept in the feed's state, and polling goes on.
+func TestWebSubHubOnPrivateAddress(t *testing.T) {
+	atom := strings.ReplaceAll(string(readTestdata(t, "atom.xml")), "https://hub.example.org/", "http://127.0.0.2:9/hub")
+	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/atom+xml")
+		io.WriteString(w, atom)
+	}))
+	defer feedSrv.Close()
+	r := newRig(t, Config{
+		Feeds:  []Feed{{ID: "fr-news", URL: feedSrv.URL + "/atom.xml"}},
+		WebSub: WebSubConfig{CallbackURL: "https://wire.example.org/websub", SecretKey: testWebSubKey},
+		Egress: egress.MustNew("127.0.0.1/32"),
+	})
+	r.pollFeed(0)
+	r.c.websub.wg.Wait()
+	st := r.state(0)
+	if st.Errors != 0 || st.WebSub == nil || !strings.Contains(st.WebSub.Error, "egress: address refused: 127.0.0.2:9 is a loopback address") {
+		t.Fatalf("state after a refused hub: errors %d, websub %+v", st.Errors, st.WebSub)
+	}
+	if s := r.c.Stats(); s.Refused != 1 || s.Published != 2 {
+		t.Fatalf("stats %+v", s)
+	}
 }
 
 func TestWebSubNeedsKey(t *testing.T) {

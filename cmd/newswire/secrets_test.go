@@ -194,6 +194,18 @@ func TestRunEmbeddedServerWantsItsToken(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	nc.Close()
+	// Wait until run is up (its API answers) so that stopping it later
+	// does not cut its start-up short.
+	for {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", httpPort)); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("run's API never answered")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file: %v, %v", fi.Mode(), err)
 	}

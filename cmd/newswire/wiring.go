@@ -120,11 +120,12 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	sink := redact.NewScrubber(cfg.Secrets()...).Writer(zapcore.Lock(os.Stderr))
-	opts := []zap.Option{zap.ErrorOutput(sink)}
-	if format == "console" {
-		opts = append(opts, zap.AddCaller())
+	core := zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(level))
+	if format == "json" {
+		// As zap's production preset: a flood of one message is sampled.
+		core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
 	}
-	return zap.New(zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(level)), opts...), nil
+	return zap.New(core, zap.ErrorOutput(sink), zap.AddCaller()), nil
 }
 
 func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {

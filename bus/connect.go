@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/redact"
 )
 
 // ConnConfig says how to reach NATS.
@@ -62,7 +64,7 @@ func Connect(ctx context.Context, cfg ConnConfig, log *zap.Logger) (*nats.Conn, 
 				log.Warn("nats disconnected", zap.Error(err))
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", zap.String("url", nc.ConnectedUrl())) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", zap.String("url", redact.URL(nc.ConnectedUrl()))) }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subj := ""
 			if sub != nil {
@@ -111,7 +113,11 @@ func Connect(ctx context.Context, cfg ConnConfig, log *zap.Logger) (*nats.Conn, 
 		return nil, fmt.Errorf("bus: connect: %w", ctx.Err())
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, strings.Join(cfg.URLs, ","), r.err)
+			urls := make([]string, len(cfg.URLs))
+			for i, u := range cfg.URLs {
+				urls[i] = redact.URL(u)
+			}
+			return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, strings.Join(urls, ","), r.err)
 		}
 		return r.nc, nil
 	}

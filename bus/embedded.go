@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,6 +36,10 @@ type EmbeddedConfig struct {
 	MaxPayload   int32
 	// ServerName is the server's name in logs and cluster views.
 	ServerName string
+	// Token, when set, is required of every client (`newswire run` keeps
+	// one in data_dir/nats.token). Without it any local process could
+	// publish withdrawals or purge the streams.
+	Token string
 }
 
 // Embedded is a running in-process nats-server.
@@ -73,12 +78,22 @@ func StartEmbedded(cfg EmbeddedConfig, log *zap.Logger) (*Embedded, error) {
 		SyncAlways:         cfg.SyncAlways,
 		SyncInterval:       cfg.SyncInterval,
 		NoSigs:             true,
+		Authorization:      cfg.Token,
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "newswire"
 	}
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
+	}
+	if !isLoopback(opts.Host) {
+		if cfg.Token == "" {
+			log.Warn("EMBEDDED NATS LISTENS BEYOND THIS HOST WITHOUT AUTHENTICATION: anyone who reaches it can publish, withdraw and purge; listen on 127.0.0.1 or set a token",
+				zap.String("host", opts.Host), zap.Int("port", opts.Port))
+		} else {
+			log.Warn("embedded NATS listens beyond this host: clients need the token, which travels in clear text (no TLS); prefer 127.0.0.1 or a NATS cluster with TLS",
+				zap.String("host", opts.Host), zap.Int("port", opts.Port))
+		}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -91,6 +106,15 @@ func StartEmbedded(cfg EmbeddedConfig, log *zap.Logger) (*Embedded, error) {
 		return nil, ErrServerNotReady
 	}
 	return &Embedded{srv: srv}, nil
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ClientURL is the URL clients connect to.

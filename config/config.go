@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/newswire/newswire/ingest/egress"
+	"github.com/newswire/newswire/redact"
 )
 
 // Config is the whole configuration file. deploy/newswire.yaml is the
@@ -79,6 +82,10 @@ type TLSConfig struct {
 type HTTPConfig struct {
 	Listen        string `yaml:"listen"`
 	RecentEntries int    `yaml:"recent_entries"`
+	// MaxStreams bounds the concurrent /api/stream clients; more get 503.
+	MaxStreams int `yaml:"max_streams"`
+	// MaxStoryBytes bounds the story snapshots the API holds in memory.
+	MaxStoryBytes Size `yaml:"max_story_bytes"`
 }
 
 // MetricsConfig configures the Prometheus endpoint. `run` and `serve`
@@ -93,6 +100,10 @@ type CollectorConfig struct {
 	UserAgent string   `yaml:"user_agent"`
 	Timeout   Duration `yaml:"timeout"`
 	MaxBody   Size     `yaml:"max_body"`
+	// AllowPrivate lets the collectors reach addresses they refuse by
+	// default (loopback, private, link-local, CGNAT, …): CIDRs, single
+	// addresses or host names, for intranet feeds. Empty: public only.
+	AllowPrivate []string `yaml:"allow_private"`
 
 	RSSCollectorConfig `yaml:",inline"`
 }
@@ -205,7 +216,8 @@ func (p Problem) String() string {
 	if p.Path != "" {
 		b.WriteString(p.Path + ": ")
 	}
-	return b.String() + p.Msg
+	// A value quoted back may be a URL with a password in it.
+	return redact.String(b.String() + p.Msg)
 }
 
 // Problems is every error found in a file.
@@ -219,13 +231,19 @@ func (ps Problems) Error() string {
 	return "config: " + strings.Join(s, "\n  ")
 }
 
-// Load reads and checks a configuration file.
-func Load(path string) (*Config, error) {
+// Check is a further validation of a parsed configuration, such as the
+// components' own checks of the settings built from it. A problem's Path
+// places it in the file.
+type Check func(*Config) Problems
+
+// Load reads and checks a configuration file; checks run after the
+// file's own validation, and their problems get line numbers too.
+func Load(path string, checks ...Check) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data)
+	return Parse(data, checks...)
 }
 
 var (
@@ -234,8 +252,9 @@ var (
 )
 
 // Parse reads a configuration from YAML, applies defaults, resolves
-// secrets and validates it. The error, if any, is Problems.
-func Parse(data []byte) (*Config, error) {
+// secrets and validates it, then runs checks. The error, if any, is
+// Problems, each with the line of the key it is about.
+func Parse(data []byte, checks ...Check) (*Config, error) {
 	cfg := Default()
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -258,9 +277,23 @@ func Parse(data []byte) (*Config, error) {
 			problems = append(problems, p)
 		}
 	}
+	seen := make(map[string]bool)
 	for _, p := range cfg.Validate() {
 		p.Line = lineOf(&root, p.Path)
 		problems = append(problems, p)
+		seen[p.Path] = true
+	}
+	for _, check := range checks {
+		for _, p := range check(cfg) {
+			// A setting the file's validation refused already is not
+			// reported again in the component's words.
+			if p.Path != "" && seen[p.Path] {
+				continue
+			}
+			p.Line = lineOf(&root, p.Path)
+			problems = append(problems, p)
+			seen[p.Path] = true
+		}
 	}
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
@@ -331,6 +364,12 @@ func (c *Config) Validate() Problems {
 	if c.HTTP.Listen == "" {
 		add("http.listen", "is required")
 	}
+	if c.HTTP.MaxStreams < 1 || c.HTTP.MaxStreams > 100000 {
+		add("http.max_streams", "must be within 1..100000")
+	}
+	if c.HTTP.MaxStoryBytes < 1<<20 {
+		add("http.max_story_bytes", "must be at least 1MiB")
+	}
 	if c.Normalize.HeadlineRunes < 20 {
 		add("normalize.headline_runes", "must be at least 20")
 	}
@@ -366,6 +405,11 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Synth.MinCoherence < 0 || c.Synth.MinCoherence >= 1 {
 		add("synth.min_coherence", "must be within [0, 1)")
+	}
+	for i, a := range c.Collector.AllowPrivate {
+		if _, err := egress.New([]string{a}); err != nil {
+			add(fmt.Sprintf("collector.allow_private[%d]", i), "must be a CIDR (10.0.0.0/8), an address or a host name, not %q", a)
+		}
 	}
 	c.Collector.RSSCollectorConfig.check(add)
 	c.validateTelegram(add)
@@ -445,7 +489,7 @@ func Default() *Config {
 			Storage:  "file",
 			Replicas: 1,
 		},
-		HTTP:      HTTPConfig{Listen: "127.0.0.1:8080", RecentEntries: 1000},
+		HTTP:      HTTPConfig{Listen: "127.0.0.1:8080", RecentEntries: 1000, MaxStreams: 256, MaxStoryBytes: 256 << 20},
 		Collector: CollectorConfig{UserAgent: "newswire/1 (+https://github.com/newswire/newswire)", Timeout: Duration(30e9), MaxBody: 10 << 20, RSSCollectorConfig: defaultRSSCollector()},
 		Normalize: NormalizeConfig{
 			HeadlineRunes: 110, FutureSkew: Duration(10 * 60e9), FingerprintTTL: Duration(7 * 24 * 3600e9),

@@ -111,3 +111,10 @@ func TestDurationsAndSizes(t *testing.T) {
 		t.Error("ParseSize accepted garbage")
 	}
 }
+
+func TestProblemsHideURLPasswords(t *testing.T) {
+	_, err := Parse([]byte("nats:\n  urls: [\"http://newswire:Hunter2-xyz@nats.example:4222\"]\n"))
+	if err == nil || strings.Contains(err.Error(), "Hunter2-xyz") || !strings.Contains(err.Error(), "line 2: nats.urls[0]") {
+		t.Fatalf("problem with a password in the URL: %v", err)
+	}
+}

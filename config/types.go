@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -134,4 +135,25 @@ func (s *Secret) Resolve() error {
 		s.value = s.Ref
 	}
 	return nil
+}
+
+// Secrets lists the resolved values of every secret in the file, and the
+// passwords of NATS URLs, for the log scrubber.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range []Secret{c.NATS.Password, c.NATS.Token, c.Telegram.APIHash} {
+		if v := s.Value(); v != "" {
+			out = append(out, v)
+		}
+	}
+	for _, u := range c.NATS.URLs {
+		if pu, err := url.Parse(u); err == nil && pu.User != nil {
+			if p, ok := pu.User.Password(); ok {
+				out = append(out, p)
+			} else if n := pu.User.Username(); n != "" {
+				out = append(out, n) // a token written as nats://TOKEN@host
+			}
+		}
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/egress"
 	"github.com/newswire/newswire/ingest/rss"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
@@ -167,7 +168,7 @@ func TestRSSFeedsToStoriesWithProvenance(t *testing.T) {
 	coll, err := rss.New(rss.Config{Feeds: []rss.Feed{
 		{ID: "allafrica", Code: "ALLAFRICA", Name: "AllAfrica", URL: hs.URL + "/a.xml", Interval: time.Hour},
 		{ID: "wire-b", Code: "WIREB", Name: "Wire B", URL: hs.URL + "/b.xml", Interval: time.Hour},
-	}}, ingest.NewJetStreamPublisher(srv.JS), state, nil)
+	}, Egress: egress.MustNew("127.0.0.0/8", "::1/128")}, ingest.NewJetStreamPublisher(srv.JS), state, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

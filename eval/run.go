@@ -2,6 +2,8 @@ package eval
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,15 +238,23 @@ func openBus(ctx context.Context, dir string, log *zap.Logger) (*evalBus, error)
 		}
 		b.tempDir = dir
 	}
+	// A token known only to this process: the server listens on
+	// loopback for the run's length, and no other process may write to it.
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		b.close()
+		return nil, fmt.Errorf("eval: token: %w", err)
+	}
+	token := hex.EncodeToString(raw)
 	emb, err := bus.StartEmbedded(bus.EmbeddedConfig{
-		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20,
+		StoreDir: dir, Port: -1, MaxMemory: 512 << 20, MaxStore: 8 << 30, MaxPayload: 8 << 20, Token: token,
 	}, log)
 	if err != nil {
 		b.close()
 		return nil, err
 	}
 	b.emb = emb
-	if b.nc, err = nats.Connect(emb.ClientURL()); err != nil {
+	if b.nc, err = nats.Connect(emb.ClientURL(), nats.Token(token)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("eval: connect: %w", err)
 	}

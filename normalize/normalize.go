@@ -68,33 +68,44 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports a configuration that cannot work.
+// ConfigError is one setting Validate refuses; Key is its name in the
+// configuration file's normalize section.
+type ConfigError struct {
+	Key string
+	Msg string
+}
+
+func (e *ConfigError) Error() string { return "normalize: " + e.Key + " " + e.Msg }
+
+// Validate reports a configuration that cannot work: every refused
+// setting, as a *ConfigError, joined.
 func (c Config) Validate() error {
 	var errs []error
+	bad := func(key, msg string) { errs = append(errs, &ConfigError{Key: key, Msg: msg}) }
 	if c.HeadlineRunes < 20 {
-		errs = append(errs, errors.New("normalize: headline_runes must be at least 20"))
+		bad("headline_runes", "must be at least 20")
 	}
 	if c.FutureSkew < 0 {
-		errs = append(errs, errors.New("normalize: future_skew must not be negative"))
+		bad("future_skew", "must not be negative")
 	}
 	if c.FingerprintTTL < time.Second {
-		errs = append(errs, errors.New("normalize: fingerprint_ttl must be at least 1s"))
+		bad("fingerprint_ttl", "must be at least 1s")
 	}
 	if c.NearDupSimilarity <= 0 || c.NearDupSimilarity > 1 {
-		errs = append(errs, errors.New("normalize: near_duplicate_similarity must be within (0, 1]"))
+		bad("near_duplicate_similarity", "must be within (0, 1]")
 	}
 	if c.NearDupWindow <= 0 {
-		errs = append(errs, errors.New("normalize: near_duplicate_window must be positive"))
+		bad("near_duplicate_window", "must be positive")
 	}
 	if c.NearDupMaxEntries < 1 {
-		errs = append(errs, errors.New("normalize: near_duplicate_max_entries must be at least 1"))
+		bad("near_duplicate_max_entries", "must be at least 1")
 	}
 	if len(c.Languages) == 1 {
-		errs = append(errs, errors.New("normalize: languages must name none or at least two"))
+		bad("languages", "must name none or at least two")
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 4000 {
 		// 4000 is the client's default limit of outstanding async publishes
-		errs = append(errs, errors.New("normalize: max_in_flight must be within 1..4000"))
+		bad("max_in_flight", "must be within 1..4000")
 	}
 	return errors.Join(errs...)
 }

@@ -69,7 +69,7 @@ func TestPROVJSON(t *testing.T) {
 	if err := json.Unmarshal(rest, &doc); err != nil {
 		t.Fatalf("not JSON of the PROV-JSON shape: %v\n%s", err, b.String())
 	}
-	for _, id := range []string{"nw:story/s1", "nw:entry/e1", "nw:entry/e2", "nw:raw/rss:bbc:1"} {
+	for _, id := range []string{"nw:story/s1", "nw:entry/e1", "nw:entry/e2", `nw:raw/rss\:bbc\:1`} {
 		if _, ok := doc["entity"][id]; !ok {
 			t.Errorf("entity %s missing", id)
 		}

@@ -103,35 +103,66 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports a configuration that cannot work.
+// ConfigError is one setting Validate refuses; Key is its name in the
+// configuration file's synth section.
+type ConfigError struct {
+	Key string
+	Msg string
+}
+
+func (e *ConfigError) Error() string { return "synth: " + e.Key + " " + e.Msg }
+
+// Validate reports a configuration that cannot work: every refused
+// setting, as a *ConfigError, joined.
 func (c Config) Validate() error {
 	var errs []error
+	bad := func(key, msg string) { errs = append(errs, &ConfigError{Key: key, Msg: msg}) }
 	if c.Threshold < 0 || c.Threshold >= 1 {
-		errs = append(errs, errors.New("synth: threshold must be within [0, 1)"))
+		bad("threshold", "must be within [0, 1)")
 	}
 	if c.MergeThreshold < 0 || c.MergeThreshold > 1 {
-		errs = append(errs, errors.New("synth: merge_threshold must be within [0, 1]"))
+		bad("merge_threshold", "must be within [0, 1]")
 	}
-	if c.Window <= 0 || c.StaleAfter <= 0 || c.DFHalfLife <= 0 || c.TimeHalfLife <= 0 {
-		errs = append(errs, errors.New("synth: window, stale_after, df_half_life and time_half_life must be positive"))
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"window", c.Window}, {"stale_after", c.StaleAfter}, {"df_half_life", c.DFHalfLife}, {"time_half_life", c.TimeHalfLife}} {
+		if d.v <= 0 {
+			bad(d.key, "must be positive")
+		}
 	}
 	if c.SnapshotInterval < 0 {
-		errs = append(errs, errors.New("synth: snapshot_interval must not be negative"))
+		bad("snapshot_interval", "must not be negative")
 	}
 	if c.MaxProvenance < 10 {
-		errs = append(errs, errors.New("synth: max_provenance must be at least 10"))
+		bad("max_provenance", "must be at least 10")
 	}
-	if c.TitleWeight <= 0 || c.ProperWeight <= 0 || c.MaxBodyTokens < 0 || c.SlugWeight < 0 {
-		errs = append(errs, errors.New("synth: title_weight and proper_weight must be positive, max_body_tokens and slug_weight not negative"))
+	if c.TitleWeight <= 0 {
+		bad("title_weight", "must be positive")
 	}
-	if c.RecentMembers < 1 || c.Candidates < 1 {
-		errs = append(errs, errors.New("synth: recent_members and candidates must be at least 1"))
+	if c.ProperWeight <= 0 {
+		bad("proper_weight", "must be positive")
 	}
-	if c.MergePassInterval < 0 || c.MergePassMaxSize < 0 {
-		errs = append(errs, errors.New("synth: merge_pass_interval and merge_pass_max_size must not be negative"))
+	if c.MaxBodyTokens < 0 {
+		bad("max_body_tokens", "must not be negative")
+	}
+	if c.SlugWeight < 0 {
+		bad("slug_weight", "must not be negative")
+	}
+	if c.RecentMembers < 1 {
+		bad("recent_members", "must be at least 1")
+	}
+	if c.Candidates < 1 {
+		bad("candidates", "must be at least 1")
+	}
+	if c.MergePassInterval < 0 {
+		bad("merge_pass_interval", "must not be negative")
+	}
+	if c.MergePassMaxSize < 0 {
+		bad("merge_pass_max_size", "must not be negative")
 	}
 	if c.MinCoherence < 0 || c.MinCoherence >= 1 {
-		errs = append(errs, errors.New("synth: min_coherence must be within [0, 1)"))
+		bad("min_coherence", "must be within [0, 1)")
 	}
 	return errors.Join(errs...)
 }

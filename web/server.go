@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,11 +26,26 @@ import (
 //	http:
 //	  listen: 127.0.0.1:8080
 //	  recent_entries: 1000
+//	  max_streams: 256        # concurrent /api/stream clients; more get 503
+//	  max_story_bytes: 256MiB # story snapshots held in memory
 type Config struct {
 	Listen        string
 	RecentEntries int
+	// MaxStreams bounds the concurrent event-stream clients (256); one
+	// more is answered 503 with Retry-After.
+	MaxStreams int
+	// StreamWriteTimeout is how long one write to an event-stream client
+	// may take (10s); a client that reads slower is dropped and counted.
+	StreamWriteTimeout time.Duration
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+}
+
+// Stats counts the event-stream clients.
+type Stats struct {
+	Streams        int64 // open now
+	StreamsRefused int64 // answered 503 because MaxStreams were open
+	SlowDropped    int64 // dropped for falling behind or not reading
 }
 
 // Server serves the JSON API from a Store.
@@ -41,12 +58,25 @@ type Server struct {
 	// would otherwise wait for every SSE client to hang up.
 	quit     chan struct{}
 	quitOnce sync.Once
+
+	streams, refused, slow atomic.Int64
+}
+
+// Stats returns the event-stream counters.
+func (s *Server) Stats() Stats {
+	return Stats{Streams: s.streams.Load(), StreamsRefused: s.refused.Load(), SlowDropped: s.slow.Load()}
 }
 
 // NewServer builds the API over store.
 func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 256
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = 10 * time.Second
 	}
 	s := &Server{cfg: cfg, store: store, log: log.Named("web"), mux: http.NewServeMux(), quit: make(chan struct{})}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -57,6 +87,7 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 	s.mux.HandleFunc("GET /api/stream", s.stream)
 	s.mux.HandleFunc("GET /{$}", s.wirePage)
 	s.mux.HandleFunc("GET /stories/{id}", s.storyPage)
+	s.mux.HandleFunc("GET /static/{name}", s.script)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics)
 	}
@@ -177,13 +208,34 @@ const heartbeat = 15 * time.Second
 // entries it missed while the store still holds them. ?last=N first sends
 // the N latest entries.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
+	if _, ok := w.(http.Flusher); !ok {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "streaming unsupported"})
 		return
 	}
+	if n := s.streams.Add(1); n > int64(s.cfg.MaxStreams) {
+		s.streams.Add(-1)
+		s.refused.Add(1)
+		w.Header().Set("Retry-After", "30")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many event-stream clients; retry later"})
+		return
+	}
+	defer s.streams.Add(-1)
 	events, cancel := s.store.Subscribe(256)
 	defer cancel()
+	// Every write has a deadline, so a client that stops reading frees
+	// its handler instead of holding it until the kernel gives up.
+	rc := http.NewResponseController(w)
+	write := func(f func() error) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
+		if err := f(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.slow.Add(1)
+				s.log.Info("event-stream client too slow; dropped", zap.String("remote", r.RemoteAddr))
+			}
+			return false
+		}
+		return true
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -205,12 +257,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		if writeEvent(w, Event{Kind: "entry", ID: e.ID, Data: data}) != nil {
+		if !write(func() error { return writeEvent(w, Event{Kind: "entry", ID: e.ID, Data: data}) }) {
 			return
 		}
 		sent[e.ID] = true
 	}
-	fl.Flush()
+	if !write(rc.Flush) {
+		return
+	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	for {
@@ -220,21 +274,33 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		case <-s.quit:
 			return
 		case <-tick.C:
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+			if !write(func() error {
+				if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+					return err
+				}
+				return rc.Flush()
+			}) {
 				return
 			}
-			fl.Flush()
 		case ev, ok := <-events:
 			if !ok {
-				return // fell behind; the client reconnects with Last-Event-ID
+				// Fell behind the store's buffer; the client reconnects
+				// with Last-Event-ID.
+				s.slow.Add(1)
+				s.log.Info("event-stream client fell behind; dropped", zap.String("remote", r.RemoteAddr))
+				return
 			}
 			if ev.Kind == "entry" && sent[ev.ID] {
 				continue
 			}
-			if writeEvent(w, ev) != nil {
+			if !write(func() error {
+				if err := writeEvent(w, ev); err != nil {
+					return err
+				}
+				return rc.Flush()
+			}) {
 				return
 			}
-			fl.Flush()
 		}
 	}
 }

@@ -21,11 +21,20 @@ import (
 type Store struct {
 	maxEntries int
 	maxStories int
+	maxBytes   int64
 	mu         sync.RWMutex
 	entries    []wire.Entry // ring, oldest first after wrap
 	next       int
-	stories    map[string]*wire.Story
+	stories    map[string]*heldStory
+	bytes      int64 // sum of the held snapshots' sizes
 	subs       map[chan Event]struct{}
+	evicted    int64
+}
+
+// heldStory is a snapshot and its size as JSON, which the byte cap counts.
+type heldStory struct {
+	wire.Story
+	size int64
 }
 
 // Event is one live update for stream subscribers: a new entry, or a
@@ -39,13 +48,41 @@ type Event struct {
 // DefaultMaxStories bounds the stories a Store holds in memory.
 const DefaultMaxStories = 20000
 
-// NewStore keeps the last maxEntries entries and the DefaultMaxStories
-// most recently updated stories.
-func NewStore(maxEntries int) *Store {
+// DefaultMaxStoryBytes bounds the bytes of the snapshots a Store holds: a
+// count alone lets a few huge stories (provenance lists of thousands of
+// entries) take any amount of memory.
+const DefaultMaxStoryBytes = 256 << 20
+
+// NewStore keeps the last maxEntries entries and the most recently
+// updated stories, at most DefaultMaxStories of them and
+// DefaultMaxStoryBytes of their snapshots.
+func NewStore(maxEntries int) *Store { return NewBoundedStore(maxEntries, DefaultMaxStoryBytes) }
+
+// NewBoundedStore is NewStore with a cap on the snapshots' bytes (their
+// JSON size); zero or less means DefaultMaxStoryBytes.
+func NewBoundedStore(maxEntries int, maxStoryBytes int64) *Store {
 	if maxEntries <= 0 {
 		maxEntries = 1000
 	}
-	return &Store{maxEntries: maxEntries, maxStories: DefaultMaxStories, stories: make(map[string]*wire.Story), subs: make(map[chan Event]struct{})}
+	if maxStoryBytes <= 0 {
+		maxStoryBytes = DefaultMaxStoryBytes
+	}
+	return &Store{maxEntries: maxEntries, maxStories: DefaultMaxStories, maxBytes: maxStoryBytes,
+		stories: make(map[string]*heldStory), subs: make(map[chan Event]struct{})}
+}
+
+// StoreStats describes what a Store holds.
+type StoreStats struct {
+	Stories    int
+	StoryBytes int64
+	Evicted    int64 // stories dropped for the count or byte cap
+}
+
+// Stats returns what the store holds.
+func (s *Store) Stats() StoreStats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return StoreStats{Stories: len(s.stories), StoryBytes: s.bytes, Evicted: s.evicted}
 }
 
 // Subscribe returns a channel of live events and a function that ends the
@@ -67,7 +104,8 @@ func (s *Store) Subscribe(buf int) (<-chan Event, func()) {
 	}
 }
 
-// notify sends ev to every subscriber; s.mu must be held.
+// notify sends ev to every subscriber, and drops (closes) one whose
+// buffer is full; s.mu must be held.
 func (s *Store) notify(ev Event) {
 	for ch := range s.subs {
 		select {
@@ -113,15 +151,29 @@ func (s *Store) AddEntry(e wire.Entry) {
 
 // PutStory records a snapshot unless a newer one is held.
 func (s *Store) PutStory(st wire.Story) {
+	data, err := json.Marshal(st)
+	size := int64(len(data))
+	if err != nil {
+		size = 0
+	}
+	s.putStory(st, size)
+}
+
+// putStory records a snapshot of size bytes (its JSON on the bus).
+func (s *Store) putStory(st wire.Story, size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, had := s.stories[st.ID]
 	if had && old.Version > st.Version {
 		return
 	}
-	s.stories[st.ID] = &st
-	if !had && len(s.stories) > s.maxStories {
-		s.evictStories()
+	if had {
+		s.bytes -= old.size
+	}
+	s.stories[st.ID] = &heldStory{Story: st, size: size}
+	s.bytes += size
+	if len(s.stories) > s.maxStories || s.bytes > s.maxBytes {
+		s.evictStories(st.ID)
 	}
 	if len(s.subs) > 0 {
 		summary := st
@@ -147,11 +199,13 @@ func (s *Store) Entries(limit int) []wire.Entry {
 	return out
 }
 
-// evictStories drops the tenth of the stories updated longest ago, so that
-// a long-running server holds a bounded number; s.mu must be held. The bus
-// keeps every story's snapshots (WIRE_STORY), so nothing is lost.
-func (s *Store) evictStories() {
-	all := make([]*wire.Story, 0, len(s.stories))
+// evictStories drops the stories updated longest ago until a tenth of
+// the count or byte cap that was passed is free again, so that a
+// long-running server holds a bounded number and size; keep (the story
+// just put) stays. s.mu must be held. The bus keeps every story's
+// snapshots (WIRE_STORY), so nothing is lost.
+func (s *Store) evictStories(keep string) {
+	all := make([]*heldStory, 0, len(s.stories))
 	for _, st := range s.stories {
 		all = append(all, st)
 	}
@@ -161,8 +215,23 @@ func (s *Store) evictStories() {
 		}
 		return all[i].ID < all[j].ID
 	})
-	for _, st := range all[:len(all)-s.maxStories*9/10] {
+	countTo, bytesTo := len(s.stories), s.bytes
+	if len(s.stories) > s.maxStories {
+		countTo = s.maxStories * 9 / 10
+	}
+	if s.bytes > s.maxBytes {
+		bytesTo = s.maxBytes * 9 / 10
+	}
+	for _, st := range all {
+		if len(s.stories) <= countTo && s.bytes <= bytesTo {
+			break
+		}
+		if st.ID == keep {
+			continue
+		}
 		delete(s.stories, st.ID)
+		s.bytes -= st.size
+		s.evicted++
 	}
 }
 
@@ -175,7 +244,7 @@ func (s *Store) Stories(limit int, status string) []wire.Story {
 		if status == "" && st.Status == wire.StatusMerged || status != "" && st.Status != status {
 			continue
 		}
-		c := *st
+		c := st.Story
 		c.Provenance = nil
 		all = append(all, c)
 	}
@@ -200,7 +269,7 @@ func (s *Store) Story(id string) (wire.Story, bool) {
 	if !ok {
 		return wire.Story{}, false
 	}
-	return *st, true
+	return st.Story, true
 }
 
 // Follow feeds the store from the bus until ctx ends: the last maxEntries
@@ -250,7 +319,7 @@ func (s *Store) Follow(ctx context.Context, js jetstream.JetStream, log *zap.Log
 			log.Warn("web: skipping undecodable story", zap.String("subject", m.Subject()), zap.Error(err))
 			return
 		}
-		s.PutStory(st)
+		s.putStory(st, int64(len(m.Data())))
 	})
 	if err != nil {
 		return fmt.Errorf("web: consume stories: %w", err)

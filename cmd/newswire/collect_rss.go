@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/egress"
 	"github.com/newswire/newswire/ingest/rss"
 )
 
@@ -15,7 +17,18 @@ func buildRSS(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedC
 	if err != nil {
 		return nil, err
 	}
-	c, err := rss.New(rssConfig(p.cfg, sources), pub, kv, p.log)
+	rc, err := rssConfig(p.cfg, sources)
+	if err != nil {
+		return nil, err
+	}
+	if rc.WebSub.CallbackURL != "" {
+		key, err := config.LoadOrCreateKey(websubKeyPath(p.cfg))
+		if err != nil {
+			return nil, fmt.Errorf("websub key: %w", err)
+		}
+		rc.WebSub.SecretKey = []byte(key)
+	}
+	c, err := rss.New(rc, pub, kv, p.log)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +36,7 @@ func buildRSS(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedC
 }
 
 // rssConfig maps the configuration file onto the collector's settings.
-func rssConfig(cfg *config.Config, sources []config.Source) rss.Config {
+func rssConfig(cfg *config.Config, sources []config.Source) (rss.Config, error) {
 	cc := cfg.Collector
 	feeds := make([]rss.Feed, 0, len(sources))
 	for _, s := range sources {
@@ -41,7 +54,12 @@ func rssConfig(cfg *config.Config, sources []config.Source) rss.Config {
 	if jitter == 0 {
 		jitter = -1 // the file's 0 means "no jitter"
 	}
+	pol, err := egress.New(cc.AllowPrivate)
+	if err != nil {
+		return rss.Config{}, fmt.Errorf("collector.allow_private: %w", err)
+	}
 	return rss.Config{
+		Egress:         pol,
 		Feeds:          feeds,
 		UserAgent:      cc.UserAgent,
 		Contact:        cc.Contact,
@@ -60,5 +78,5 @@ func rssConfig(cfg *config.Config, sources []config.Source) rss.Config {
 			Listen:      cc.WebSubListen,
 			Lease:       time.Duration(cc.WebSubLease),
 		},
-	}
+	}, nil
 }

@@ -38,7 +38,7 @@ func setup(path string) (*config.Config, *zap.Logger, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := newLogger(cfg.Log)
+	log, err := newLogger(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +69,12 @@ func cmdRun(ctx context.Context, args []string) error {
 		log.Info("embedded nats-server stopped")
 	}()
 	log.Info("embedded nats-server ready", zap.String("url", emb.ClientURL()), zap.String("store", ec.StoreDir), zap.Bool("sync_always", ec.SyncAlways))
-	p, err := connect(ctx, cfg, log, []string{emb.ClientURL()}, "newswire-run")
+	// The in-process clients use the embedded server's token, not the
+	// credentials of a cluster the file may also name.
+	local := *cfg
+	local.NATS.User, local.NATS.Password, local.NATS.Token = "", config.Secret{}, config.Secret{}
+	local.NATS.NKeyFile, local.NATS.CredsFile = "", ""
+	p, err := connect(ctx, &local, log, []string{emb.ClientURL()}, "newswire-run")
 	if err != nil {
 		return err
 	}
@@ -288,7 +293,7 @@ func cmdConfigCheck(args []string) error {
 	if len(args) > 0 {
 		path = args[0]
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {
@@ -413,7 +418,7 @@ func labelledSetup(path string) (*config.Config, *zap.Logger, synth.Config, erro
 		return nil, nil, synth.Config{}, err
 	}
 	cfg.Log.Level = "warn"
-	log, err := newLogger(cfg.Log)
+	log, err := newLogger(cfg)
 	if err != nil {
 		return nil, nil, synth.Config{}, err
 	}

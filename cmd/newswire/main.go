@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/newswire/newswire/redact"
 )
 
 const usage = `newswire — wire ingestion and story synthesis on NATS JetStream
@@ -46,7 +48,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "newswire: %v\n\n%s", err, usage)
 			os.Exit(2)
 		}
-		fmt.Fprintf(os.Stderr, "newswire: %v\n", err)
+		fmt.Fprintf(os.Stderr, "newswire: %s\n", redact.String(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -40,7 +40,7 @@ func cmdSources(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Log.Level = "error"
-	log, err := newLogger(cfg.Log)
+	log, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
@@ -112,6 +112,9 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 			h.WebSub = "requested"
 			if ws.Verified {
 				h.WebSub = "until " + ws.LeaseUntil.Format(time.RFC3339)
+			}
+			if ws.Error != "" {
+				h.WebSub = "request failed: " + ws.Error
 			}
 		}
 		return h, nil

@@ -23,18 +23,81 @@ import (
 	"github.com/newswire/newswire/metrics"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/redact"
 	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/web"
 )
 
+// loadConfig reads, validates and checks the configuration the way every
+// command and `config check` do: the file's own validation, then the
+// components' checks of the settings built from it (componentChecks), so
+// that a file `config check` passes is one every command accepts.
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return config.Parse(deploy.DefaultConfig)
+		return config.Parse(deploy.DefaultConfig, componentChecks)
 	}
-	return config.Load(path)
+	return config.Load(path, componentChecks)
 }
 
-func newLogger(c config.LogConfig) (*zap.Logger, error) {
+// componentChecks builds each component's settings from the file, as the
+// commands do, and reports what the components would refuse at start-up
+// under the key of the file it comes from.
+func componentChecks(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	add := func(section string, err error) {
+		for _, e := range flattenErrors(err) {
+			var ne *normalize.ConfigError
+			var se *synth.ConfigError
+			switch {
+			case errors.As(e, &ne):
+				ps = append(ps, config.Problem{Path: section + "." + ne.Key, Msg: ne.Msg})
+			case errors.As(e, &se):
+				ps = append(ps, config.Problem{Path: section + "." + se.Key, Msg: se.Msg})
+			default:
+				ps = append(ps, config.Problem{Path: section, Msg: e.Error()})
+			}
+		}
+	}
+	add("normalize", normalizeConfig(cfg).Validate())
+	if sc, err := synthConfig(cfg); err != nil {
+		add("synth.model", err)
+	} else {
+		add("synth", sc.Validate())
+	}
+	var rssSources []config.Source
+	for _, s := range cfg.Sources {
+		if s.Kind == "rss" {
+			rssSources = append(rssSources, s)
+		}
+	}
+	if len(rssSources) > 0 {
+		if _, err := rssConfig(cfg, rssSources); err != nil {
+			add("collector.allow_private", err)
+		}
+	}
+	return ps
+}
+
+// flattenErrors lists the errors joined in err (nil: none).
+func flattenErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// newLogger builds the logger of a command. Every line it or the embedded
+// nats-server writes passes a scrubber that hides the configuration's
+// resolved secrets and credentials in URLs, headers and query strings.
+func newLogger(cfg *config.Config) (*zap.Logger, error) {
+	c := cfg.Log
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, fmt.Errorf("newswire: log level: %w", err)
@@ -46,18 +109,23 @@ func newLogger(c config.LogConfig) (*zap.Logger, error) {
 			format = "console"
 		}
 	}
-	var zc zap.Config
+	var enc zapcore.Encoder
 	if format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.Development = false
-		zc.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
-		zc = zap.NewProductionConfig()
-		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
 	}
-	zc.Level = zap.NewAtomicLevelAt(level)
-	zc.DisableStacktrace = true
-	return zc.Build()
+	sink := redact.NewScrubber(cfg.Secrets()...).Writer(zapcore.Lock(os.Stderr))
+	core := zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(level))
+	if format == "json" {
+		// As zap's production preset: a flood of one message is sampled.
+		core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
+	}
+	return zap.New(core, zap.ErrorOutput(sink), zap.AddCaller()), nil
 }
 
 func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
@@ -70,6 +138,11 @@ func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
 		MaxStore:   int64(e.MaxStore),
 		MaxPayload: int32(e.MaxPayload),
 	}
+	tok, err := config.LoadOrCreateKey(embeddedTokenPath(cfg))
+	if err != nil {
+		return ec, fmt.Errorf("embedded nats-server token: %w", err)
+	}
+	ec.Token = tok
 	if e.SyncInterval == "always" {
 		ec.SyncAlways = true
 	} else {
@@ -82,13 +155,35 @@ func embeddedConfig(cfg *config.Config) (bus.EmbeddedConfig, error) {
 	return ec, nil
 }
 
-func connConfig(cfg *config.Config, urls []string, name string) bus.ConnConfig {
+// embeddedTokenPath is where `newswire run` keeps the token its embedded
+// server requires (mode 0600).
+func embeddedTokenPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "nats.token") }
+
+// websubKeyPath is where the rss collector keeps the key its WebSub
+// secrets are derived from (mode 0600).
+func websubKeyPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "websub.key") }
+
+// connConfig says how to reach urls. Without credentials in the file, a
+// token left by `newswire run` in the data directory is used, so that
+// tail, sources, replay and the stages reach its embedded server.
+func connConfig(cfg *config.Config, urls []string, name string) (bus.ConnConfig, error) {
 	n := cfg.NATS
-	return bus.ConnConfig{
+	c := bus.ConnConfig{
 		URLs: urls, Name: name, User: n.User, Password: n.Password.Value(), Token: n.Token.Value(),
 		NKeyFile: n.NKeyFile, CredsFile: n.CredsFile,
 		TLS: bus.TLSConfig{CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile, InsecureSkipVerify: n.TLS.InsecureSkipVerify},
 	}
+	if c.User == "" && c.Token == "" && c.NKeyFile == "" && c.CredsFile == "" {
+		path := embeddedTokenPath(cfg)
+		if _, err := os.Stat(path); err == nil {
+			tok, err := config.LoadOrCreateKey(path)
+			if err != nil {
+				return c, err
+			}
+			c.Token = tok
+		}
+	}
+	return c, nil
 }
 
 func topology(cfg *config.Config) bus.Topology {
@@ -158,7 +253,11 @@ type parts struct {
 func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []string, name string) (*parts, error) {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(cctx, connConfig(cfg, urls, name), log)
+	cc, err := connConfig(cfg, urls, name)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := bus.Connect(cctx, cc, log)
 	if err != nil {
 		return nil, err
 	}
@@ -254,8 +353,11 @@ func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
 }
 
 func (p *parts) addServer(g *run.Group) {
-	store := web.NewStore(p.cfg.HTTP.RecentEntries)
-	srv := web.NewServer(web.Config{Listen: p.cfg.HTTP.Listen, RecentEntries: p.cfg.HTTP.RecentEntries, Metrics: metrics.Handler(p.reg)}, store, p.log)
+	h := p.cfg.HTTP
+	store := web.NewBoundedStore(h.RecentEntries, int64(h.MaxStoryBytes))
+	srv := web.NewServer(web.Config{Listen: h.Listen, RecentEntries: h.RecentEntries, MaxStreams: h.MaxStreams, Metrics: metrics.Handler(p.reg)}, store, p.log)
+	p.reg.MustRegister(metrics.NewStats("web", nil, func() any { return srv.Stats() }))
+	p.reg.MustRegister(metrics.NewStats("web_store", nil, func() any { return store.Stats() }))
 	addActor(g, p.log, "web store", func(ctx context.Context) error { return store.Follow(ctx, p.js, p.log) }, false)
 	addActor(g, p.log, "web", srv.Run, false)
 }

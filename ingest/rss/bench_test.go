@@ -98,7 +98,7 @@ func BenchmarkCycle10k(b *testing.B) {
 	// ETag and seen-window.
 	runCycle := func(b *testing.B) (time.Duration, Stats) {
 		clock := shiftedClock{offset: 24 * time.Hour * time.Duration(feeds.cycle.Load()+1)}
-		c, err := New(Config{Feeds: cfgFeeds, Clock: clock}, pub, kv, nil)
+		c, err := New(Config{Feeds: cfgFeeds, Clock: clock, Egress: allowLoopback}, pub, kv, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -86,8 +86,11 @@ type redirectTrace struct {
 func newFetcher(cfg Config, now func() time.Time) *fetcher {
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// Every connection, redirects and WebSub hubs included, is
+		// checked on the address it dials. A proxy from the environment
+		// is dialled like any host, so it must be allowed to be used.
+		DialContext:           cfg.Egress.DialContext(dialer),
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
 		ResponseHeaderTimeout: cfg.HeaderTimeout,
 		MaxIdleConns:          cfg.Workers * 2,

@@ -17,6 +17,7 @@ import (
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/egress"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -73,6 +74,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.waiters = keep
 }
 
+// allowLoopback lets the collector reach the tests' httptest servers,
+// which listen on loopback, refused by default.
+var allowLoopback = egress.MustNew("127.0.0.0/8", "::1/128")
+
 var t0 = time.Date(2024, 6, 11, 12, 0, 0, 0, time.UTC)
 
 // rig is a collector on a real embedded JetStream server.
@@ -107,6 +112,9 @@ func newRigOn(t *testing.T, srv *bustest.Server, cfg Config) *rig {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Egress == nil {
+		cfg.Egress = allowLoopback
 	}
 	c, err := New(cfg, ingest.NewJetStreamPublisher(srv.JS), kv, zaptest.NewLogger(t))
 	if err != nil {

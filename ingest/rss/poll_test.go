@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/newswire/newswire/ingest/egress"
 )
 
 // pollCase runs polls of one feed against a live HTTP server and checks
@@ -189,6 +191,35 @@ func TestPoll(t *testing.T) {
 				w.WriteHeader(http.StatusMovedPermanently)
 			},
 			checks: []func(*testing.T, *rig, time.Time){errIs(ErrBadRedirect)},
+		},
+		{
+			// The first hop is allowed (the test server), the permanent
+			// redirect to another loopback address is not: the fetch fails,
+			// is counted, and the stored URL stays the configured one.
+			name: "permanent redirect to a private address",
+			path: "/feed",
+			cfg:  func(c *Config) { c.Egress = egress.MustNew("127.0.0.1/32") },
+			handler: func(t *testing.T, _ int, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "http://127.0.0.2:9/admin")
+				w.WriteHeader(http.StatusMovedPermanently)
+			},
+			checks: []func(*testing.T, *rig, time.Time){func(t *testing.T, r *rig, next time.Time) {
+				errIs(egress.ErrRefused)(t, r, next)
+				if st := r.state(0); strings.Contains(st.URL, "admin") || !strings.Contains(st.LastError, "127.0.0.2:9 is a loopback address") {
+					t.Fatalf("state after a refused redirect: url %q, last error %q", st.URL, st.LastError)
+				}
+				if st := r.c.Stats(); st.Refused != 1 || st.Moved != 0 {
+					t.Fatalf("stats %+v", st)
+				}
+			}},
+		},
+		{
+			name: "loopback feed without an allow-list",
+			cfg:  func(c *Config) { c.Egress = egress.MustNew() },
+			handler: func(t *testing.T, _ int, w http.ResponseWriter, r *http.Request) {
+				t.Errorf("the collector reached a loopback server it must refuse")
+			},
+			checks: []func(*testing.T, *rig, time.Time){errIs(egress.ErrRefused)},
 		},
 		{
 			name: "too many redirects",

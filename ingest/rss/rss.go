@@ -25,6 +25,7 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/egress"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -73,6 +74,10 @@ type Config struct {
 	PerHost int
 	// WebSub, when its CallbackURL is set, subscribes feeds that advertise a hub.
 	WebSub WebSubConfig
+	// Egress says which addresses feeds, their redirects and WebSub hubs
+	// may be fetched from; nil means public addresses only, so a feed
+	// cannot point the collector at the operator's own network.
+	Egress *egress.Policy
 	// Clock is the scheduler's time source (the system clock).
 	Clock Clock
 	// Seed seeds the jitter; zero picks one from the clock.
@@ -94,11 +99,12 @@ type Stats struct {
 	Guessed       int64 // bodies that declared no charset and were read as GuessedCharset
 	Pushes        int64 // WebSub deliveries taken
 	PushRejected  int64 // WebSub deliveries refused (bad signature, unknown feed, bad body)
+	Refused       int64 // fetches and hub requests refused by the egress policy
 }
 
 type counters struct {
 	polls, fetched, notModified, failures, published, busDup, unchanged,
-	moved, stateErrors, invalidUTF8, guessed, pushes, pushRejected atomic.Int64
+	moved, stateErrors, invalidUTF8, guessed, pushes, pushRejected, refused atomic.Int64
 }
 
 // Collector polls feeds and publishes their new items.
@@ -243,6 +249,7 @@ func (c *Collector) Stats() Stats {
 		Failures: s.failures.Load(), Published: s.published.Load(), BusDuplicates: s.busDup.Load(),
 		Unchanged: s.unchanged.Load(), Moved: s.moved.Load(), StateErrors: s.stateErrors.Load(),
 		InvalidUTF8: s.invalidUTF8.Load(), Guessed: s.guessed.Load(), Pushes: s.pushes.Load(), PushRejected: s.pushRejected.Load(),
+		Refused: s.refused.Load(),
 	}
 }
 
@@ -608,6 +615,9 @@ func (c *Collector) failed(ctx context.Context, fr *feedRun, now time.Time, err 
 		return st.NextPoll
 	}
 	c.stats.failures.Add(1)
+	if errors.Is(err, egress.ErrRefused) {
+		c.stats.refused.Add(1)
+	}
 	st.Errors++
 	st.LastError = err.Error()
 	st.LastErrorAt = now.UTC()

@@ -47,14 +47,20 @@ type State struct {
 
 // WebSubState is a feed's WebSub subscription.
 type WebSubState struct {
-	Hub    string `json:"hub"`
-	Topic  string `json:"topic"`
-	Secret string `json:"secret"`
+	Hub   string `json:"hub"`
+	Topic string `json:"topic"`
+	// SecretNonce, with the collector's WebSub key, derives the secret the
+	// hub signs with (websub.secret); the secret itself is not stored, so
+	// whoever can read wire_source cannot forge deliveries.
+	SecretNonce string `json:"secret_nonce,omitempty"`
 	// Verified is set once the hub confirmed the subscription.
 	Verified   bool      `json:"verified"`
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	Requested  time.Time `json:"requested,omitzero"`
 	Pushes     int64     `json:"pushes,omitempty"`
+	// Error is why the last subscription request failed (a refused hub
+	// address among others); empty once one succeeded.
+	Error string `json:"error,omitempty"`
 }
 
 // StateKey is the wire_source key of a feed's state.

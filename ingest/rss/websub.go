@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/ingest/egress"
 )
 
 // WebSubConfig turns on WebSub (W3C Recommendation) subscriptions.
@@ -33,7 +35,22 @@ type WebSubConfig struct {
 	Listen string
 	// Lease is the subscription lease asked of hubs (10 days).
 	Lease time.Duration
+	// SecretKey (at least 32 bytes, kept out of the bus, e.g. a 0600 file
+	// in the data directory) derives each subscription's secret from the
+	// nonce stored in the feed's state.
+	SecretKey []byte
+	// MaxBody caps a delivery's body (1 MiB; never more than the feed's
+	// max_body). Deliveries are read only when they carry a well-formed
+	// signature header.
+	MaxBody int64
 }
+
+// ErrWebSubKey is returned when WebSub is on without a usable secret key.
+var ErrWebSubKey = errors.New("rss: websub needs a secret key of at least 32 bytes")
+
+// defaultPushMax is the delivery body cap when none is configured: pushed
+// documents hold the new entries, not a whole archive.
+const defaultPushMax = 1 << 20
 
 // ErrWebSubConfig is returned for an unusable WebSub callback URL.
 var ErrWebSubConfig = errors.New("rss: websub callback must be an absolute http(s) URL")
@@ -60,6 +77,12 @@ func newWebSub(cfg WebSubConfig, c *Collector) (*websub, error) {
 	u, err := url.Parse(cfg.CallbackURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w, not %q", ErrWebSubConfig, cfg.CallbackURL)
+	}
+	if len(cfg.SecretKey) < 32 {
+		return nil, ErrWebSubKey
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = defaultPushMax
 	}
 	cfg.CallbackURL = strings.TrimRight(cfg.CallbackURL, "/")
 	return &websub{cfg: cfg, c: c, client: &http.Client{Transport: c.fetch.client.Transport, Timeout: 30 * time.Second}}, nil
@@ -119,15 +142,19 @@ func (w *websub) ensure(ctx context.Context, fr *feedRun, hub, topic string, now
 			return
 		}
 	}
-	secret := ""
-	if same {
-		secret = ws.Secret
+	nonce := ""
+	if same && ws.SecretNonce != "" {
+		nonce = ws.SecretNonce
 	} else {
-		b := make([]byte, 32)
+		// A new subscription, or one stored by an older version with its
+		// secret in clear: a fresh nonce, hence a fresh secret.
+		b := make([]byte, 16)
 		_, _ = rand.Read(b)
-		secret = hex.EncodeToString(b)
+		nonce = hex.EncodeToString(b)
+		same = false
 	}
-	next := &WebSubState{Hub: hub, Topic: topic, Secret: secret, Requested: now.UTC()}
+	secret := w.secret(fr.feed.ID, nonce)
+	next := &WebSubState{Hub: hub, Topic: topic, SecretNonce: nonce, Requested: now.UTC()}
 	if same {
 		next.Verified, next.LeaseUntil, next.Pushes = ws.Verified, ws.LeaseUntil, ws.Pushes
 	}
@@ -142,12 +169,50 @@ func (w *websub) ensure(ctx context.Context, fr *feedRun, hub, topic string, now
 	}
 	id := fr.feed.ID
 	w.wg.Go(func() {
-		if err := w.subscribe(ctx, hub, form); err != nil {
+		err := w.subscribe(ctx, hub, form)
+		if err != nil {
+			if errors.Is(err, egress.ErrRefused) {
+				w.c.stats.refused.Add(1)
+			}
 			w.c.log.Warn("websub subscription request failed; polling continues", zap.String("feed", id), zap.String("hub", hub), zap.Error(err))
-			return
+		} else {
+			w.c.log.Info("websub subscription requested", zap.String("feed", id), zap.String("hub", hub), zap.String("topic", topic))
 		}
-		w.c.log.Info("websub subscription requested", zap.String("feed", id), zap.String("hub", hub), zap.String("topic", topic))
+		w.recordRequest(ctx, fr, nonce, err)
 	})
+}
+
+// recordRequest keeps the outcome of a subscription request in the feed's
+// state, where its health shows it; a request superseded meanwhile (a new
+// nonce) is left alone.
+func (w *websub) recordRequest(ctx context.Context, fr *feedRun, nonce string, err error) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	ws := fr.st.WebSub
+	if ws == nil || ws.SecretNonce != nonce {
+		return
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if ws.Error == msg {
+		return
+	}
+	ws.Error = msg
+	w.c.save(ctx, fr)
+}
+
+// secret derives a subscription's secret: HMAC-SHA256 of the feed and
+// the stored nonce under the collector's key, hex-encoded (64 characters,
+// under the 200 bytes hubs must accept).
+func (w *websub) secret(feedID, nonce string) string {
+	if nonce == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, w.cfg.SecretKey)
+	m.Write([]byte("newswire websub secret\x00" + feedID + "\x00" + nonce))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func (w *websub) subscribe(ctx context.Context, hub string, form url.Values) error {
@@ -247,8 +312,24 @@ func (w *websub) deliver(rw http.ResponseWriter, r *http.Request, fr *feedRun) {
 		http.Error(rw, "no such subscription", http.StatusGone)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, fr.feed.MaxBody+1))
-	if err != nil || int64(len(body)) > fr.feed.MaxBody {
+	// An unsigned or malformed delivery is refused before its body is
+	// read: anyone can reach the callback.
+	sigHeader := r.Header.Get("X-Hub-Signature")
+	if _, _, ok := parseSignature(sigHeader); !ok {
+		w.c.stats.pushRejected.Add(1)
+		w.c.log.Warn("websub delivery without a well-formed signature ignored", zap.String("feed", fr.feed.ID), zap.String("remote", r.RemoteAddr))
+		rw.WriteHeader(http.StatusAccepted)
+		return
+	}
+	limit := min(w.cfg.MaxBody, fr.feed.MaxBody)
+	if r.ContentLength > limit {
+		w.c.stats.pushRejected.Add(1)
+		w.c.log.Warn("websub delivery over the size cap", zap.String("feed", fr.feed.ID), zap.Int64("content_length", r.ContentLength), zap.Int64("cap", limit))
+		http.Error(rw, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || int64(len(body)) > limit {
 		w.c.stats.pushRejected.Add(1)
 		w.c.log.Warn("websub delivery unreadable or over the size cap", zap.String("feed", fr.feed.ID), zap.Int("bytes", len(body)), zap.Error(err))
 		http.Error(rw, "body too large or unreadable", http.StatusRequestEntityTooLarge)
@@ -257,7 +338,7 @@ func (w *websub) deliver(rw http.ResponseWriter, r *http.Request, fr *feedRun) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	ws := fr.st.WebSub
-	if ws == nil || !validSignature(r.Header.Get("X-Hub-Signature"), ws.Secret, body) {
+	if ws == nil || !validSignature(sigHeader, w.secret(fr.feed.ID, ws.SecretNonce), body) {
 		w.c.stats.pushRejected.Add(1)
 		w.c.log.Warn("websub delivery with a missing or wrong signature ignored", zap.String("feed", fr.feed.ID), zap.String("remote", r.RemoteAddr))
 		rw.WriteHeader(http.StatusAccepted)
@@ -284,27 +365,38 @@ func (w *websub) deliver(rw http.ResponseWriter, r *http.Request, fr *feedRun) {
 	rw.WriteHeader(http.StatusAccepted)
 }
 
-// validSignature checks X-Hub-Signature: "<method>=<hex hmac of body>".
-func validSignature(header, secret string, body []byte) bool {
+// parseSignature reads X-Hub-Signature: "<method>=<hex hmac of body>",
+// with a known method and a digest of that method's length.
+func parseSignature(header string) (func() hash.Hash, []byte, bool) {
 	method, sig, ok := strings.Cut(strings.TrimSpace(header), "=")
-	if !ok || secret == "" {
-		return false
+	if !ok {
+		return nil, nil, false
 	}
 	var h func() hash.Hash
+	var size int
 	switch strings.ToLower(method) {
 	case "sha1":
-		h = sha1.New
+		h, size = sha1.New, sha1.Size
 	case "sha256":
-		h = sha256.New
+		h, size = sha256.New, sha256.Size
 	case "sha384":
-		h = sha512.New384
+		h, size = sha512.New384, sha512.Size384
 	case "sha512":
-		h = sha512.New
+		h, size = sha512.New, sha512.Size
 	default:
-		return false
+		return nil, nil, false
 	}
 	want, err := hex.DecodeString(sig)
-	if err != nil {
+	if err != nil || len(want) != size {
+		return nil, nil, false
+	}
+	return h, want, true
+}
+
+// validSignature checks X-Hub-Signature against the body.
+func validSignature(header, secret string, body []byte) bool {
+	h, want, ok := parseSignature(header)
+	if !ok || secret == "" {
 		return false
 	}
 	m := hmac.New(h, []byte(secret))

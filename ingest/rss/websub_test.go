@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/egress"
 )
 
 // testHub is a WebSub hub speaking the protocol over HTTP: it accepts a
@@ -91,7 +97,7 @@ func TestWebSub(t *testing.T) {
 
 	r := newRig(t, Config{
 		Feeds:  []Feed{{ID: "fr-news", URL: feedSrv.URL + "/atom.xml"}},
-		WebSub: WebSubConfig{CallbackURL: cbSrv.URL + "/websub", Lease: 48 * time.Hour},
+		WebSub: WebSubConfig{CallbackURL: cbSrv.URL + "/websub", Lease: 48 * time.Hour, SecretKey: testWebSubKey, MaxBody: 64 << 10},
 	})
 	handler = r.c.WebSubHandler()
 	r.pollFeed(0)
@@ -111,6 +117,51 @@ func TestWebSub(t *testing.T) {
 	if form.Get("hub.topic") != "https://fr.example.org/atom.xml" || form.Get("hub.callback") != cbSrv.URL+"/websub/fr-news" || form.Get("hub.lease_seconds") != "172800" || len(form.Get("hub.secret")) != 64 {
 		t.Fatalf("subscription request %v", form)
 	}
+	// The secret the hub signs with is not in the readable state, only
+	// the nonce it is derived from.
+	kv, err := r.srv.JS.KeyValue(t.Context(), bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := kv.Get(t.Context(), StateKey("fr-news"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(entry.Value()), form.Get("hub.secret")) || !strings.Contains(string(entry.Value()), `"secret_nonce"`) {
+		t.Fatalf("stored state holds the secret or no nonce: %s", entry.Value())
+	}
+
+	// Unsigned, badly signed and oversized deliveries are refused and
+	// counted; the unsigned one before its body is read.
+	rejected := r.c.Stats().PushRejected
+	for _, d := range []struct {
+		sig    string
+		body   io.Reader
+		status int
+	}{
+		{"", &endless{}, http.StatusAccepted},
+		{"sha256=zz", &endless{}, http.StatusAccepted},
+		{"sha256=" + strings.Repeat("ab", 31), &endless{}, http.StatusAccepted},
+		{"md5=" + strings.Repeat("ab", 16), &endless{}, http.StatusAccepted},
+		{"sha256=" + strings.Repeat("ab", 32), io.LimitReader(&endless{}, 65<<10), http.StatusRequestEntityTooLarge},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, cbSrv.URL+"/websub/fr-news", d.body)
+		if d.sig != "" {
+			req.Header.Set("X-Hub-Signature", d.sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("delivery signed %q: %v", d.sig, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != d.status {
+			t.Fatalf("delivery signed %q answered %d, want %d", d.sig, resp.StatusCode, d.status)
+		}
+	}
+	if got := r.c.Stats().PushRejected - rejected; got != 5 {
+		t.Fatalf("%d bad deliveries counted, want 5", got)
+	}
+
 	items, _ := rawItems(t, r.srv.JS)
 	if len(items) != 3 || items[2].Title != "Pushed: dernière minute" {
 		t.Fatalf("bus holds %d items, last %+v", len(items), items[len(items)-1])
@@ -157,6 +208,59 @@ func TestWebSub(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("forged verification answered %d", resp.StatusCode)
+	}
+}
+
+// testWebSubKey derives the test subscriptions' secrets.
+var testWebSubKey = []byte("0123456789abcdef0123456789abcdef")
+
+// endless is a body that never ends: a delivery read before its signature
+// is checked would hang the test.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+// TestWebSubHubOnPrivateAddress: a feed that names a hub in the local
+// network gets no subscription request there; the refusal is counted and
+// kept in the feed's state, and polling goes on.
+func TestWebSubHubOnPrivateAddress(t *testing.T) {
+	atom := strings.ReplaceAll(string(readTestdata(t, "atom.xml")), "https://hub.example.org/", "http://127.0.0.2:9/hub")
+	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/atom+xml")
+		io.WriteString(w, atom)
+	}))
+	defer feedSrv.Close()
+	r := newRig(t, Config{
+		Feeds:  []Feed{{ID: "fr-news", URL: feedSrv.URL + "/atom.xml"}},
+		WebSub: WebSubConfig{CallbackURL: "https://wire.example.org/websub", SecretKey: testWebSubKey},
+		Egress: egress.MustNew("127.0.0.1/32"),
+	})
+	r.pollFeed(0)
+	r.c.websub.wg.Wait()
+	st := r.state(0)
+	if st.Errors != 0 || st.WebSub == nil || !strings.Contains(st.WebSub.Error, "egress: address refused: 127.0.0.2:9 is a loopback address") {
+		t.Fatalf("state after a refused hub: errors %d, websub %+v", st.Errors, st.WebSub)
+	}
+	if s := r.c.Stats(); s.Refused != 1 || s.Published != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestWebSubNeedsKey(t *testing.T) {
+	srv := bustest.Start(t)
+	kv, err := srv.JS.KeyValue(t.Context(), bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{Feeds: []Feed{{ID: "f", URL: "https://example.org/f"}}, WebSub: WebSubConfig{CallbackURL: "https://wire.example.org/websub"}},
+		ingest.NewJetStreamPublisher(srv.JS), kv, nil)
+	if !errors.Is(err, ErrWebSubKey) {
+		t.Fatalf("websub without a key: %v", err)
 	}
 }
 

@@ -22,10 +22,12 @@ type TelegramOptions struct {
 	// Backfill is how many of the latest posts to take the first time a
 	// channel is read; later polls take everything after the last seen post.
 	Backfill int `yaml:"backfill"`
-	// Recheck (kind telegram only) is how many of the latest published
-	// posts are asked for again to notice deletions and withdraw them
-	// (default 50, -1 turns it off); RecheckInterval is the least time
-	// between two such checks (default 10m), which spares the rate limit.
+	// Recheck (kinds telegram, mastodon and x) is how many of the latest
+	// published posts are asked for again to notice deletions and withdraw
+	// them (telegram: default 50, mastodon: 10, -1 turns it off; x: default
+	// 0, off, because every read is paid); RecheckInterval is the least time
+	// between two such checks (default 10m; x: 1h), which spares the rate
+	// limit.
 	Recheck         int      `yaml:"recheck"`
 	RecheckInterval Duration `yaml:"recheck_interval"`
 }

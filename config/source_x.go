@@ -7,9 +7,12 @@ import (
 )
 
 // XOptions are the options of an x source: exactly one of user, list_id
-// and query says what it reads. max_pages (TgwebOptions) bounds one poll.
+// and query says what it reads. max_pages (TgwebOptions) bounds one poll;
+// recheck and recheck_interval (TelegramOptions) look the newest published
+// posts up again to withdraw deleted ones — off (0) by default for x,
+// because every post looked up is a paid read (1h between re-checks when on).
 //
-//   - {id: reuters-x, kind: x, code: REUTERS, user: "@Reuters", interval: 15m}
+//   - {id: reuters-x, kind: x, code: REUTERS, user: "@Reuters", interval: 15m, recheck: 20, recheck_interval: 6h}
 //   - {id: newsroom, kind: x, list_id: "1234567890", interval: 30m}
 //   - {id: quake-x, kind: x, query: "earthquake -is:retweet lang:en", interval: 1h}
 type XOptions struct {
@@ -79,6 +82,7 @@ func checkX(s *Source, add func(sub, format string, args ...any)) {
 	if s.MaxPages < 0 || s.MaxPages > 50 {
 		add(".max_pages", "must be within 0..50")
 	}
+	checkTelegramRecheck(s, add)
 }
 
 // validateX checks the x section, resolving the token, and requires the

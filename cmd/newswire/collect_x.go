@@ -21,7 +21,8 @@ func buildX(p *parts, pub ingest.Publisher, sources []config.Source) ([]namedCol
 	for _, s := range sources {
 		srcs = append(srcs, x.Source{ID: s.ID, Code: s.Code, Name: s.Name, Username: s.User, UserID: s.UserID,
 			ListID: s.ListID, Query: s.Query, ExcludeReplies: s.ExcludeReplies, ExcludeRetweets: s.ExcludeRetweets,
-			Interval: time.Duration(s.Interval), MaxPages: s.MaxPages})
+			Interval: time.Duration(s.Interval), MaxPages: s.MaxPages,
+			Recheck: s.Recheck, RecheckInterval: time.Duration(s.RecheckInterval)})
 	}
 	cc, xc := p.cfg.Collector, p.cfg.X
 	c, err := x.New(x.Config{

@@ -83,6 +83,7 @@ type problem struct {
 	Detail       string `json:"detail"`
 	Type         string `json:"type"`
 	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
 	Value        string `json:"value"`
 }
 

@@ -32,6 +32,9 @@ const Kind = "x"
 // DefaultBaseURL is where the API lives.
 const DefaultBaseURL = "https://api.x.com"
 
+// maxRecheck bounds Source.Recheck: five lookups of 100 ids.
+const maxRecheck = 500
+
 // StateStore is the part of the wire_source KV bucket the collector uses.
 type StateStore interface {
 	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)
@@ -58,6 +61,12 @@ type Source struct {
 	// (default 5 pages of MaxResults).
 	Interval time.Duration
 	MaxPages int
+	// Recheck is how many of the newest published posts are looked up
+	// again (GET /2/tweets, 100 ids a request) at most every
+	// RecheckInterval (default 1h), so that a deleted one is withdrawn.
+	// 0 (the default) or less is off: every post looked up is a paid read.
+	Recheck         int
+	RecheckInterval time.Duration
 }
 
 func (s Source) endpoint() string {
@@ -108,6 +117,15 @@ type State struct {
 	Gaps int64 `json:"gaps"`
 	// RateLimited counts answers that said a window was used up.
 	RateLimited int64 `json:"rate_limited"`
+	// Recent lists the newest published posts, oldest first, that a
+	// re-check looks up (only with recheck on); LastRecheck is when that
+	// was last done.
+	Recent      []recent  `json:"recent,omitempty"`
+	LastRecheck time.Time `json:"last_recheck,omitzero"`
+	// WithdrawnIDs are the posts withdrawn, newest last, so that a
+	// restart never withdraws one twice; Withdrawn counts them all.
+	WithdrawnIDs []string `json:"withdrawn_ids,omitempty"`
+	Withdrawn    int64    `json:"withdrawn"`
 	ingest.Health
 }
 
@@ -121,6 +139,9 @@ type SourceStats struct {
 	// RateLimitWaits the waits for a window's reset.
 	RateLimited, RateLimitWaits int64
 	Gaps                        int64
+	// Rechecks counts re-checks of published posts; Withdrawn the
+	// withdrawals they published.
+	Rechecks, Withdrawn int64
 }
 
 // Collector polls X.
@@ -172,6 +193,12 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, httpClient *http.Clien
 		}
 		if s.MaxPages <= 0 {
 			cfg.Sources[i].MaxPages = 5
+		}
+		if s.Recheck > maxRecheck {
+			return nil, fmt.Errorf("x: source %s: recheck %d is over %d", s.ID, s.Recheck, maxRecheck)
+		}
+		if s.RecheckInterval <= 0 {
+			cfg.Sources[i].RecheckInterval = time.Hour
 		}
 		if s.Username != "" {
 			cfg.Sources[i].Username = strings.TrimPrefix(s.Username, "@")
@@ -408,6 +435,9 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 		return wait, err
 	}
 	pollErr := c.poll(ctx, src, &st)
+	if pollErr == nil {
+		pollErr = c.recheck(ctx, src, &st)
+	}
 	st.LastPoll = c.cfg.Now().UTC()
 	var rl *RateLimitError
 	switch {
@@ -457,7 +487,8 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 // oldest first, moving SinceID with each one.
 func (c *Collector) poll(ctx context.Context, src Source, st *State) error {
 	if t := target(src); st.Target != t {
-		*st = State{Target: t, Health: ingest.Health{Errors: st.Errors, Published: st.Published}, Gaps: st.Gaps, RateLimited: st.RateLimited}
+		*st = State{Target: t, Health: ingest.Health{Errors: st.Errors, Published: st.Published}, Gaps: st.Gaps, RateLimited: st.RateLimited,
+			WithdrawnIDs: st.WithdrawnIDs, Withdrawn: st.Withdrawn}
 	}
 	if src.Username != "" && st.UserID == "" {
 		if err := c.resolveUser(ctx, src, st); err != nil {
@@ -680,6 +711,7 @@ func (c *Collector) publish(ctx context.Context, src Source, st *State, t tweet,
 	if !ack.Duplicate {
 		st.Published++
 	}
+	st.remember(t.ID, username, src.Recheck)
 	c.stat(src.ID, func(s *SourceStats) {
 		if ack.Duplicate {
 			s.Duplicates++

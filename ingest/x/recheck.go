@@ -81,7 +81,9 @@ func (c *Collector) recheck(ctx context.Context, src Source, st *State) error {
 		return nil
 	}
 	c.stat(src.ID, func(s *SourceStats) { s.Rechecks++ })
-	for batch := range slices.Chunk(slices.Clone(st.Recent), lookupBatch) {
+	// A lowered recheck takes effect at once, not only as new posts come.
+	newest := slices.Clone(st.Recent[max(0, len(st.Recent)-src.Recheck):])
+	for batch := range slices.Chunk(newest, lookupBatch) {
 		if err := c.lookup(ctx, src, st, batch); err != nil {
 			return err
 		}

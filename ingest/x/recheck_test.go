@@ -135,6 +135,15 @@ func TestRecheckKeepsExistingPosts(t *testing.T) {
 	if st.Withdrawn != 0 || len(st.Recent) != 2 || !st.LastRecheck.Equal(e.clock.Now()) {
 		t.Errorf("state %+v", st)
 	}
+	// recheck lowered to 1: only the newest post is asked for.
+	c = e.collector(t, nil, Source{ID: "dev", Username: "TwitterDev", Recheck: 1, RecheckInterval: time.Hour})
+	e.clock.advance(2 * time.Hour)
+	if err := c.Poll(ctxT(t), c.cfg.Sources[0]); err != nil {
+		t.Fatal(err)
+	}
+	if lookups = e.api.requests("/2/tweets"); len(lookups) != 2 || lookups[1].Query().Get("ids") != "1293595870563381249" {
+		t.Errorf("lookups after recheck was lowered %v", lookups)
+	}
 }
 
 // TestRecheckRateLimitWaits: a 429 on the lookup makes the source wait

@@ -284,13 +284,13 @@ func startCluster(t *testing.T, w *world) gotd.Options {
 			if err != nil && !errors.Is(err, context.Canceled) {
 				t.Logf("cluster: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			t.Error("tgtest cluster did not stop")
 		}
 	})
 	select {
 	case <-c.Ready():
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("tgtest cluster not ready")
 	}
 	return gotd.Options{PublicKeys: c.Keys(), Resolver: c.Resolver(), DCList: c.List(), DC: 2}

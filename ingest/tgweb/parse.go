@@ -25,7 +25,7 @@ type Page struct {
 	// Posts are in page order (oldest first, as t.me shows them).
 	Posts []Post
 	// Malformed counts message blocks that were skipped because their
-	// data-post was missing or not "<channel>/<id>".
+	// data-post was missing, empty or not "<channel>/<id>".
 	Malformed int
 	// Before is the id the page's "load older" link pages back from, 0 if none.
 	Before int
@@ -70,7 +70,11 @@ func ParsePage(data []byte) (*Page, error) {
 		return nil, fmt.Errorf("tgweb: parse page: %w", err)
 	}
 	p := &Page{Title: clean(doc.Find(".tgme_channel_info_header_title").First().Text())}
-	blocks := doc.Find("div.tgme_widget_message[data-post]")
+	// Every message block counts, with or without data-post: t.me serves
+	// some posts' blocks with the attribute missing or without the id
+	// ("name/"), and a block that cannot be read must mark the page as
+	// not whole rather than vanish from it.
+	blocks := doc.Find("div.tgme_widget_message")
 	if blocks.Length() == 0 && doc.Find(".tgme_channel_history, .tgme_channel_info").Length() == 0 {
 		return nil, ErrNotPreview
 	}
@@ -378,18 +382,38 @@ func (w *mdWriter) node(n *html.Node) {
 
 // link writes an author's text link as [label](href), on one line
 // whatever breaks its label has, and a link Telegram made from the text as
-// the text alone.
+// the text alone. Breaks at the edges of a label are kept outside the
+// brackets: t.me puts the <br> that ends a line inside the link
+// ("<a>TELEGRAM<br/><br/></a>Донаты"), and dropping them would run the
+// label into the next line's text.
 func (w *mdWriter) link(n *html.Node) {
 	inner := w.nested(n)
-	label := strings.TrimSpace(strings.ReplaceAll(inner.b.String(), "\n", " "))
+	raw := inner.b.String()
+	body := strings.TrimLeft(raw, "\n")
+	before := len(raw) - len(body)
+	body = strings.TrimRight(body, "\n")
+	after := len(raw) - before - len(body)
+	label := strings.TrimSpace(strings.ReplaceAll(body, "\n", " "))
 	href := fixHref(attr(n, "href"))
 	if href == "" || autoLink(label, href) {
 		w.wrapped(inner, "", "")
 		return
 	}
-	inner.b.Reset()
-	inner.b.WriteString(label)
-	w.wrapped(inner, "[", "]("+strings.ReplaceAll(href, ")", "%29")+")")
+	if inner.lead {
+		w.space()
+	}
+	for range before {
+		w.lineBreak()
+	}
+	if label != "" {
+		w.write("[" + label + "](" + strings.ReplaceAll(href, ")", "%29") + ")")
+	}
+	for range after {
+		w.lineBreak()
+	}
+	if inner.pending {
+		w.space()
+	}
 }
 
 // autoLink tells links Telegram made from the text itself (URLs, @mentions,

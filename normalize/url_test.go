@@ -17,6 +17,8 @@ func TestCanonicalURLTracking(t *testing.T) {
 		"https://example.com/search?q=a%2Cb&page=2&utm_medium=email":                                "https://example.com/search?page=2&q=a%2Cb",
 		"https://example.com/search?q=a,b":                                                          "https://example.com/search?q=a,b",
 		"https://www.youtube.com/watch?v=abc&si=share&feature=shared":                               "https://youtube.com/watch?v=abc",
+		// a link escaped twice by its publisher (110 of the bundled UCI rows)
+		`http://money.msn.com/business-news/article.aspx?feed=OBR&amp;date=20140310&amp;id=17418699`: "http://money.msn.com/business-news/article.aspx?date=20140310&feed=OBR&id=17418699",
 	} {
 		if got := CanonicalURL(in); got != want {
 			t.Errorf("CanonicalURL(%q)\n = %q\nwant %q", in, got, want)

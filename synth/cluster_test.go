@@ -691,7 +691,7 @@ func TestCoherenceIsMeanPairwiseCosine(t *testing.T) {
 // not join the fragment, so the merge pass leaves the two apart.
 func TestTopicStoryTakesNoFragment(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Threshold = noJoins // every report founds its own story
+	cfg.Threshold = noJoins  // every report founds its own story
 	cfg.MergeThreshold = 0.5 // the fragment votes for the topic at 0.5, the topic's members do not
 	cfg.MergePassInterval = 0
 	c, topic := looseStory(t, cfg)

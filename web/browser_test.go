@@ -215,4 +215,6 @@ func TestBrowserPages(t *testing.T) {
 }
 
 // jsString quotes s as a JavaScript string literal (hrefs here are "#p<n>").
-func jsString(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

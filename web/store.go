@@ -418,3 +418,50 @@ func (s *Store) Kinds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// LoadStories reads the latest snapshot of every story on the bus into the
+// store and returns when it has them all (for commands that print the
+// stories once, without following the bus).
+func (s *Store) LoadStories(ctx context.Context, js jetstream.JetStream) error {
+	stream, err := js.Stream(ctx, bus.StreamStory)
+	if err != nil {
+		return fmt.Errorf("web: open %s: %w", bus.StreamStory, err)
+	}
+	if stream.CachedInfo().State.Msgs == 0 {
+		return nil
+	}
+	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectStoryAll},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("web: read stories: %w", err)
+	}
+	for {
+		batch, err := oc.Fetch(512, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("web: read stories: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var st wire.Story
+			if err := json.Unmarshal(m.Data(), &st); err != nil {
+				continue // a reader skips what it cannot decode; the synthesizer's schema tests keep it rare
+			}
+			s.putStory(st, int64(len(m.Data())))
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("web: read stories: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("web: read stories: no answer from %s within 5s", bus.StreamStory)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}

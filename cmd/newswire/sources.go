@@ -48,8 +48,10 @@ func cmdSources(ctx context.Context, args []string) error {
 	health := map[string]sourceHealth{}
 	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-sources")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "newswire: health unknown, NATS not reachable: %v\n", err)
-	} else {
+		// A table of "unknown" would read as an answer; it is not one.
+		return fmt.Errorf("sources: health of the %d configured sources is unknown: %w", len(cfg.Sources), err)
+	}
+	{
 		defer p.nc.Close()
 		kv, err := p.sourceBucket(ctx, "sources")
 		if err != nil {

@@ -258,6 +258,9 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 		return nil, err
 	}
 	nc, err := bus.Connect(cctx, cc, log)
+	if errors.Is(err, bus.ErrUnreachable) {
+		return nil, fmt.Errorf("%w\n  is newswire running? if it runs with another configuration (make demo uses deploy/demo.yaml), pass it: --config FILE", err)
+	}
 	if err != nil {
 		return nil, err
 	}

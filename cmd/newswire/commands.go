@@ -90,6 +90,13 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// One process per data directory: a second one would fight the first
+	// for the store and the port, and fail with a buried cause.
+	lock, err := bus.LockDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Unlock() }()
 	ec, err := embeddedConfig(cfg)
 	if err != nil {
 		return err

@@ -168,7 +168,10 @@ type StoryPage struct {
 // first, after cursor. A cursor carries the time its ranking was made at,
 // so later pages continue the same order.
 func (s *Store) QueryStories(f StoryFilter, limit int, cursor string) (StoryPage, error) {
-	now := s.now()
+	// Wall-clock readings only (Round(0) drops the monotonic one): a
+	// cursor carries now as wall time, and page two must rank exactly as
+	// page one did.
+	now := s.now().Round(0)
 	var afterRank float64
 	var afterID string
 	if cursor != "" {

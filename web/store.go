@@ -214,7 +214,7 @@ func (s *Store) putStory(st wire.Story, size int64) {
 		s.bytes -= old.size
 		s.forget(old)
 	}
-	s.stories[st.ID] = &heldStory{Story: st, size: size, changed: s.now()}
+	s.stories[st.ID] = &heldStory{Story: st, size: size, changed: s.now().Round(0)}
 	s.bytes += size
 	if st.Status != wire.StatusMerged {
 		for _, r := range st.Provenance {

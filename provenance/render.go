@@ -75,11 +75,11 @@ func HTML(w io.Writer, recs []Record) error {
 			fmt.Fprintf(&b, ` — %s`, html.EscapeString(r.Headline))
 		}
 		if r.URL != "" && (strings.HasPrefix(r.URL, "https://") || strings.HasPrefix(r.URL, "http://")) {
-			fmt.Fprintf(&b, ` <a href="%s" rel="nofollow noopener">%s</a>`, html.EscapeString(r.URL), html.EscapeString(r.URL))
+			fmt.Fprintf(&b, ` <a href="%s" rel="nofollow noopener">%s</a>`, html.EscapeString(r.URL), html.EscapeString(shortURL(r.URL)))
 		}
 		switch p := r.PublishedURL; {
 		case isWebURL(p):
-			fmt.Fprintf(&b, ` <small class="published-url">published as <a href="%s" rel="nofollow noopener">%s</a></small>`, html.EscapeString(p), html.EscapeString(p))
+			fmt.Fprintf(&b, ` <small class="published-url">published as <a href="%s" rel="nofollow noopener">%s</a></small>`, html.EscapeString(p), html.EscapeString(shortURL(p)))
 		case p != "":
 			fmt.Fprintf(&b, ` <small class="published-url">published as %s</small>`, html.EscapeString(p))
 		}
@@ -118,6 +118,21 @@ func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
 var urlEscaper = strings.NewReplacer("<", "%3C", ">", "%3E", " ", "%20", "\n", "", "\r", "")
 
 func escapeMarkdownURL(s string) string { return urlEscaper.Replace(s) }
+
+// maxLinkRunes bounds a link's shown text; the href keeps the whole URL.
+const maxLinkRunes = 60
+
+// shortURL is the text a link shows: the URL without its scheme, cut to
+// maxLinkRunes with "…", so a list of long URLs stays readable on a phone.
+func shortURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if r := []rune(u); len(r) > maxLinkRunes {
+		return string(r[:maxLinkRunes-1]) + "…"
+	}
+	return u
+}
 
 func isWebURL(u string) bool {
 	l := strings.ToLower(u)

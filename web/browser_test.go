@@ -56,8 +56,13 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// screenshot writes the whole page as dir/name, and the window's view of
+// it as dir/view-name (what a reader sees first; the README shows two).
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
+	if view, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "view-"+name), view, 0o644)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)

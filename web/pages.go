@@ -58,6 +58,7 @@ var pageFuncs = template.FuncMap{
 		return fmt.Sprintf("%d %s", n, many)
 	},
 	"webURL": isWebURL,
+	"add":    func(a, b int) int { return a + b },
 }
 
 var pages = template.Must(template.New("").Funcs(pageFuncs).ParseFS(pageFiles, "pages/*.html"))
@@ -95,7 +96,13 @@ func Delta(minutes float64) string {
 type trailGroup struct {
 	Label string
 	Items []trailItem
+	// More are the items past trailShown, folded away on the page.
+	More []trailItem
 }
+
+// trailShown is how many sources a trail group shows before folding the
+// rest into a <details> (a big story's trail names a hundred sources).
+const trailShown = 12
 
 type trailItem struct {
 	Source string
@@ -130,7 +137,12 @@ func groupTrail(trail []provenance.Trail, number map[string]int) []trailGroup {
 			out = append(out, trailGroup{Label: label})
 		}
 		g := &out[len(out)-1]
-		g.Items = append(g.Items, trailItem{Source: t.Source, Delta: Delta(t.Minutes), N: number[t.EntryID]})
+		it := trailItem{Source: t.Source, Delta: Delta(t.Minutes), N: number[t.EntryID]}
+		if len(g.Items) < trailShown {
+			g.Items = append(g.Items, it)
+		} else {
+			g.More = append(g.More, it)
+		}
 	}
 	return out
 }

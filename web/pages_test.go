@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -38,6 +39,13 @@ func TestGroupTrail(t *testing.T) {
 	}
 	if g[1].Items[0].N != 7 {
 		t.Errorf("C links to item %d, want 7", g[1].Items[0].N)
+	}
+	var long []provenance.Trail
+	for i := range 30 {
+		long = append(long, provenance.Trail{Source: fmt.Sprint("S", i), Minutes: float64(i)})
+	}
+	if g := groupTrail(long, nil); len(g) != 1 || len(g[0].Items) != trailShown || len(g[0].More) != 30-trailShown {
+		t.Errorf("a 30-source hour shows %d and folds %d", len(g[0].Items), len(g[0].More))
 	}
 }
 

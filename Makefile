@@ -3,15 +3,28 @@ GO       ?= go
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run demo test vet unit fuzz bench build eval train clean
+.PHONY: run demo demo-clean test vet unit fuzz bench build eval train clean
+
+# run and demo build the binary first and exec it, so that the signals make
+# passes on (Ctrl-C, SIGTERM) reach newswire itself, not a `go run` parent.
 
 ## run: the pipeline on the embedded server with the default config (real RSS feeds)
-run:
-	$(GO) run ./cmd/newswire run $(if $(CONFIG),--config $(CONFIG))
+run: build
+	exec ./newswire run $(if $(CONFIG),--config $(CONFIG))
 
 ## demo: the pipeline over real data bundled in testdata/replay (no network needed)
-demo:
-	$(GO) run ./cmd/newswire run --config deploy/demo.yaml
+demo: build
+	@if [ -d data-demo/jetstream ]; then \
+	  echo "make demo: data-demo already holds this replay, so the pages show what it holds and nothing new arrives"; \
+	  echo "           (every item is a duplicate; the replay positions are stored). 'make demo-clean demo' replays from the start."; \
+	fi
+	exec ./newswire run --config deploy/demo.yaml
+
+## demo-clean: remove the demo's store (refused while a demo runs on it)
+demo-clean:
+	@if [ -f data-demo/newswire.lock ] && command -v flock >/dev/null && ! flock -n data-demo/newswire.lock true; then \
+	  echo "make demo-clean: a demo is running on data-demo; stop it first"; exit 1; fi
+	rm -rf data-demo
 
 ## test: vet, the race-enabled test suite and short bounded fuzzing
 test: vet unit fuzz
@@ -40,6 +53,7 @@ train:
 	$(GO) run ./cmd/newswire train --out synth/model.json testdata/replay/uci-news-2014-03.jsonl testdata/replay/ecbplus-dev.jsonl
 
 build:
+	@echo "building ./newswire (the first build compiles every dependency: a few minutes)"
 	$(GO) build -o newswire ./cmd/newswire
 
 clean:

@@ -226,8 +226,11 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		Withdrawn:   raw.Deleted,
 		Raw:         ref,
 	}
-	if canon != strings.TrimSpace(raw.URL) {
-		e.OriginalURL = raw.URL
+	// The published link keeps the source's form, but not a literal
+	// "&amp;": that is the publisher escaping it twice, and kept it would
+	// become a broken link in every page that renders it (as CanonicalURL).
+	if published := strings.ReplaceAll(strings.TrimSpace(raw.URL), "&amp;", "&"); canon != published {
+		e.OriginalURL = published
 	}
 	if len(e.Text) > MaxTextBytes {
 		// A wire entry is not an archive: a 50 MB body would not fit the

@@ -99,7 +99,7 @@ var hostAliases = map[string]string{
 // known redirectors unwrapped (see unwrapRedirect), known mobile/AMP hosts
 // unwrapped, twitter.com → x.com and t.me/s/<channel>/<id> →
 // t.me/<channel>/<id>. Path and query keep the escaping the source
-// published ("*" stays "*"). A string that is not an absolute http(s) URL
+// published ("*" stays "*"), except a literal "&amp;", which is decoded once. A string that is not an absolute http(s) URL
 // is returned trimmed and otherwise untouched.
 func CanonicalURL(raw string) string { return canonicalURL(raw, 0) }
 
@@ -109,6 +109,10 @@ const maxUnwrap = 4
 
 func canonicalURL(raw string, depth int) string {
 	raw = strings.TrimSpace(raw)
+	// "&amp;" in a link is the publisher escaping it twice (the feed's XML
+	// already decoded one level): a browser would request "amp;date=…".
+	// Decoded once here, so that renderers escape it once and links work.
+	raw = strings.ReplaceAll(raw, "&amp;", "&")
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "HTTP" && u.Scheme != "HTTPS") {
 		return raw

@@ -1,7 +1,9 @@
 package normalize
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
@@ -17,6 +19,8 @@ func TestCanonicalURLTracking(t *testing.T) {
 		"https://example.com/search?q=a%2Cb&page=2&utm_medium=email":                                "https://example.com/search?page=2&q=a%2Cb",
 		"https://example.com/search?q=a,b":                                                          "https://example.com/search?q=a,b",
 		"https://www.youtube.com/watch?v=abc&si=share&feature=shared":                               "https://youtube.com/watch?v=abc",
+		// a link escaped twice by its publisher (110 of the bundled UCI rows)
+		`http://money.msn.com/business-news/article.aspx?feed=OBR&amp;date=20140310&amp;id=17418699`: "http://money.msn.com/business-news/article.aspx?date=20140310&feed=OBR&id=17418699",
 	} {
 		if got := CanonicalURL(in); got != want {
 			t.Errorf("CanonicalURL(%q)\n = %q\nwant %q", in, got, want)
@@ -63,5 +67,25 @@ func TestEntryKeepsPublishedURL(t *testing.T) {
 	}
 	if e.URL != "https://real.site/a" || e.OriginalURL != published {
 		t.Errorf("url %q, original %q", e.URL, e.OriginalURL)
+	}
+}
+
+// A link its publisher escaped twice ("&amp;" in the URL itself, as in
+// 110 of the bundled UCI rows) is decoded once in both the canonical and
+// the published URL, so no page renders a link to "…&amp;amp;id=…".
+func TestNormalizeDecodesDoubleEscapedLinks(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Languages = []string{}
+	raw := wire.RawItem{Schema: wire.SchemaRaw, Kind: "rss", Source: "msn", NativeID: "1", Title: "Stocks fall",
+		URL:        "http://www.money.msn.com/article.aspx?feed=OBR&amp;date=20140310&amp;id=17418699&utm_source=rss",
+		Published:  "2014-03-10T16:52:50Z",
+		ObservedAt: time.Date(2014, 3, 10, 17, 0, 0, 0, time.UTC)}
+	e, err := Normalize(cfg, raw, provenance.RawRef{Stream: "WIRE_RAW", Seq: 1, MsgID: "rss:msn:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.URL, "&amp;") || strings.Contains(e.OriginalURL, "&amp;") ||
+		e.OriginalURL != "http://www.money.msn.com/article.aspx?feed=OBR&date=20140310&id=17418699&utm_source=rss" {
+		t.Errorf("url %q, original_url %q", e.URL, e.OriginalURL)
 	}
 }

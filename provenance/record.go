@@ -100,4 +100,7 @@ type Claim struct {
 	Text    string `json:"text"`
 	EntryID string `json:"entry_id"`
 	Source  string `json:"source"`
+	// Context is the sentence the claim appears in (cut around it when
+	// long), so that a reader sees what the figure or quote is about.
+	Context string `json:"context,omitempty"`
 }

@@ -37,6 +37,24 @@ func TestHTMLEscapesSourceText(t *testing.T) {
 	}
 }
 
+// Items are numbered: id="p<n>" for citations to link to, the number and
+// entry id shown, and a copy's "of" links to the item it copies.
+func TestHTMLNumbersItems(t *testing.T) {
+	recs := hostileRecords()
+	recs[0].URL = "https://bbc.example/" + strings.Repeat("long-path-", 12)
+	var b bytes.Buffer
+	if err := HTML(&b, recs); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{`<li id="p1" class="role-origin" data-entry="e1">`, `<li id="p2" class="role-repost" data-entry="e2">`,
+		`#1 · e1`, `#2 · e2`, ` of <a href="#p1">1</a>`, `href="` + recs[0].URL + `"`, `>bbc.example/long-path-long-path-long-path-long-path-long-pa…</a>`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestMarkdownEscapesSourceText(t *testing.T) {
 	var b bytes.Buffer
 	if err := Markdown(&b, hostileRecords()); err != nil {

@@ -251,6 +251,40 @@ func TestSnapshotBriefTrailAndSingleSource(t *testing.T) {
 	if single["We are still searching for survivors,"] != "e1" {
 		t.Errorf("the quote is only in e1; single-source claims %+v", st.SingleSource)
 	}
+	for _, cl := range st.SingleSource {
+		if cl.Text == "57" && cl.Context != "The ferry carried 57 passengers, the port authority said." {
+			t.Errorf("57 is shown in %q, want its sentence", cl.Context)
+		}
+	}
+}
+
+// Five posts of one channel are one independent voice: the story counts
+// independent sources, not independent posts, and its headline is the
+// earliest origin's, not a later, more central rewording.
+func TestIndependentCountsSourcesAndHeadlineIsFirstReport(t *testing.T) {
+	c := newTestClusterer(t)
+	background(c)
+	id := c.Add(entry("e1", "chan", "Ferry sinks off Lesbos", "Ferry sinks off Lesbos.", 0))
+	for i, h := range []string{
+		"Ferry sinks off Greek island of Lesbos, coast guard rescues 41",
+		"Greek coast guard: ferry sinks off Lesbos, 41 rescued",
+		"Lesbos ferry sinking: coast guard still searching",
+		"Ferry sinks off Lesbos: coast guard rescues 41 passengers",
+	} {
+		c.Add(entry(fmt.Sprintf("e%d", i+2), "chan", h, h, 5*(i+1)))
+	}
+	c.Add(entry("e6", "AFP", "Greek coast guard rescues 41 after ferry sinks off Lesbos", "", 40))
+	c.Add(entry("e7", "AP", "Ferry sinks off Greek island of Lesbos; 41 rescued by coast guard", "", 50))
+	st, _ := c.Snapshot(id)
+	if st.Counts.Entries != 7 || st.Counts.Sources != 3 || st.Counts.Origins != 3 {
+		t.Errorf("counts %+v, want 7 entries from 3 sources, 3 independent", st.Counts)
+	}
+	if st.Counts.Origins > st.Counts.Sources {
+		t.Errorf("more independent origins (%d) than sources (%d)", st.Counts.Origins, st.Counts.Sources)
+	}
+	if st.Headline != "Ferry sinks off Lesbos" || st.FirstReport.EntryID != "e1" {
+		t.Errorf("headline %q, first report %s; want the first report's headline", st.Headline, st.FirstReport.EntryID)
+	}
 }
 
 // Two reports of one fire that a strict join threshold kept apart: an
@@ -657,7 +691,7 @@ func TestCoherenceIsMeanPairwiseCosine(t *testing.T) {
 // not join the fragment, so the merge pass leaves the two apart.
 func TestTopicStoryTakesNoFragment(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Threshold = noJoins // every report founds its own story
+	cfg.Threshold = noJoins  // every report founds its own story
 	cfg.MergeThreshold = 0.5 // the fragment votes for the topic at 0.5, the topic's members do not
 	cfg.MergePassInterval = 0
 	c, topic := looseStory(t, cfg)

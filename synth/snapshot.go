@@ -21,7 +21,7 @@ const (
 	briefRedundancy  = 0.3 // MMR weight of redundancy against centrality
 	maxTrail         = 100
 	maxSingleSource  = 20
-	headlineSlack    = 0.9 // an earlier origin's title wins within this share of the most central one
+	headlineCredible = 0.25 // an origin's title names the story from this share of the most central one's similarity
 	minQuoteRunes    = 12
 	maxSentenceRunes = 400
 )
@@ -48,6 +48,9 @@ func (c *Clusterer) build(s *story) wire.Story {
 	langs := make(map[string]bool)
 	live := make([]*member, 0, len(members))    // not withdrawn
 	origins := make([]*member, 0, len(members)) // independent and not withdrawn
+	// originSources are the sources that carry an independent report: five
+	// posts of one channel are one voice, not five corroborations.
+	originSources := make(map[string]bool)
 	haveOrigin := false
 	entries := 0
 	for i := range members {
@@ -72,6 +75,7 @@ func (c *Clusterer) build(s *story) wire.Story {
 		live = append(live, m)
 		if r.Role == provenance.RoleOrigin || r.Role == provenance.RoleCorroboration {
 			origins = append(origins, m)
+			originSources[e.Source.ID] = true
 		}
 		sources[e.Source.ID] = true
 		if e.Lang != "" {
@@ -87,7 +91,7 @@ func (c *Clusterer) build(s *story) wire.Story {
 		FirstSeen:   s.first,
 		LastUpdated: s.last,
 		Keywords:    c.keywords(s, 8),
-		Counts:      wire.Counts{Entries: entries, Sources: len(sources), Origins: len(origins)},
+		Counts:      wire.Counts{Entries: entries, Sources: len(sources), Origins: len(originSources)},
 		Brief:       []wire.BriefSentence{},
 	}
 	if !s.active {
@@ -225,20 +229,24 @@ func dotVec(a, b []term) float64 {
 	return d
 }
 
-// headline is the most representative title: the origin whose headline is
-// closest to the story's centroid, except that the earliest origin within
-// headlineSlack of it wins, so that the first credible report names the
-// story rather than a later rewrite. Reposts and copies never compete.
+// headline is the title of the earliest credible origin: the first
+// independent report whose headline is on the story's topic (at least
+// headlineCredible of the most central origin's similarity to the centroid,
+// or any when none is). The first report names the story, not a later
+// rewrite; reposts and copies never compete.
 func (c *Clusterer) headline(origins []*member, centroid map[string]float64, held textVectors) string {
 	limit := min(len(origins), briefCandidates)
 	scores := make([]float64, limit)
 	best := 0.0
 	for i := range limit {
+		if strings.TrimSpace(origins[i].entry.Headline) == "" {
+			continue
+		}
 		scores[i] = dotMap(c.heldVector(held, origins[i].entry.Lang, origins[i].entry.Headline), centroid)
 		best = max(best, scores[i])
 	}
 	for i := range limit {
-		if scores[i] >= headlineSlack*best {
+		if strings.TrimSpace(origins[i].entry.Headline) != "" && scores[i] >= headlineCredible*best {
 			return origins[i].entry.Headline
 		}
 	}
@@ -442,7 +450,8 @@ func singleSource(origins, live []*member) []provenance.Claim {
 			}
 			if root == e.ID && !listed[cl.key] {
 				listed[cl.key] = true
-				all = append(all, claimAt{provenance.Claim{Kind: cl.kind, Text: cl.text, EntryID: e.ID, Source: e.Source.Code}, cl.key})
+				all = append(all, claimAt{provenance.Claim{Kind: cl.kind, Text: cl.text, EntryID: e.ID, Source: e.Source.Code,
+					Context: claimContext(e, cl.text)}, cl.key})
 			}
 			support[cl.key][root] = true
 		}
@@ -460,6 +469,37 @@ func singleSource(origins, live []*member) []provenance.Claim {
 }
 
 type claim struct{ kind, text, key string }
+
+// maxContextRunes bounds the sentence a claim is shown in.
+const maxContextRunes = 240
+
+// claimContext is the sentence of e that holds text, so that a figure is
+// read in its sentence ("25 people were injured"), not bare; a long
+// sentence is cut around the figure, marked with "…".
+func claimContext(e wire.Entry, text string) string {
+	for _, s := range append([]string{e.Headline}, splitSentences(e.Text)...) {
+		if !strings.Contains(s, text) {
+			continue
+		}
+		runes := []rune(s)
+		if len(runes) <= maxContextRunes {
+			return s
+		}
+		at := utf8.RuneCountInString(s[:strings.Index(s, text)])
+		from := max(0, at-maxContextRunes/2)
+		to := min(len(runes), from+maxContextRunes)
+		from = max(0, to-maxContextRunes)
+		out := strings.TrimSpace(string(runes[from:to]))
+		if from > 0 {
+			out = "…" + out
+		}
+		if to < len(runes) {
+			out += "…"
+		}
+		return out
+	}
+	return ""
+}
 
 // clockEnd returns where a time of day that starts with the digits
 // runes[i:j] ends ("7:30", "19:17", "19:17:05"), or j when they do not

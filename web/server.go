@@ -5,20 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/newswire/newswire/provenance"
-	"github.com/newswire/newswire/wire"
 )
 
 // Config configures the HTTP API.
@@ -39,6 +32,31 @@ type Config struct {
 	StreamWriteTimeout time.Duration
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// Sources, when set, reports every configured source with its health
+	// (/api/v1/sources and the pages' notice of failing sources).
+	Sources SourceLister
+}
+
+// SourceLister reports the configured sources and their health.
+type SourceLister interface {
+	Sources(ctx context.Context) ([]SourceStatus, error)
+}
+
+// SourceStatus is one source and its collector's health.
+type SourceStatus struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Code string `json:"code,omitempty"`
+	Name string `json:"name,omitempty"`
+	URL  string `json:"url,omitempty"`
+	// Status is "ok", "failing" or "never polled".
+	Status      string    `json:"status"`
+	Errors      int64     `json:"errors"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastPoll    time.Time `json:"last_poll,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	NextPoll    time.Time `json:"next_poll,omitzero"`
+	Published   int64     `json:"published"`
 }
 
 // Stats counts the event-stream clients.
@@ -60,6 +78,7 @@ type Server struct {
 	quitOnce sync.Once
 
 	streams, refused, slow atomic.Int64
+	routes                 []string
 }
 
 // Stats returns the event-stream counters.
@@ -79,20 +98,38 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 		cfg.StreamWriteTimeout = 10 * time.Second
 	}
 	s := &Server{cfg: cfg, store: store, log: log.Named("web"), mux: http.NewServeMux(), quit: make(chan struct{})}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.mux.HandleFunc("GET /api/entries", s.entries)
-	s.mux.HandleFunc("GET /api/stories", s.stories)
-	s.mux.HandleFunc("GET /api/stories/{id}", s.story)
-	s.mux.HandleFunc("GET /api/stories/{id}/provenance", s.provenance)
-	s.mux.HandleFunc("GET /api/stream", s.stream)
-	s.mux.HandleFunc("GET /{$}", s.wirePage)
-	s.mux.HandleFunc("GET /stories/{id}", s.storyPage)
-	s.mux.HandleFunc("GET /static/{name}", s.script)
+	s.handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	for _, prefix := range []string{"/api/v1", "/api"} { // /api/… are the unversioned aliases
+		s.handle("GET "+prefix+"/entries", s.entries)
+		s.handle("GET "+prefix+"/stories", s.stories)
+		s.handle("GET "+prefix+"/stories/{id}", s.story)
+		s.handle("GET "+prefix+"/stories/{id}/provenance", s.provenance)
+		s.handle("GET "+prefix+"/sources", s.sources)
+		s.handle("GET "+prefix+"/stream", s.stream)
+	}
+	s.handle("GET /api/v1/openapi.yaml", s.openAPI)
+	s.handle("GET /{$}", s.wirePage)
+	s.handle("GET /stories", s.storiesPage)
+	s.handle("GET /stories/{id}", s.storyPage)
+	s.handle("GET /entries/{id}", s.entryRedirect)
+	s.handle("GET /static/{name}", s.static)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics)
+		s.routes = append(s.routes, "GET /metrics")
 	}
+	s.mux.HandleFunc("/", s.notFound)
 	return s
 }
+
+// handle registers a route and remembers its pattern, which the OpenAPI
+// conformance test compares with the document.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
+
+// Routes lists the registered patterns ("GET /api/v1/entries", …).
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
 // NewMetricsServer serves only /metrics (and /healthz) on addr, for the
 // stage processes that have no API.
@@ -136,176 +173,10 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-func limitParam(r *http.Request, def, most int) int {
-	n, err := strconv.Atoi(r.URL.Query().Get("limit"))
-	if err != nil || n <= 0 {
-		return def
-	}
-	return min(n, most)
-}
-
-func (s *Server) entries(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"entries": s.store.Entries(limitParam(r, 50, 1000))})
-}
-
-func (s *Server) stories(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"stories": s.store.Stories(limitParam(r, 50, 1000), r.URL.Query().Get("status"))})
-}
-
-func (s *Server) story(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.store.Story(r.PathValue("id"))
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "story not found"})
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
-
-func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
-	st, ok := s.store.Story(r.PathValue("id"))
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "story not found"})
-		return
-	}
-	var err error
-	switch strings.ToLower(r.URL.Query().Get("format")) {
-	case "", "json":
-		w.Header().Set("Content-Type", "application/json")
-		err = provenance.JSON(w, st.Provenance)
-	case "md", "markdown":
-		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-		err = provenance.Markdown(w, st.Provenance)
-	case "html":
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		err = provenance.HTML(w, st.Provenance)
-	case "prov", "prov-json":
-		w.Header().Set("Content-Type", "application/json")
-		err = provenance.PROVJSON(w, st.ID, st.Provenance)
-	default:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "format must be json, md, html or prov"})
-		return
-	}
-	if err != nil {
-		s.log.Warn("writing provenance failed", zap.Error(err))
-	}
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
 	_ = enc.Encode(v)
-}
-
-// heartbeat keeps idle SSE connections open through proxies.
-const heartbeat = 15 * time.Second
-
-// stream serves live entries and story updates as Server-Sent Events:
-// "event: entry" with the entry's JSON and "event: story" with the
-// snapshot's JSON without its provenance list. The id of an entry event is
-// the entry id; a client that reconnects with Last-Event-ID gets the
-// entries it missed while the store still holds them. ?last=N first sends
-// the N latest entries.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	if _, ok := w.(http.Flusher); !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "streaming unsupported"})
-		return
-	}
-	if n := s.streams.Add(1); n > int64(s.cfg.MaxStreams) {
-		s.streams.Add(-1)
-		s.refused.Add(1)
-		w.Header().Set("Retry-After", "30")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many event-stream clients; retry later"})
-		return
-	}
-	defer s.streams.Add(-1)
-	events, cancel := s.store.Subscribe(256)
-	defer cancel()
-	// Every write has a deadline, so a client that stops reading frees
-	// its handler instead of holding it until the kernel gives up.
-	rc := http.NewResponseController(w)
-	write := func(f func() error) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
-		if err := f(); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				s.slow.Add(1)
-				s.log.Info("event-stream client too slow; dropped", zap.String("remote", r.RemoteAddr))
-			}
-			return false
-		}
-		return true
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
-	sent := make(map[string]bool)
-	var backlog []wire.Entry
-	if last := r.Header.Get("Last-Event-ID"); last != "" {
-		backlog, _ = s.store.EntriesAfter(last)
-	} else if n, err := strconv.Atoi(r.URL.Query().Get("last")); err == nil && n > 0 {
-		recent := s.store.Entries(min(n, 1000))
-		for i := len(recent) - 1; i >= 0; i-- {
-			backlog = append(backlog, recent[i])
-		}
-	}
-	for _, e := range backlog {
-		data, err := json.Marshal(e)
-		if err != nil {
-			continue
-		}
-		if !write(func() error { return writeEvent(w, Event{Kind: "entry", ID: e.ID, Data: data}) }) {
-			return
-		}
-		sent[e.ID] = true
-	}
-	if !write(rc.Flush) {
-		return
-	}
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.quit:
-			return
-		case <-tick.C:
-			if !write(func() error {
-				if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
-					return err
-				}
-				return rc.Flush()
-			}) {
-				return
-			}
-		case ev, ok := <-events:
-			if !ok {
-				// Fell behind the store's buffer; the client reconnects
-				// with Last-Event-ID.
-				s.slow.Add(1)
-				s.log.Info("event-stream client fell behind; dropped", zap.String("remote", r.RemoteAddr))
-				return
-			}
-			if ev.Kind == "entry" && sent[ev.ID] {
-				continue
-			}
-			if !write(func() error {
-				if err := writeEvent(w, ev); err != nil {
-					return err
-				}
-				return rc.Flush()
-			}) {
-				return
-			}
-		}
-	}
-}
-
-func writeEvent(w io.Writer, ev Event) error {
-	_, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, ev.Data)
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -22,19 +23,36 @@ type Store struct {
 	maxEntries int
 	maxStories int
 	maxBytes   int64
+	now        func() time.Time
 	mu         sync.RWMutex
-	entries    []wire.Entry // ring, oldest first after wrap
+	entries    []heldEntry // ring, oldest first after wrap
 	next       int
+	seq        uint64 // sequence of the last entry added
 	stories    map[string]*heldStory
-	bytes      int64 // sum of the held snapshots' sizes
+	storyOf    map[string]string // entry id → the story that holds it
+	bytes      int64             // sum of the held snapshots' sizes
 	subs       map[chan Event]struct{}
 	evicted    int64
+	// events is the recent event log (entries and story summaries), so a
+	// stream client resumes from either kind of event id.
+	events    []Event
+	eventNext int
+}
+
+// heldEntry is an entry and its place in the order the store got them,
+// which entry cursors name.
+type heldEntry struct {
+	wire.Entry
+	seq uint64
 }
 
 // heldStory is a snapshot and its size as JSON, which the byte cap counts.
 type heldStory struct {
 	wire.Story
 	size int64
+	// changed is when the store last got a new version of it: the story's
+	// recent activity, whatever its news's own times.
+	changed time.Time
 }
 
 // Event is one live update for stream subscribers: a new entry, or a
@@ -67,8 +85,49 @@ func NewBoundedStore(maxEntries int, maxStoryBytes int64) *Store {
 	if maxStoryBytes <= 0 {
 		maxStoryBytes = DefaultMaxStoryBytes
 	}
-	return &Store{maxEntries: maxEntries, maxStories: DefaultMaxStories, maxBytes: maxStoryBytes,
-		stories: make(map[string]*heldStory), subs: make(map[chan Event]struct{})}
+	return &Store{maxEntries: maxEntries, maxStories: DefaultMaxStories, maxBytes: maxStoryBytes, now: time.Now,
+		stories: make(map[string]*heldStory), storyOf: make(map[string]string), subs: make(map[chan Event]struct{}),
+		events: make([]Event, 0, 2*maxEntries)}
+}
+
+// record keeps ev in the event log and sends it to the subscribers;
+// s.mu must be held.
+func (s *Store) record(ev Event) {
+	if len(s.events) < cap(s.events) {
+		s.events = append(s.events, ev)
+	} else {
+		s.events[s.eventNext] = ev
+		s.eventNext = (s.eventNext + 1) % len(s.events)
+	}
+	s.notify(ev)
+}
+
+// EventsAfter returns the events the store logged after the one with id
+// (an entry id, or a story event's "<story>:<version>"), oldest first; ok
+// is false when id is not (or no longer) in the log.
+func (s *Store) EventsAfter(id string) ([]Event, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := len(s.events)
+	for i := n - 1; i >= 0; i-- {
+		if s.events[(s.eventNext+i)%n].ID != id {
+			continue
+		}
+		out := make([]Event, 0, n-1-i)
+		for j := i + 1; j < n; j++ {
+			out = append(out, s.events[(s.eventNext+j)%n])
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// StoryOf returns the id of the held story whose provenance lists the entry.
+func (s *Store) StoryOf(entryID string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.storyOf[entryID]
+	return id, ok
 }
 
 // StoreStats describes what a Store holds.
@@ -117,36 +176,20 @@ func (s *Store) notify(ev Event) {
 	}
 }
 
-// EntriesAfter returns the entries the store holds after the one with id,
-// oldest first; ok is false when id is not (or no longer) held.
-func (s *Store) EntriesAfter(id string) ([]wire.Entry, bool) {
-	all := s.Entries(s.maxEntries)
-	for i, e := range all { // newest first
-		if e.ID == id {
-			out := make([]wire.Entry, 0, i)
-			for j := i - 1; j >= 0; j-- {
-				out = append(out, all[j])
-			}
-			return out, true
-		}
-	}
-	return nil, false
-}
-
 // AddEntry records an entry.
 func (s *Store) AddEntry(e wire.Entry) {
+	data, _ := json.Marshal(e)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
+	he := heldEntry{Entry: e, seq: s.seq}
 	if len(s.entries) < s.maxEntries {
-		s.entries = append(s.entries, e)
+		s.entries = append(s.entries, he)
 	} else {
-		s.entries[s.next] = e
+		s.entries[s.next] = he
 		s.next = (s.next + 1) % s.maxEntries
 	}
-	if len(s.subs) > 0 {
-		data, _ := json.Marshal(e)
-		s.notify(Event{Kind: "entry", ID: e.ID, Data: data})
-	}
+	s.record(Event{Kind: "entry", ID: e.ID, Data: data})
 }
 
 // PutStory records a snapshot unless a newer one is held.
@@ -169,17 +212,31 @@ func (s *Store) putStory(st wire.Story, size int64) {
 	}
 	if had {
 		s.bytes -= old.size
+		s.forget(old)
 	}
-	s.stories[st.ID] = &heldStory{Story: st, size: size}
+	s.stories[st.ID] = &heldStory{Story: st, size: size, changed: s.now().Round(0)}
 	s.bytes += size
+	if st.Status != wire.StatusMerged {
+		for _, r := range st.Provenance {
+			s.storyOf[r.EntryID] = st.ID
+		}
+	}
 	if len(s.stories) > s.maxStories || s.bytes > s.maxBytes {
 		s.evictStories(st.ID)
 	}
-	if len(s.subs) > 0 {
-		summary := st
-		summary.Provenance = nil
-		data, _ := json.Marshal(summary)
-		s.notify(Event{Kind: "story", ID: fmt.Sprintf("%s:%d", st.ID, st.Version), Data: data})
+	summary := st
+	summary.Provenance = nil
+	data, _ := json.Marshal(summary)
+	s.record(Event{Kind: "story", ID: fmt.Sprintf("%s:%d", st.ID, st.Version), Data: data})
+}
+
+// forget drops the entry → story links of a snapshot that is replaced or
+// evicted; s.mu must be held.
+func (s *Store) forget(st *heldStory) {
+	for _, r := range st.Provenance {
+		if s.storyOf[r.EntryID] == st.ID {
+			delete(s.storyOf, r.EntryID)
+		}
 	}
 }
 
@@ -193,7 +250,7 @@ func (s *Store) Entries(limit int) []wire.Entry {
 		if n < s.maxEntries {
 			idx = n - 1 - i
 		}
-		out = append(out, s.entries[idx])
+		out = append(out, s.entries[idx].Entry)
 	}
 	s.mu.RUnlock()
 	return out
@@ -230,6 +287,7 @@ func (s *Store) evictStories(keep string) {
 			continue
 		}
 		delete(s.stories, st.ID)
+		s.forget(st)
 		s.bytes -= st.size
 		s.evicted++
 	}
@@ -327,4 +385,83 @@ func (s *Store) Follow(ctx context.Context, js jetstream.JetStream, log *zap.Log
 	defer scc.Stop()
 	<-ctx.Done()
 	return nil
+}
+
+// RecentEntryEvents returns the n latest entries as events, oldest first.
+func (s *Store) RecentEntryEvents(n int) []Event {
+	recent := s.Entries(n)
+	out := make([]Event, 0, len(recent))
+	for i := len(recent) - 1; i >= 0; i-- {
+		data, err := json.Marshal(recent[i])
+		if err != nil {
+			continue
+		}
+		out = append(out, Event{Kind: "entry", ID: recent[i].ID, Data: data})
+	}
+	return out
+}
+
+// Kinds lists the source kinds of the held entries, for the wire page's filter.
+func (s *Store) Kinds() []string {
+	s.mu.RLock()
+	seen := map[string]bool{}
+	for _, e := range s.entries {
+		seen[e.Source.Kind] = true
+	}
+	s.mu.RUnlock()
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LoadStories reads the latest snapshot of every story on the bus into the
+// store and returns when it has them all (for commands that print the
+// stories once, without following the bus).
+func (s *Store) LoadStories(ctx context.Context, js jetstream.JetStream) error {
+	stream, err := js.Stream(ctx, bus.StreamStory)
+	if err != nil {
+		return fmt.Errorf("web: open %s: %w", bus.StreamStory, err)
+	}
+	if stream.CachedInfo().State.Msgs == 0 {
+		return nil
+	}
+	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.SubjectStoryAll},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("web: read stories: %w", err)
+	}
+	for {
+		batch, err := oc.Fetch(512, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("web: read stories: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var st wire.Story
+			if err := json.Unmarshal(m.Data(), &st); err != nil {
+				continue // a reader skips what it cannot decode; the synthesizer's schema tests keep it rare
+			}
+			s.putStory(st, int64(len(m.Data())))
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("web: read stories: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("web: read stories: no answer from %s within 5s", bus.StreamStory)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }

@@ -207,13 +207,48 @@ func TestStreamSendsBacklogLiveEventsAndResumes(t *testing.T) {
 		t.Errorf("story event = %q", live[1])
 	}
 
-	// A client that reconnects with Last-Event-ID gets what it missed.
+	// A client that reconnects with Last-Event-ID gets what it missed, of
+	// both kinds, in the order the server got them.
 	req2, _ := http.NewRequestWithContext(rctx, "GET", hs.URL+"/api/stream", nil)
 	req2.Header.Set("Last-Event-ID", "e1")
-	events = read(req2, 2)
-	if len(events) != 2 || !strings.HasPrefix(events[0], "id: e2\n") || !strings.HasPrefix(events[1], "id: e3\n") {
-		t.Errorf("resumed events = %q", events)
+	events = read(req2, 3)
+	ids := eventIDs(events)
+	if len(ids) != 3 || ids[0] != "e2" || !(ids[1] == "e3" && ids[2] == "s1:4" || ids[1] == "s1:4" && ids[2] == "e3") {
+		t.Errorf("resumed from e1: %q", ids)
 	}
+	// Resuming from a story event sends exactly what came after it.
+	publishJSON(t, srv, bus.EntrySubject("rss", "wire-a"), entry("e4", "fourth"))
+	for len(store.Entries(10)) < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	req3, _ := http.NewRequestWithContext(rctx, "GET", hs.URL+"/api/v1/stream", nil)
+	req3.Header.Set("Last-Event-ID", "s1:4")
+	after, _ := store.EventsAfter("s1:4")
+	events = read(req3, len(after))
+	ids = eventIDs(events)
+	want := []string{}
+	for _, ev := range after {
+		want = append(want, ev.ID)
+	}
+	if strings.Join(ids, " ") != strings.Join(want, " ") || ids[len(ids)-1] != "e4" {
+		t.Errorf("resumed from s1:4: %q, want %q ending in e4", ids, want)
+	}
+	// ?events=story leaves entries out.
+	req4, _ := http.NewRequestWithContext(rctx, "GET", hs.URL+"/api/v1/stream?events=story", nil)
+	req4.Header.Set("Last-Event-ID", "e1")
+	if ids = eventIDs(read(req4, 1)); len(ids) != 1 || ids[0] != "s1:4" {
+		t.Errorf("story events from e1: %q", ids)
+	}
+}
+
+func eventIDs(events []string) []string {
+	var ids []string
+	for _, ev := range events {
+		if strings.HasPrefix(ev, "id: ") {
+			ids = append(ids, strings.SplitN(strings.TrimPrefix(ev, "id: "), "\n", 2)[0])
+		}
+	}
+	return ids
 }
 
 func subscribers(s *Store) int {
@@ -244,7 +279,7 @@ func TestPagesEscapeSourceText(t *testing.T) {
 	}
 	code, body = get(t, hs.URL+"/stories/s1")
 	if code != 200 || strings.Contains(body, "<img src=x") || strings.Contains(body, "<script>x") || !strings.Contains(body, "Wire provenance") ||
-		!strings.Contains(body, "Ten &lt;b&gt;dead&lt;/b&gt;.") || !strings.Contains(body, "WIREB +12 min") {
+		!strings.Contains(body, "Ten &lt;b&gt;dead&lt;/b&gt;.") || !strings.Contains(body, "WIREB <span class=\"d\">&#43;12m</span>") {
 		t.Errorf("story page: %d\n%s", code, body)
 	}
 	if code, _ = get(t, hs.URL+"/stories/nope"); code != http.StatusNotFound {

@@ -24,12 +24,46 @@ import (
 	"github.com/newswire/newswire/wire"
 )
 
+// errHelp ends a command whose --help was printed; the command exits 0.
+var errHelp = errors.New("help printed")
+
+// commandExamples are shown under each command's --help.
+var commandExamples = map[string]string{
+	"run":       "newswire run --config deploy/demo.yaml",
+	"collect":   "newswire collect --config /etc/newswire/newswire.yaml",
+	"normalize": "newswire normalize --config /etc/newswire/newswire.yaml",
+	"synth":     "newswire synth --config /etc/newswire/newswire.yaml",
+	"serve":     "newswire serve --config /etc/newswire/newswire.yaml",
+	"replay":    "newswire replay testdata/replay/uci-news-2014-03.jsonl --speed 600 --config deploy/demo.yaml",
+	"eval":      "newswire eval testdata/replay/uci-news-2014-03.jsonl --orders",
+	"train":     "newswire train --out synth/model.json testdata/replay/uci-news-2014-03.jsonl",
+	"tail":      "newswire tail --config deploy/demo.yaml --kind telegram --last 50",
+	"stories":   "newswire stories --config deploy/demo.yaml --active --limit 10",
+	"story":     "newswire story s4be1ed003281d5c38a2c --config deploy/demo.yaml --format md",
+	"sources":   "newswire sources --config deploy/demo.yaml --json",
+}
+
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		if errors.Is(err, flag.ErrHelp) {
+			printFlagHelp(os.Stdout, fs)
+			return errHelp
+		}
+		return usageError{fmt.Sprintf("%s: %v (newswire %s --help lists its flags)", fs.Name(), err, fs.Name())}
 	}
 	return nil
+}
+
+// printFlagHelp lists every flag of a command, with an example.
+func printFlagHelp(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "newswire %s flags:\n", fs.Name())
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if ex, ok := commandExamples[fs.Name()]; ok {
+		fmt.Fprintf(w, "\nexample:\n  %s\n", ex)
+	}
 }
 
 // setup loads the configuration and builds the logger.
@@ -56,6 +90,13 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// One process per data directory: a second one would fight the first
+	// for the store and the port, and fail with a buried cause.
+	lock, err := bus.LockDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Unlock() }()
 	ec, err := embeddedConfig(cfg)
 	if err != nil {
 		return err
@@ -243,8 +284,14 @@ func cmdTail(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	last := fs.Int("last", 20, "print this many recent entries first")
+	kind := fs.String("kind", "", "only entries of this source kind (rss, telegram, …)")
+	source := fs.String("source", "", "only entries of this source id")
+	asJSON := fs.Bool("json", false, "print each entry as one line of JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *last < 0 {
+		return usageError{"tail: --last must not be negative"}
 	}
 	cfg, log, err := setup(*cfgPath)
 	if err != nil {
@@ -255,29 +302,74 @@ func cmdTail(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.nc.Close()
+	// The subject names kind and source, so the server filters.
+	subject := bus.SubjectEntryAll
+	if *kind != "" || *source != "" {
+		k, s := "*", "*"
+		if *kind != "" {
+			k = bus.Token(*kind)
+		}
+		if *source != "" {
+			s = bus.Token(*source)
+		}
+		subject = "wire.entry." + k + "." + s
+	}
 	stream, err := p.js.Stream(ctx, bus.StreamEntry)
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
-	start := uint64(1)
-	if ls := stream.CachedInfo().State.LastSeq; ls > uint64(*last) {
-		start = ls - uint64(*last) + 1
+	cfgc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	var skip uint64 // filtered entries before the last N
+	switch {
+	case *last > 0 && subject == bus.SubjectEntryAll:
+		cfgc.DeliverPolicy, cfgc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, 1
+		if ls := stream.CachedInfo().State.LastSeq; ls > uint64(*last) {
+			cfgc.OptStartSeq = ls - uint64(*last) + 1
+		}
+	case *last > 0:
+		// The last N of the filtered subjects: count back from the end.
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+		var total uint64
+		for _, n := range info.State.Subjects {
+			total += n
+		}
+		cfgc.DeliverPolicy = jetstream.DeliverAllPolicy
+		if total > uint64(*last) {
+			skip = total - uint64(*last)
+		}
 	}
-	oc, err := p.js.OrderedConsumer(ctx, bus.StreamEntry, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.SubjectEntryAll},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start,
-	})
+	oc, err := p.js.OrderedConsumer(ctx, bus.StreamEntry, cfgc)
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
 	out := bufio.NewWriter(os.Stdout)
+	colour := isTerminal(os.Stdout) && !*asJSON
+	var seen uint64
 	cc, err := oc.Consume(func(m jetstream.Msg) {
+		if seen++; seen <= skip {
+			return
+		}
+		if *asJSON {
+			out.Write(m.Data())
+			out.WriteByte('\n')
+			_ = out.Flush()
+			return
+		}
 		var e wire.Entry
 		if err := json.Unmarshal(m.Data(), &e); err != nil {
 			return
 		}
-		fmt.Fprintln(out, e.Ticker())
+		line := e.Ticker()
+		if colour {
+			// time dim, code bold: "15:04Z CODE headline"
+			if parts := strings.SplitN(line, " ", 3); len(parts) == 3 {
+				line = "\x1b[2m" + parts[0] + "\x1b[0m \x1b[1;36m" + parts[1] + "\x1b[0m " + parts[2]
+			}
+		}
+		fmt.Fprintln(out, line)
 		_ = out.Flush()
 	})
 	if err != nil {
@@ -286,6 +378,12 @@ func cmdTail(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	cc.Stop()
 	return nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func cmdConfigCheck(args []string) error {
@@ -326,7 +424,7 @@ func splitPositional(args []string) (string, []string) {
 
 func flagTakesValue(f string) bool {
 	switch strings.TrimLeft(f, "-") {
-	case "config", "speed", "limit", "assignments", "last", "out", "l2":
+	case "config", "speed", "limit", "assignments", "last", "out", "l2", "format", "kind", "source":
 		return true
 	}
 	return false

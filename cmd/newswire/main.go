@@ -27,7 +27,12 @@ Usage:
   newswire eval FILE [--assignments OUT] [--orders]
                                             score story clustering on a labelled file
   newswire train FILE... [--out model.json] fit the join model on labelled files (synth.model)
-  newswire tail [--config FILE] [--last N]  print the live wire
+  newswire tail [--config FILE] [--last N] [--kind K] [--source S] [--json]
+                                            print the live wire
+  newswire stories [--config FILE] [--active] [--limit N] [--json]
+                                            stories ranked as on /stories
+  newswire story ID [--config FILE] [--format md|json|html]
+                                            one story with brief, citations and provenance
   newswire config check [FILE]              report every error in a config file
   newswire telegram login [--phone N] [--code-file F] [--password-file F]
                                             sign the Telegram account in once (ingest/telegram)
@@ -36,12 +41,16 @@ Usage:
                                             print OPML feeds as YAML sources, or add them to CONFIG.yaml
 
 With no --config, the built-in default (deploy/newswire.yaml) is used.
+Every command lists its flags with an example: newswire COMMAND --help.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := dispatch(ctx, os.Args[1:])
 	stop()
+	if errors.Is(err, errHelp) {
+		return
+	}
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -75,6 +84,10 @@ func dispatch(ctx context.Context, args []string) error {
 		return cmdTrain(ctx, rest)
 	case "tail":
 		return cmdTail(ctx, rest)
+	case "stories":
+		return cmdStories(ctx, rest)
+	case "story":
+		return cmdStory(ctx, rest)
 	case "sources":
 		return cmdSources(ctx, rest)
 	case "telegram":

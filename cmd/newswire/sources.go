@@ -16,6 +16,7 @@ import (
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/rss"
+	"github.com/newswire/newswire/web"
 )
 
 const sourcesUsage = `usage:
@@ -47,8 +48,10 @@ func cmdSources(ctx context.Context, args []string) error {
 	health := map[string]sourceHealth{}
 	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-sources")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "newswire: health unknown, NATS not reachable: %v\n", err)
-	} else {
+		// A table of "unknown" would read as an answer; it is not one.
+		return fmt.Errorf("sources: health of the %d configured sources is unknown: %w", len(cfg.Sources), err)
+	}
+	{
 		defer p.nc.Close()
 		kv, err := p.sourceBucket(ctx, "sources")
 		if err != nil {
@@ -309,4 +312,36 @@ func sourceFlags(args []string, bools map[string]bool) (map[string]string, []str
 		}
 	}
 	return opts, rest, nil
+}
+
+// sourceLister reports the configured sources' health to the web server
+// (/api/v1/sources and the pages' notice of failing sources).
+type sourceLister struct{ p *parts }
+
+func (l sourceLister) Sources(ctx context.Context) ([]web.SourceStatus, error) {
+	kv, err := l.p.sourceBucket(ctx, "web")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.SourceStatus, 0, len(l.p.cfg.Sources))
+	for _, s := range l.p.cfg.Sources {
+		h, err := readHealth(ctx, kv, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.ID, err)
+		}
+		out = append(out, webStatus(s, h))
+	}
+	return out, nil
+}
+
+func webStatus(s config.Source, h sourceHealth) web.SourceStatus {
+	st := web.SourceStatus{ID: s.ID, Kind: s.Kind, Code: s.Code, Name: s.Name, URL: s.URL, Status: "never polled",
+		Errors: h.Errors, LastError: h.LastError, LastPoll: h.LastPoll, LastSuccess: h.LastSuccess, NextPoll: h.NextPoll, Published: h.Published}
+	switch {
+	case h.Polled && h.Errors > 0:
+		st.Status = "failing"
+	case h.Polled || h.Published > 0:
+		st.Status = "ok"
+	}
+	return st
 }

@@ -258,6 +258,9 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 		return nil, err
 	}
 	nc, err := bus.Connect(cctx, cc, log)
+	if errors.Is(err, bus.ErrUnreachable) {
+		return nil, fmt.Errorf("%w\n  is newswire running? if it runs with another configuration (make demo uses deploy/demo.yaml), pass it: --config FILE", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +358,8 @@ func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
 func (p *parts) addServer(g *run.Group) {
 	h := p.cfg.HTTP
 	store := web.NewBoundedStore(h.RecentEntries, int64(h.MaxStoryBytes))
-	srv := web.NewServer(web.Config{Listen: h.Listen, RecentEntries: h.RecentEntries, MaxStreams: h.MaxStreams, Metrics: metrics.Handler(p.reg)}, store, p.log)
+	srv := web.NewServer(web.Config{Listen: h.Listen, RecentEntries: h.RecentEntries, MaxStreams: h.MaxStreams, Metrics: metrics.Handler(p.reg),
+		Sources: sourceLister{p}}, store, p.log)
 	p.reg.MustRegister(metrics.NewStats("web", nil, func() any { return srv.Stats() }))
 	p.reg.MustRegister(metrics.NewStats("web_store", nil, func() any { return store.Stats() }))
 	addActor(g, p.log, "web store", func(ctx context.Context) error { return store.Follow(ctx, p.js, p.log) }, false)

@@ -311,13 +311,22 @@ func (c *Config) Validate() Problems {
 	if err := c.NATS.Token.Resolve(); err != nil {
 		add("nats.token", "%v", err)
 	}
-	for _, f := range []struct{ path, file string }{
-		{"nats.nkey_file", c.NATS.NKeyFile}, {"nats.creds_file", c.NATS.CredsFile},
-		{"nats.tls.ca_file", c.NATS.TLS.CAFile}, {"nats.tls.cert_file", c.NATS.TLS.CertFile}, {"nats.tls.key_file", c.NATS.TLS.KeyFile},
+	for _, f := range []struct {
+		path string
+		file *string
+	}{
+		{"nats.nkey_file", &c.NATS.NKeyFile}, {"nats.creds_file", &c.NATS.CredsFile},
+		{"nats.tls.ca_file", &c.NATS.TLS.CAFile}, {"nats.tls.cert_file", &c.NATS.TLS.CertFile}, {"nats.tls.key_file", &c.NATS.TLS.KeyFile},
 	} {
-		if f.file != "" {
-			if _, err := os.Stat(f.file); err != nil {
-				add(f.path, "cannot read %s: %v", f.file, errors.Unwrap(err))
+		if *f.file != "" {
+			p, err := CredentialPath(*f.file) // cred:NAME is a systemd credential
+			if err != nil {
+				add(f.path, "%v", err)
+				continue
+			}
+			*f.file = p
+			if _, err := os.Stat(p); err != nil {
+				add(f.path, "cannot read %s: %v", p, errors.Unwrap(err))
 			}
 		}
 	}

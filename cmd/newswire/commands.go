@@ -75,7 +75,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	defer drain(p.nc, log)
 	var g run.Group
-	addSignals(ctx, &g, log)
+	addSignals(ctx, &g, log, p.notify)
 	if err := p.addCollectors(&g); err != nil {
 		return err
 	}
@@ -89,6 +89,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := p.addMetrics(ctx, &g); err != nil {
 		return err
 	}
+	p.addWatchdog(&g, bus.StreamRaw)
 	log.Info("newswire running", zap.Int("sources", len(cfg.Sources)), zap.String("api", "http://"+cfg.HTTP.Listen+"/api/stories"))
 	return g.Run()
 }
@@ -110,7 +111,7 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 	}
 	defer drain(p.nc, log)
 	var g run.Group
-	addSignals(ctx, &g, log)
+	addSignals(ctx, &g, log, p.notify)
 	switch stage {
 	case "collect":
 		if len(cfg.Sources) == 0 {
@@ -130,7 +131,14 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 	if err := p.addMetrics(ctx, &g); err != nil {
 		return err
 	}
+	p.addWatchdog(&g, stageStream[stage])
 	return g.Run()
+}
+
+// stageStream is the stream whose info a stage without a consumer of its
+// own checks for its health: the one it writes or reads.
+var stageStream = map[string]string{
+	"collect": bus.StreamRaw, "normalize": bus.StreamRaw, "synth": bus.StreamEntry, "serve": bus.StreamStory,
 }
 
 func cmdReplay(ctx context.Context, args []string) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/newswire/newswire/metrics"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/service"
 	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/web"
 )
@@ -152,6 +153,9 @@ type parts struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	reg *prometheus.Registry
+	// notify speaks to systemd; health is what its watchdog requires.
+	notify *service.Notifier
+	health []*service.Health
 }
 
 // connect dials NATS, and creates or updates the topology.
@@ -173,7 +177,7 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 		nc.Close()
 		return nil, err
 	}
-	return &parts{cfg: cfg, log: log, nc: nc, js: js, reg: metrics.NewRegistry()}, nil
+	return &parts{cfg: cfg, log: log, nc: nc, js: js, reg: metrics.NewRegistry(), notify: service.NewNotifier(log)}, nil
 }
 
 // collectorBuilder builds the collectors of one source kind from all the
@@ -232,6 +236,7 @@ func (p *parts) addNormalizer(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "normalize", w.Run, false)
+	p.watch(bus.StreamRaw, normalize.ConsumerName)
 	p.reg.MustRegister(metrics.NewStats("normalize", nil, func() any { return w.Stats() }))
 	return nil
 }
@@ -246,6 +251,7 @@ func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "synth", w.Run, false)
+	p.watch(bus.StreamEntry, synth.ConsumerName)
 	p.reg.MustRegister(metrics.NewStats("synth", nil, func() any { return w.Stats() }))
 	return nil
 }
@@ -302,12 +308,14 @@ func addActor(g *run.Group, log *zap.Logger, name string, fn func(context.Contex
 	}, func(error) { cancel() })
 }
 
-// addSignals stops the group when ctx (SIGINT/SIGTERM) ends.
-func addSignals(ctx context.Context, g *run.Group, log *zap.Logger) {
+// addSignals stops the group when ctx (SIGINT/SIGTERM) ends, and tells
+// systemd the process is stopping.
+func addSignals(ctx context.Context, g *run.Group, log *zap.Logger, notify *service.Notifier) {
 	sctx, cancel := context.WithCancel(ctx)
 	g.Add(func() error {
 		<-sctx.Done()
 		if ctx.Err() != nil {
+			notify.Stopping()
 			log.Info("shutting down: draining consumers and finishing in-flight work")
 		}
 		return nil

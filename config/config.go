@@ -277,9 +277,9 @@ func (c *Config) Validate() Problems {
 		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
 	}
 	switch c.Log.Format {
-	case "auto", "json", "console":
+	case "auto", "json", "console", "journal":
 	default:
-		add("log.format", "must be auto, json or console, not %q", c.Log.Format)
+		add("log.format", "must be auto, json, console or journal, not %q", c.Log.Format)
 	}
 	e := c.NATS.Embedded
 	if e.SyncInterval != "always" {

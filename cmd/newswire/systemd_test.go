@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -31,7 +30,7 @@ func TestMain(m *testing.M) {
 // STOPPING=1 on SIGTERM before it exits cleanly.
 func TestSystemdNotifyProtocol(t *testing.T) {
 	srv := bustest.Start(t)
-	cfgFile := writeFile(t, "stage.yaml", fmt.Sprintf("log: {level: info, format: json}\nnats:\n  urls: [%s]\n", srv.Embedded.ClientURL()))
+	cfgFile := writeFile(t, "stage.yaml", fmt.Sprintf("log: {level: info, format: auto}\nnats:\n  urls: [%s]\n", srv.Embedded.ClientURL()))
 
 	dir, err := os.MkdirTemp("", "sd") // socket paths are limited to 108 bytes
 	if err != nil {
@@ -57,10 +56,22 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 		}
 	}()
 
+	// stderr is "the journal": a file JOURNAL_STREAM names, as systemd
+	// sets it for a unit whose output goes to journald.
+	stderrFile, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderrFile.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(stderrFile.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(os.Args[0], "normalize", "--config", cfgFile)
-	cmd.Env = append(os.Environ(), "NEWSWIRE_TEST_EXEC=1", "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), "NEWSWIRE_TEST_EXEC=1", "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000",
+		fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
+	cmd.Stderr = stderrFile
+	stderr := func() string { b, _ := os.ReadFile(stderrFile.Name()); return string(b) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +83,7 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("stderr:\n%s", stderr.String())
+			t.Logf("stderr:\n%s", stderr())
 		}
 	}()
 
@@ -126,6 +137,20 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 	case err := <-exited:
 		if err != nil {
 			t.Fatalf("newswire exited with %v after SIGTERM", err)
+		}
+		// Logged for the journal: every line has a priority and no time.
+		lines := strings.Split(strings.TrimSpace(stderr()), "\n")
+		for _, l := range lines {
+			if len(l) < 3 || l[0] != '<' || l[2] != '>' || strings.Contains(l, time.Now().UTC().Format("2006-01-02T")) {
+				t.Errorf("stderr line %q is not an sd-daemon line without a timestamp", l)
+			}
+		}
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, "<6>") && strings.Contains(l, "shutting down")
+		}
+		if !found {
+			t.Errorf("no info-priority shutdown line in stderr:\n%s", stderr())
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("newswire did not exit within 60s of SIGTERM")

@@ -46,6 +46,15 @@ func newLogger(c config.LogConfig) (*zap.Logger, error) {
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			format = "console"
 		}
+		if service.IsJournal(os.Stderr) {
+			format = "journal"
+		}
+	}
+	if format == "journal" {
+		// Under systemd: one line per entry with its sd-daemon priority, no
+		// timestamp (the journal keeps its own).
+		core := zapcore.NewCore(service.NewJournalEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), level)
+		return zap.New(core, zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 	}
 	var zc zap.Config
 	if format == "console" {

@@ -108,8 +108,8 @@ func TestSystemdUnitsFollowTheContract(t *testing.T) {
 }
 
 // TestSystemdAnalyzeVerify runs `systemd-analyze verify` on every unit,
-// with a real executable in place of /usr/local/bin/newswire (verify checks
-// that ExecStart's program exists). It fails on any warning, since verify
+// nats-server's too, with a real executable in place of the programs they
+// start (verify checks that ExecStart's program exists). It fails on any warning, since verify
 // still exits 0 for keys it ignores.
 func TestSystemdAnalyzeVerify(t *testing.T) {
 	sa, err := exec.LookPath("systemd-analyze")
@@ -122,12 +122,17 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var args []string
+	all := map[string]string{"nats-server.service": "nats"}
 	for name := range units {
-		b, err := os.ReadFile(filepath.Join("systemd", name))
+		all[name] = "systemd"
+	}
+	for name, sub := range all {
+		b, err := os.ReadFile(filepath.Join(sub, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		b = bytes.ReplaceAll(b, []byte("/usr/local/bin/newswire"), []byte(self))
+		b = bytes.ReplaceAll(b, []byte("/usr/local/bin/nats-server"), []byte(self))
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -291,6 +291,35 @@ func cmdTail(ctx context.Context, args []string) error {
 	return nil
 }
 
+// cmdTopology creates or updates the topology on nats.urls. The stages do
+// the same at start-up, but on a cluster with least-privileged users
+// (deploy/nats/accounts.conf) only the admin user may: run this as admin at
+// install and after an upgrade.
+func cmdTopology(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("topology", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, log, err := setup(*cfgPath)
+	if err != nil {
+		return err
+	}
+	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-topology")
+	if err != nil {
+		return err
+	}
+	defer p.nc.Close()
+	t := topology(cfg)
+	for _, s := range t.Streams() {
+		fmt.Printf("stream %-10s %s storage, %d replica(s)\n", s.Name, s.Storage, s.Replicas)
+	}
+	for _, b := range t.Buckets() {
+		fmt.Printf("bucket %-10s %s storage, %d replica(s)\n", b.Bucket, b.Storage, b.Replicas)
+	}
+	return nil
+}
+
 func cmdConfigCheck(args []string) error {
 	path := "deploy/newswire.yaml"
 	if len(args) > 0 {

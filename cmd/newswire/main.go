@@ -25,6 +25,7 @@ Usage:
   newswire eval FILE [--assignments OUT] [--orders]
                                             score story clustering on a labelled file
   newswire train FILE... [--out model.json] fit the join model on labelled files (synth.model)
+  newswire topology [--config FILE]         create or update the streams and buckets (as the NATS admin user)
   newswire tail [--config FILE] [--last N]  print the live wire
   newswire config check [FILE]              report every error in a config file
   newswire telegram login [--phone N] [--code-file F] [--password-file F]
@@ -73,6 +74,8 @@ func dispatch(ctx context.Context, args []string) error {
 		return cmdTrain(ctx, rest)
 	case "tail":
 		return cmdTail(ctx, rest)
+	case "topology":
+		return cmdTopology(ctx, rest)
 	case "sources":
 		return cmdSources(ctx, rest)
 	case "telegram":

@@ -14,10 +14,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/metrics"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/web"
@@ -310,6 +312,28 @@ func TestAccountsGiveEachRoleItsJobAndNothingElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+
+	// Each stage's /metrics reads storage, streams and its consumer.
+	for r, cons := range map[string][]metrics.ConsumerRef{
+		"collect": nil, "serve": nil,
+		"normalize": {{Stream: bus.StreamRaw, Name: normalize.ConsumerName}},
+		"synth":     {{Stream: bus.StreamEntry, Name: synth.ConsumerName}},
+	} {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(metrics.NewJetStream(as[r].js, []string{bus.StreamRaw, bus.StreamEntry, bus.StreamStory, bus.StreamDLQ}, cons, 0, nil))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "newswire_jetstream_up" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
+				t.Errorf("%s cannot read what its /metrics reports", r)
+			}
+			if mf.GetName() == "newswire_jetstream_store_limit_bytes" && mf.GetMetric()[0].GetGauge().GetValue() != 90<<30 {
+				t.Errorf("%s: store limit %v, want the account's 90GB (90 GiB: NATS sizes are binary)", r, mf.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+	}
 
 	// The stages stop as on SIGTERM (the synthesizer unpins itself).
 	stop()

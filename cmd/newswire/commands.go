@@ -73,6 +73,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	p.storeLimit = ec.MaxStore
 	defer drain(p.nc, log)
 	var g run.Group
 	addSignals(ctx, &g, log, p.notify)

@@ -165,6 +165,9 @@ type parts struct {
 	// notify speaks to systemd; health is what its watchdog requires.
 	notify *service.Notifier
 	health []*service.Health
+	// storeLimit is the embedded server's max_store (0 on a cluster, whose
+	// accounts carry their own limit).
+	storeLimit int64
 }
 
 // connect dials NATS, and creates or updates the topology.
@@ -293,6 +296,13 @@ func (p *parts) addMetrics(ctx context.Context, g *run.Group) error {
 	}
 	src := metrics.NewSources()
 	p.reg.MustRegister(src)
+	var consumers []metrics.ConsumerRef
+	for _, h := range p.health {
+		if h.Consumer != "" {
+			consumers = append(consumers, metrics.ConsumerRef{Stream: h.Stream, Name: h.Consumer})
+		}
+	}
+	p.reg.MustRegister(metrics.NewJetStream(p.js, []string{bus.StreamRaw, bus.StreamEntry, bus.StreamStory, bus.StreamDLQ}, consumers, p.storeLimit, p.log))
 	addActor(g, p.log, "source health", func(ctx context.Context) error { return src.Watch(ctx, kv, p.log) }, false)
 	if p.cfg.Metrics.Listen != "" {
 		ms := web.NewMetricsServer(p.cfg.Metrics.Listen, metrics.Handler(p.reg), p.log)

@@ -62,12 +62,12 @@ func TestJetStreamReportsBacklogAndStorage(t *testing.T) {
 	c := NewJetStream(srv.JS, []string{bus.StreamRaw, bus.StreamDLQ}, []ConsumerRef{{bus.StreamRaw, "normalize"}}, 1<<30, nil)
 	got := gather(t, c)
 	for k, want := range map[string]float64{
-		"newswire_jetstream_up": 1,
-		"newswire_stream_messages{stream=WIRE_RAW}":                                 5,
-		"newswire_stream_messages{stream=WIRE_DLQ}":                                 0,
+		"newswire_jetstream_up":                                                      1,
+		"newswire_stream_messages{stream=WIRE_RAW}":                                  5,
+		"newswire_stream_messages{stream=WIRE_DLQ}":                                  0,
 		"newswire_consumer_pending_messages{consumer=normalize,stream=WIRE_RAW}":     3,
 		"newswire_consumer_ack_pending_messages{consumer=normalize,stream=WIRE_RAW}": 2,
-		"newswire_jetstream_store_limit_bytes":                                      1 << 30,
+		"newswire_jetstream_store_limit_bytes":                                       1 << 30,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], want, got)

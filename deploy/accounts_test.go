@@ -216,12 +216,68 @@ func TestAccountsGiveEachRoleItsJobAndNothingElse(t *testing.T) {
 	for _, r := range roles {
 		as[r] = connectAs(t, url, r)
 	}
+	stop := runPipeline(t, ctx, as, bus.DefaultTopology())
+	defer stop() // stopping twice is harmless
+
+	// Each stage's /metrics reads storage, streams and its consumer.
+	for r, cons := range map[string][]metrics.ConsumerRef{
+		"collect": nil, "serve": nil,
+		"normalize": {{Stream: bus.StreamRaw, Name: normalize.ConsumerName}},
+		"synth":     {{Stream: bus.StreamEntry, Name: synth.ConsumerName}},
+	} {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(metrics.NewJetStream(as[r].js, []string{bus.StreamRaw, bus.StreamEntry, bus.StreamStory, bus.StreamDLQ}, cons, 0, nil))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "newswire_jetstream_up" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
+				t.Errorf("%s cannot read what its /metrics reports", r)
+			}
+			if mf.GetName() == "newswire_jetstream_store_limit_bytes" && mf.GetMetric()[0].GetGauge().GetValue() != 90<<30 {
+				t.Errorf("%s: store limit %v, want the account's 90GB (90 GiB: NATS sizes are binary)", r, mf.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+	}
+
+	// The stages stop as on SIGTERM (the synthesizer unpins itself).
+	stop()
+	for _, r := range roles {
+		as[r].noViolations(t)
+	}
+
+	// What each role must not do.
+	others := map[string][]string{
+		"collect":   {"wire.entry.rss.x", "wire.story.x", "wire.dlq.normalize", "$KV.wire_fp.x", "$JS.API.CONSUMER.CREATE.WIRE_RAW.spy", "$JS.API.STREAM.DELETE.WIRE_RAW", "$JS.API.STREAM.UPDATE.WIRE_RAW"},
+		"normalize": {"wire.raw.rss.x", "wire.story.x", "wire.dlq.synth", "$KV.wire_source.x", "$JS.API.CONSUMER.CREATE.WIRE_ENTRY.synth", "$JS.API.STREAM.PURGE.WIRE_ENTRY"},
+		"synth":     {"wire.raw.rss.x", "wire.entry.rss.x", "$KV.wire_fp.x", "$KV.wire_source.x", "$JS.ACK.WIRE_RAW.normalize.1.1.1.1.1.1", "$JS.API.STREAM.DELETE.WIRE_STORY"},
+		"serve":     {"wire.raw.rss.x", "wire.entry.rss.x", "wire.story.x", "wire.dlq.x", "$KV.wire_source.x", "$JS.API.CONSUMER.CREATE.WIRE_ENTRY.synth", "$JS.API.CONSUMER.DELETE.WIRE_RAW.normalize"},
+		"reader":    {"wire.raw.rss.x", "wire.entry.rss.x", "wire.story.x", "wire.dlq.x", "$KV.wire_source.x", "$KV.wire_fp.x", "$JS.API.CONSUMER.CREATE.WIRE_RAW.spy", "$JS.API.CONSUMER.CREATE.KV_wire_source.spy", "$JS.API.CONSUMER.CREATE.WIRE_ENTRY.synth", "$JS.API.STREAM.INFO.WIRE_RAW"},
+	}
+	for r, subjects := range others {
+		for _, s := range subjects {
+			as[r].refused(t, s)
+		}
+	}
+	as["reader"].refusedSub(t, bus.SubjectRawAll)
+	as["collect"].refusedSub(t, bus.SubjectEntryAll)
+}
+
+// runPipeline runs every role's real code as its user against the server
+// at the roles' connections: the admin creates the topology, each stage
+// checks it and watches wire_source, a collector publishes 40 real items,
+// the normalizer, synthesizer and API store take them, and a reader reads
+// a story. It returns once the stories are out; stop stops the stages as
+// SIGTERM would.
+func runPipeline(t *testing.T, ctx context.Context, as map[string]*role, topo bus.Topology) (stop func()) {
+	t.Helper()
 	admin := as["admin"]
-	if err := bus.EnsureTopology(ctx, admin.js, bus.DefaultTopology()); err != nil {
+	if err := bus.EnsureTopology(ctx, admin.js, topo); err != nil {
 		t.Fatalf("admin creates the topology: %v", err)
 	}
 	for _, r := range []string{"collect", "normalize", "synth", "serve"} { // the stages; a reader is not one
-		if err := bus.EnsureTopology(ctx, as[r].js, bus.DefaultTopology()); err != nil {
+		if err := bus.EnsureTopology(ctx, as[r].js, topo); err != nil {
 			t.Fatalf("%s checks the topology: %v", r, err)
 		}
 		as[r].watchSourceHealth(t, ctx)
@@ -267,8 +323,13 @@ func TestAccountsGiveEachRoleItsJobAndNothingElse(t *testing.T) {
 
 	// normalize and synth: the real workers, each as its user.
 	var wg sync.WaitGroup
-	wctx, stop := context.WithCancel(ctx)
-	defer func() { stop(); wg.Wait() }()
+	wctx, cancel := context.WithCancel(ctx)
+	stop = func() { cancel(); wg.Wait() }
+	defer func() {
+		if t.Failed() {
+			stop()
+		}
+	}()
 	nw, err := normalize.NewWorker(ctx, normalize.DefaultConfig(), as["normalize"].js, nil)
 	if err != nil {
 		t.Fatalf("normalizer: %v", err)
@@ -311,50 +372,8 @@ func TestAccountsGiveEachRoleItsJobAndNothingElse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
-
-	// Each stage's /metrics reads storage, streams and its consumer.
-	for r, cons := range map[string][]metrics.ConsumerRef{
-		"collect": nil, "serve": nil,
-		"normalize": {{Stream: bus.StreamRaw, Name: normalize.ConsumerName}},
-		"synth":     {{Stream: bus.StreamEntry, Name: synth.ConsumerName}},
-	} {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(metrics.NewJetStream(as[r].js, []string{bus.StreamRaw, bus.StreamEntry, bus.StreamStory, bus.StreamDLQ}, cons, 0, nil))
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "newswire_jetstream_up" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
-				t.Errorf("%s cannot read what its /metrics reports", r)
-			}
-			if mf.GetName() == "newswire_jetstream_store_limit_bytes" && mf.GetMetric()[0].GetGauge().GetValue() != 90<<30 {
-				t.Errorf("%s: store limit %v, want the account's 90GB (90 GiB: NATS sizes are binary)", r, mf.GetMetric()[0].GetGauge().GetValue())
-			}
-		}
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
 	}
-
-	// The stages stop as on SIGTERM (the synthesizer unpins itself).
-	stop()
-	wg.Wait()
-	for _, r := range roles {
-		as[r].noViolations(t)
-	}
-
-	// What each role must not do.
-	others := map[string][]string{
-		"collect":   {"wire.entry.rss.x", "wire.story.x", "wire.dlq.normalize", "$KV.wire_fp.x", "$JS.API.CONSUMER.CREATE.WIRE_RAW.spy", "$JS.API.STREAM.DELETE.WIRE_RAW", "$JS.API.STREAM.UPDATE.WIRE_RAW"},
-		"normalize": {"wire.raw.rss.x", "wire.story.x", "wire.dlq.synth", "$KV.wire_source.x", "$JS.API.CONSUMER.CREATE.WIRE_ENTRY.synth", "$JS.API.STREAM.PURGE.WIRE_ENTRY"},
-		"synth":     {"wire.raw.rss.x", "wire.entry.rss.x", "$KV.wire_fp.x", "$KV.wire_source.x", "$JS.ACK.WIRE_RAW.normalize.1.1.1.1.1.1", "$JS.API.STREAM.DELETE.WIRE_STORY"},
-		"serve":     {"wire.raw.rss.x", "wire.entry.rss.x", "wire.story.x", "wire.dlq.x", "$KV.wire_source.x", "$JS.API.CONSUMER.CREATE.WIRE_ENTRY.synth", "$JS.API.CONSUMER.DELETE.WIRE_RAW.normalize"},
-		"reader":    {"wire.raw.rss.x", "wire.entry.rss.x", "wire.story.x", "wire.dlq.x", "$KV.wire_source.x", "$KV.wire_fp.x", "$JS.API.CONSUMER.CREATE.WIRE_RAW.spy", "$JS.API.CONSUMER.CREATE.KV_wire_source.spy", "$JS.API.CONSUMER.CREATE.WIRE_ENTRY.synth", "$JS.API.STREAM.INFO.WIRE_RAW"},
-	}
-	for r, subjects := range others {
-		for _, s := range subjects {
-			as[r].refused(t, s)
-		}
-	}
-	as["reader"].refusedSub(t, bus.SubjectRawAll)
-	as["collect"].refusedSub(t, bus.SubjectEntryAll)
+	return stop
 }

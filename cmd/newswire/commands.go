@@ -132,14 +132,20 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 	if err := p.addMetrics(ctx, &g); err != nil {
 		return err
 	}
-	p.addWatchdog(&g, stageStream[stage])
+	p.addWatchdog(&g, stageStream(stage))
 	return g.Run()
 }
 
 // stageStream is the stream whose info a stage without a consumer of its
 // own checks for its health: the one it writes or reads.
-var stageStream = map[string]string{
-	"collect": bus.StreamRaw, "normalize": bus.StreamRaw, "synth": bus.StreamEntry, "serve": bus.StreamStory,
+func stageStream(stage string) string {
+	switch stage {
+	case "synth":
+		return bus.StreamEntry
+	case "serve":
+		return bus.StreamStory
+	}
+	return bus.StreamRaw
 }
 
 func cmdReplay(ctx context.Context, args []string) error {

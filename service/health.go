@@ -41,6 +41,9 @@ type Health struct {
 	Consumer string
 	// StallAfter is how long a consumer with work may show no progress.
 	StallAfter time.Duration
+	// Consuming, when set, says whether this process takes from the
+	// consumer yet; while it does not (a warm-up), no stall is judged.
+	Consuming func() bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 
@@ -83,7 +86,8 @@ func (h *Health) observe(ci *jetstream.ConsumerInfo) error {
 	defer h.mu.Unlock()
 	p := progress{delivered: ci.Delivered.Stream, acked: ci.AckFloor.Stream}
 	waiting := ci.NumPending + uint64(ci.NumAckPending)
-	if h.since.IsZero() || p != h.progress || waiting == 0 {
+	warming := h.Consuming != nil && !h.Consuming()
+	if h.since.IsZero() || p != h.progress || waiting == 0 || warming {
 		h.progress, h.since = p, t
 		return nil
 	}

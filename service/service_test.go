@@ -191,4 +191,22 @@ func TestHealthFindsAStalledConsumer(t *testing.T) {
 	if err := h.Check(ctx); err != nil {
 		t.Fatalf("after progress: %v", err)
 	}
+
+	// A process still warming up (not consuming yet) is not stalled, and
+	// its stall clock starts when it begins to consume.
+	consuming := false
+	h.Consuming = func() bool { return consuming }
+	now = now.Add(time.Hour)
+	if err := h.Check(ctx); err != nil {
+		t.Fatalf("warming up: %v", err)
+	}
+	consuming = true
+	now = now.Add(30 * time.Second)
+	if err := h.Check(ctx); err != nil {
+		t.Fatalf("just started consuming: %v", err)
+	}
+	now = now.Add(31 * time.Second)
+	if err := h.Check(ctx); !errors.Is(err, ErrStalled) {
+		t.Fatalf("consuming and stuck past StallAfter: %v, want ErrStalled", err)
+	}
 }

@@ -18,8 +18,10 @@ const stallAfter = 5 * time.Minute
 
 // watch adds a health check of stream (and of consumer on it, if not "")
 // to what the systemd watchdog requires before each ping.
-func (p *parts) watch(stream, consumer string) {
-	p.health = append(p.health, &service.Health{Conn: p.nc, JS: p.js, Stream: stream, Consumer: consumer, StallAfter: stallAfter})
+func (p *parts) watch(stream, consumer string) *service.Health {
+	h := &service.Health{Conn: p.nc, JS: p.js, Stream: stream, Consumer: consumer, StallAfter: stallAfter}
+	p.health = append(p.health, h)
+	return h
 }
 
 // check runs every health check of the process.

@@ -248,7 +248,7 @@ func (p *parts) addNormalizer(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "normalize", w.Run, false)
-	p.watch(bus.StreamRaw, normalize.ConsumerName)
+	p.watch(bus.StreamRaw, normalize.ConsumerName).Consuming = w.Consuming
 	p.reg.MustRegister(metrics.NewStats("normalize", nil, func() any { return w.Stats() }))
 	return nil
 }

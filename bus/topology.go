@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -92,8 +93,11 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 
 // EnsureTopology creates the streams and buckets, or updates them to the
 // given settings. It is idempotent; every stage calls it at start-up. A
-// setting the server cannot change in place (storage type, for one) fails
-// with an error that names the stream and says so.
+// stream or bucket whose settings already match is only read (stream info),
+// so a stage whose NATS user may not manage streams (deploy/nats/accounts.conf)
+// starts once the topology exists. A setting the server cannot change in
+// place (storage type, for one) fails with an error that names the stream
+// and says so.
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	for _, sc := range t.Streams() {
 		if err := ensureStream(ctx, js, sc); err != nil {
@@ -101,12 +105,19 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, t Topology) err
 		}
 	}
 	for _, kc := range t.Buckets() {
+		if s, err := js.Stream(ctx, "KV_"+kc.Bucket); err == nil && bucketCurrent(s.CachedInfo().Config, kc) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
-			return fmt.Errorf("bus: ensure KV bucket %s: %w", kc.Bucket, err)
+			return fmt.Errorf("bus: ensure KV bucket %s: %w%s", kc.Bucket, err, manageHint)
 		}
 	}
 	return nil
 }
+
+// manageHint ends an error of a create or update that a least-privileged
+// user is refused (the server drops the request: it times out).
+const manageHint = " (if this stage's NATS user may not manage streams, create or update the topology first with `newswire topology` as the admin user)"
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
 	existing, err := js.Stream(ctx, sc.Name)
@@ -115,9 +126,38 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Stre
 		if have.Storage != sc.Storage {
 			return fmt.Errorf("bus: stream %s exists with %s storage and the configuration asks for %s; the server cannot change storage in place: back up and delete the stream, or set storage back", sc.Name, have.Storage, sc.Storage)
 		}
+		if streamCurrent(have, sc) {
+			return nil
+		}
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-		return fmt.Errorf("bus: ensure stream %s: %w", sc.Name, err)
+		return fmt.Errorf("bus: ensure stream %s: %w%s", sc.Name, err, manageHint)
 	}
 	return nil
+}
+
+// streamCurrent reports whether a stream's settings are those the topology
+// asks for. The server writes -1 for a limit left at zero.
+func streamCurrent(have, want jetstream.StreamConfig) bool {
+	limit := func(a, b int64) bool { return a == b || (a <= 0 && b <= 0) }
+	return slices.Equal(have.Subjects, want.Subjects) &&
+		have.Description == want.Description &&
+		have.Retention == want.Retention &&
+		have.Storage == want.Storage &&
+		have.Replicas == max(want.Replicas, 1) &&
+		have.MaxAge == want.MaxAge &&
+		have.Duplicates == want.Duplicates &&
+		have.Discard == want.Discard &&
+		limit(int64(have.MaxMsgSize), int64(want.MaxMsgSize)) &&
+		limit(have.MaxMsgsPerSubject, want.MaxMsgsPerSubject)
+}
+
+// bucketCurrent reports whether a KV bucket's stream has the settings the
+// topology asks for.
+func bucketCurrent(have jetstream.StreamConfig, want jetstream.KeyValueConfig) bool {
+	return have.Description == want.Description &&
+		have.MaxMsgsPerSubject == max(int64(want.History), 1) &&
+		have.Storage == want.Storage &&
+		have.Replicas == max(want.Replicas, 1) &&
+		have.SubjectDeleteMarkerTTL == want.LimitMarkerTTL
 }

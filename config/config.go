@@ -317,9 +317,9 @@ func (c *Config) Validate() Problems {
 		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
 	}
 	switch c.Log.Format {
-	case "auto", "json", "console":
+	case "auto", "json", "console", "journal":
 	default:
-		add("log.format", "must be auto, json or console, not %q", c.Log.Format)
+		add("log.format", "must be auto, json, console or journal, not %q", c.Log.Format)
 	}
 	e := c.NATS.Embedded
 	if e.SyncInterval != "always" {
@@ -351,13 +351,22 @@ func (c *Config) Validate() Problems {
 	if err := c.NATS.Token.Resolve(); err != nil {
 		add("nats.token", "%v", err)
 	}
-	for _, f := range []struct{ path, file string }{
-		{"nats.nkey_file", c.NATS.NKeyFile}, {"nats.creds_file", c.NATS.CredsFile},
-		{"nats.tls.ca_file", c.NATS.TLS.CAFile}, {"nats.tls.cert_file", c.NATS.TLS.CertFile}, {"nats.tls.key_file", c.NATS.TLS.KeyFile},
+	for _, f := range []struct {
+		path string
+		file *string
+	}{
+		{"nats.nkey_file", &c.NATS.NKeyFile}, {"nats.creds_file", &c.NATS.CredsFile},
+		{"nats.tls.ca_file", &c.NATS.TLS.CAFile}, {"nats.tls.cert_file", &c.NATS.TLS.CertFile}, {"nats.tls.key_file", &c.NATS.TLS.KeyFile},
 	} {
-		if f.file != "" {
-			if _, err := os.Stat(f.file); err != nil {
-				add(f.path, "cannot read %s: %v", f.file, errors.Unwrap(err))
+		if *f.file != "" {
+			p, err := CredentialPath(*f.file) // cred:NAME is a systemd credential
+			if err != nil {
+				add(f.path, "%v", err)
+				continue
+			}
+			*f.file = p
+			if _, err := os.Stat(p); err != nil {
+				add(f.path, "cannot read %s: %v", p, errors.Unwrap(err))
 			}
 		}
 	}

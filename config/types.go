@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,8 +87,10 @@ func ParseSize(s string) (int64, error) {
 }
 
 // Secret is a credential. In the file it is written as "env:NAME" (read
-// from the environment) or "file:/path" (read from a file, trailing
-// newline dropped); a literal value is accepted but discouraged.
+// from the environment), "file:/path" (read from a file, trailing newline
+// dropped) or "cred:NAME" (the systemd credential NAME, a file in
+// $CREDENTIALS_DIRECTORY, loaded by the unit's LoadCredential=); a literal
+// value is accepted but discouraged.
 type Secret struct {
 	Ref   string
 	value string
@@ -125,8 +128,12 @@ func (s *Secret) Resolve() error {
 			return fmt.Errorf("%s: %w", name, ErrSecretUnset)
 		}
 		s.value = v
-	case strings.HasPrefix(s.Ref, "file:"):
-		b, err := os.ReadFile(strings.TrimPrefix(s.Ref, "file:"))
+	case strings.HasPrefix(s.Ref, "file:"), strings.HasPrefix(s.Ref, "cred:"):
+		path, err := CredentialPath(s.Ref)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("read secret file: %w", err)
 		}
@@ -156,4 +163,25 @@ func (c *Config) Secrets() []string {
 		}
 	}
 	return out
+}
+
+// ErrNoCredentials is returned for a cred: reference outside a systemd
+// unit that loads credentials.
+var ErrNoCredentials = errors.New("CREDENTIALS_DIRECTORY is not set (cred: names a systemd credential: load it with LoadCredential= in the unit)")
+
+// CredentialPath turns a file reference into a path: "cred:NAME" is NAME in
+// $CREDENTIALS_DIRECTORY, "file:/path" is /path, anything else is a path
+// as written. It reads nothing.
+func CredentialPath(ref string) (string, error) {
+	if name, ok := strings.CutPrefix(ref, "cred:"); ok {
+		if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+			return "", fmt.Errorf("credential name %q: must be a plain file name", name)
+		}
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return "", fmt.Errorf("cred:%s: %w", name, ErrNoCredentials)
+		}
+		return filepath.Join(dir, name), nil
+	}
+	return strings.TrimPrefix(ref, "file:"), nil
 }

@@ -30,6 +30,8 @@ type Health struct {
 	// document in because it declared none and was not UTF-8; its text may
 	// be wrong in places (empty when the document was declared or UTF-8).
 	CharsetGuessed string `json:"charset_guessed,omitempty"`
+	// Freshness is the source's learned cadence of new items; see Quiet.
+	Freshness
 }
 
 // HealthKey is the wire_source key of a source's collector state.

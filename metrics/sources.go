@@ -21,8 +21,10 @@ import (
 type Sources struct {
 	mu    sync.Mutex
 	state map[string]ingest.Health // by bucket key "<kind>.<source>"
+	now   func() time.Time
 
 	errors, failing, lastPoll, lastSuccess, nextPoll, published, guessed *prometheus.Desc
+	quiet, cadence, lastNew                                              *prometheus.Desc
 }
 
 // NewSources returns an empty mirror; Watch fills it.
@@ -33,6 +35,7 @@ func NewSources() *Sources {
 	}
 	return &Sources{
 		state:       make(map[string]ingest.Health),
+		now:         time.Now,
 		errors:      d("errors", "errors recorded in the source's collector state (consecutive or total, per collector kind)"),
 		failing:     d("failing", "1 while the source is marked failing (e.g. private channel)"),
 		lastPoll:    d("last_poll_timestamp_seconds", "time of the last poll"),
@@ -40,7 +43,16 @@ func NewSources() *Sources {
 		nextPoll:    d("next_poll_timestamp_seconds", "time the next poll is due"),
 		published:   d("published", "items the bus stored for the source, as the collector counted them"),
 		guessed:     d("charset_guessed", "1 while the source's last document declared no character set, was not UTF-8 and was read in a guessed one"),
+		quiet:       d("quiet", "1 while the source has brought nothing new for far longer than its learned cadence (even if it answers)"),
+		cadence:     d("cadence_seconds", "learned mean interval between polls that found new items"),
+		lastNew:     d("last_new_item_timestamp_seconds", "time a poll last found a new item"),
 	}
+}
+
+// WithClock makes the quiet gauge read time from now (tests).
+func (s *Sources) WithClock(now func() time.Time) *Sources {
+	s.now = now
+	return s
 }
 
 // Watch follows the bucket until ctx ends.
@@ -86,7 +98,7 @@ func (s *Sources) apply(e jetstream.KeyValueEntry, log *zap.Logger) {
 
 // Describe sends the gauges' descriptions.
 func (s *Sources) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published, s.guessed} {
+	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published, s.guessed, s.quiet, s.cadence, s.lastNew} {
 		ch <- d
 	}
 }
@@ -95,6 +107,7 @@ func (s *Sources) Describe(ch chan<- *prometheus.Desc) {
 func (s *Sources) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	for key, h := range s.state {
 		kind, source, ok := strings.Cut(key, ".")
 		if !ok {
@@ -115,7 +128,15 @@ func (s *Sources) Collect(ch chan<- prometheus.Metric) {
 			guessed = 1
 		}
 		g(s.guessed, guessed)
-		for d, t := range map[*prometheus.Desc]time.Time{s.lastPoll: h.LastPoll, s.lastSuccess: h.LastSuccess, s.nextPoll: h.NextPoll} {
+		quiet := 0.0
+		if h.Quiet(now) {
+			quiet = 1
+		}
+		g(s.quiet, quiet)
+		if c := h.Cadence(); c > 0 {
+			g(s.cadence, c.Seconds())
+		}
+		for d, t := range map[*prometheus.Desc]time.Time{s.lastPoll: h.LastPoll, s.lastSuccess: h.LastSuccess, s.nextPoll: h.NextPoll, s.lastNew: h.LastNew} {
 			if !t.IsZero() {
 				g(d, float64(t.UnixNano())/1e9)
 			}

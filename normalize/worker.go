@@ -81,9 +81,16 @@ type Worker struct {
 	near     *nearIndex
 	log      *zap.Logger
 	stats    Stats
+	// consuming is set once the index has caught up and raw items are taken.
+	consuming atomic.Bool
 	// claimTimeout is claimTimeout except in tests that play a crash.
 	claimTimeout time.Duration
 }
+
+// Consuming reports whether the worker takes raw items: false while it
+// learns recent entries at start, so a health check does not take the
+// warm-up for a stalled consumer.
+func (w *Worker) Consuming() bool { return w.consuming.Load() }
 
 // NewWorker binds a worker to the shared durable consumer. The topology
 // must exist (bus.EnsureTopology). When cfg.Detector is nil and
@@ -153,6 +160,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	w.log.Info("normalizer started", zap.Int("indexed", w.near.Len()))
+	w.consuming.Store(true)
+	defer w.consuming.Store(false)
 	defer func() { w.log.Info("normalizer stopped", zap.Int64("entries", w.stats.Entries.Load())) }()
 
 	// In-flight work finishes on a context that outlives ctx, so that a

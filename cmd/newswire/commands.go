@@ -119,9 +119,10 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	p.storeLimit = ec.MaxStore
 	defer drain(p.nc, log)
 	var g run.Group
-	addSignals(ctx, &g, log)
+	addSignals(ctx, &g, log, p.notify)
 	if err := p.addCollectors(&g); err != nil {
 		return err
 	}
@@ -135,6 +136,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := p.addMetrics(ctx, &g); err != nil {
 		return err
 	}
+	p.addWatchdog(&g, bus.StreamRaw)
 	log.Info("newswire running", zap.Int("sources", len(cfg.Sources)), zap.String("api", "http://"+cfg.HTTP.Listen+"/api/stories"))
 	return g.Run()
 }
@@ -156,7 +158,7 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 	}
 	defer drain(p.nc, log)
 	var g run.Group
-	addSignals(ctx, &g, log)
+	addSignals(ctx, &g, log, p.notify)
 	switch stage {
 	case "collect":
 		if len(cfg.Sources) == 0 {
@@ -176,7 +178,20 @@ func cmdStage(ctx context.Context, stage string, args []string) error {
 	if err := p.addMetrics(ctx, &g); err != nil {
 		return err
 	}
+	p.addWatchdog(&g, stageStream(stage))
 	return g.Run()
+}
+
+// stageStream is the stream whose info a stage without a consumer of its
+// own checks for its health: the one it writes or reads.
+func stageStream(stage string) string {
+	switch stage {
+	case "synth":
+		return bus.StreamEntry
+	case "serve":
+		return bus.StreamStory
+	}
+	return bus.StreamRaw
 }
 
 func cmdReplay(ctx context.Context, args []string) error {
@@ -384,6 +399,35 @@ func cmdTail(ctx context.Context, args []string) error {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// cmdTopology creates or updates the topology on nats.urls. The stages do
+// the same at start-up, but on a cluster with least-privileged users
+// (deploy/nats/accounts.conf) only the admin user may: run this as admin at
+// install and after an upgrade.
+func cmdTopology(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("topology", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, log, err := setup(*cfgPath)
+	if err != nil {
+		return err
+	}
+	p, err := connect(ctx, cfg, log, cfg.NATS.URLs, "newswire-topology")
+	if err != nil {
+		return err
+	}
+	defer p.nc.Close()
+	t := topology(cfg)
+	for _, s := range t.Streams() {
+		fmt.Printf("stream %-10s %s storage, %d replica(s)\n", s.Name, s.Storage, s.Replicas)
+	}
+	for _, b := range t.Buckets() {
+		fmt.Printf("bucket %-10s %s storage, %d replica(s)\n", b.Bucket, b.Storage, b.Replicas)
+	}
+	return nil
 }
 
 func cmdConfigCheck(args []string) error {

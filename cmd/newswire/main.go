@@ -27,6 +27,7 @@ Usage:
   newswire eval FILE [--assignments OUT] [--orders]
                                             score story clustering on a labelled file
   newswire train FILE... [--out model.json] fit the join model on labelled files (synth.model)
+  newswire topology [--config FILE]         create or update the streams and buckets (as the NATS admin user)
   newswire tail [--config FILE] [--last N] [--kind K] [--source S] [--json]
                                             print the live wire
   newswire stories [--config FILE] [--active] [--limit N] [--json]
@@ -88,6 +89,8 @@ func dispatch(ctx context.Context, args []string) error {
 		return cmdStories(ctx, rest)
 	case "story":
 		return cmdStory(ctx, rest)
+	case "topology":
+		return cmdTopology(ctx, rest)
 	case "sources":
 		return cmdSources(ctx, rest)
 	case "telegram":

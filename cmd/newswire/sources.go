@@ -72,6 +72,7 @@ func cmdSources(ctx context.Context, args []string) error {
 			m := map[string]any{"id": s.ID, "kind": s.Kind, "code": s.Code, "name": s.Name, "url": s.URL, "tags": s.Tags}
 			if h, ok := health[s.ID]; ok {
 				m["health"] = h
+				m["quiet"] = h.Quiet(time.Now())
 			}
 			out = append(out, m)
 		}
@@ -107,7 +108,7 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 		}
 		h := sourceHealth{Polled: true, LastStatus: st.LastStatus, Health: ingest.Health{Errors: int64(st.Errors), LastError: st.LastError,
 			LastPoll: st.LastPoll, LastSuccess: st.LastSuccess, NextPoll: st.NextPoll, Published: st.Published,
-			CharsetGuessed: st.CharsetGuessed}}
+			CharsetGuessed: st.CharsetGuessed, Freshness: st.Freshness}}
 		if st.URL != st.ConfiguredURL {
 			h.URL = st.URL
 		}
@@ -139,7 +140,7 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 func printHealth(w io.Writer, sources []config.Source, health map[string]sourceHealth, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tCODE\tSTATUS\tLAST POLL\tNEXT POLL\tPUBLISHED\tLAST ERROR")
-	failing := 0
+	failing, quiet := 0, 0
 	for _, s := range sources {
 		h, ok := health[s.ID]
 		status, last, next, pub, lastErr := "unknown", "-", "-", "-", ""
@@ -168,6 +169,10 @@ func printHealth(w io.Writer, sources []config.Source, health map[string]sourceH
 			if h.CharsetGuessed != "" {
 				status += ", charset guessed " + h.CharsetGuessed
 			}
+			if q := h.Describe(now); q != "" {
+				status += ", " + q
+				quiet++
+			}
 			if !h.LastPoll.IsZero() {
 				last = ago(now, h.LastPoll)
 			}
@@ -182,7 +187,7 @@ func printHealth(w io.Writer, sources []config.Source, health map[string]sourceH
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.ID), s.Kind, clean(s.Code), clean(status), last, next, pub, clean(trimTo(lastErr, 120)))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d sources, %d failing\n", len(sources), failing)
+	fmt.Fprintf(w, "%d sources, %d failing, %d quiet\n", len(sources), failing, quiet)
 }
 
 // ago renders t relative to now: "3m ago" or "in 4m".

@@ -24,6 +24,7 @@ import (
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/redact"
+	"github.com/newswire/newswire/service"
 	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/web"
 )
@@ -108,6 +109,15 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			format = "console"
 		}
+		if service.IsJournal(os.Stderr) {
+			format = "journal"
+		}
+	}
+	if format == "journal" {
+		// Under systemd: one line per entry with its sd-daemon priority, no
+		// timestamp (the journal keeps its own).
+		core := zapcore.NewCore(service.NewJournalEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), level)
+		return zap.New(core, zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 	}
 	var enc zapcore.Encoder
 	if format == "console" {
@@ -247,6 +257,12 @@ type parts struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	reg *prometheus.Registry
+	// notify speaks to systemd; health is what its watchdog requires.
+	notify *service.Notifier
+	health []*service.Health
+	// storeLimit is the embedded server's max_store (0 on a cluster, whose
+	// accounts carry their own limit).
+	storeLimit int64
 }
 
 // connect dials NATS, and creates or updates the topology.
@@ -275,7 +291,7 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 		nc.Close()
 		return nil, err
 	}
-	return &parts{cfg: cfg, log: log, nc: nc, js: js, reg: metrics.NewRegistry()}, nil
+	return &parts{cfg: cfg, log: log, nc: nc, js: js, reg: metrics.NewRegistry(), notify: service.NewNotifier(log)}, nil
 }
 
 // collectorBuilder builds the collectors of one source kind from all the
@@ -337,6 +353,7 @@ func (p *parts) addNormalizer(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "normalize", w.Run, false)
+	p.watch(bus.StreamRaw, normalize.ConsumerName).Consuming = w.Consuming
 	p.reg.MustRegister(metrics.NewStats("normalize", nil, func() any { return w.Stats() }))
 	return nil
 }
@@ -351,6 +368,7 @@ func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
 		return err
 	}
 	addActor(g, p.log, "synth", w.Run, false)
+	p.watch(bus.StreamEntry, synth.ConsumerName)
 	p.reg.MustRegister(metrics.NewStats("synth", nil, func() any { return w.Stats() }))
 	return nil
 }
@@ -387,6 +405,13 @@ func (p *parts) addMetrics(ctx context.Context, g *run.Group) error {
 	}
 	src := metrics.NewSources()
 	p.reg.MustRegister(src)
+	var consumers []metrics.ConsumerRef
+	for _, h := range p.health {
+		if h.Consumer != "" {
+			consumers = append(consumers, metrics.ConsumerRef{Stream: h.Stream, Name: h.Consumer})
+		}
+	}
+	p.reg.MustRegister(metrics.NewJetStream(p.js, []string{bus.StreamRaw, bus.StreamEntry, bus.StreamStory, bus.StreamDLQ}, consumers, p.storeLimit, p.log))
 	addActor(g, p.log, "source health", func(ctx context.Context) error { return src.Watch(ctx, kv, p.log) }, false)
 	if p.cfg.Metrics.Listen != "" {
 		ms := web.NewMetricsServer(p.cfg.Metrics.Listen, metrics.Handler(p.reg), p.log)
@@ -411,12 +436,14 @@ func addActor(g *run.Group, log *zap.Logger, name string, fn func(context.Contex
 	}, func(error) { cancel() })
 }
 
-// addSignals stops the group when ctx (SIGINT/SIGTERM) ends.
-func addSignals(ctx context.Context, g *run.Group, log *zap.Logger) {
+// addSignals stops the group when ctx (SIGINT/SIGTERM) ends, and tells
+// systemd the process is stopping.
+func addSignals(ctx context.Context, g *run.Group, log *zap.Logger, notify *service.Notifier) {
 	sctx, cancel := context.WithCancel(ctx)
 	g.Add(func() error {
 		<-sctx.Done()
 		if ctx.Err() != nil {
+			notify.Stopping()
 			log.Info("shutting down: draining consumers and finishing in-flight work")
 		}
 		return nil

@@ -597,6 +597,7 @@ func (c *Collector) succeeded(ctx context.Context, fr *feedRun, now time.Time, r
 	wait := c.plan.afterSuccess(now, fr.feed.Interval, fr.dated, cacheFloor(resp.Header, now, fr.ttl))
 	st.Errors, st.LastError = 0, ""
 	st.LastSuccess = now.UTC()
+	st.Observe(now, published)
 	st.NextPoll = now.Add(wait).UTC()
 	st.IntervalSeconds = int64(wait / time.Second)
 	c.save(ctx, fr)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest"
 )
 
 // State is one feed's collector state, kept in the wire_source KV bucket
@@ -39,6 +40,8 @@ type State struct {
 	// in when it declared none and was not UTF-8 (ingest.Health's field).
 	CharsetGuessed string `json:"charset_guessed,omitempty"`
 	Published      int64  `json:"published"`
+	// Freshness learns how often the feed has something new (ingest.Health's fields).
+	ingest.Freshness
 	// Seen is the seen-window: "key" or "key:hash" of the identities
 	// published lately, oldest first.
 	Seen   []string     `json:"seen,omitempty"`

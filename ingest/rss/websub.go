@@ -352,8 +352,10 @@ func (w *websub) deliver(rw http.ResponseWriter, r *http.Request, fr *feedRun) {
 		rw.WriteHeader(http.StatusAccepted)
 		return
 	}
-	n, _, err := w.c.publish(r.Context(), fr, doc, resp, w.c.clock.Now())
+	now := w.c.clock.Now()
+	n, _, err := w.c.publish(r.Context(), fr, doc, resp, now)
 	ws.Pushes++
+	fr.st.Observe(now, n) // pushed items are news as much as polled ones
 	w.c.save(r.Context(), fr)
 	if err != nil {
 		// The items not published stay out of the seen-window, so the

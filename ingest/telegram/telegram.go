@@ -346,11 +346,13 @@ func (c *Collector) Poll(ctx context.Context, api *tg.Client, ch Channel) error 
 	if err != nil {
 		return err
 	}
+	before := st.Published
 	pollErr := c.poll(ctx, api, ch, &st)
 	st.LastPoll = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:
 		st.Failing, st.LastError, st.LastSuccess = false, "", st.LastPoll
+		st.Observe(st.LastPoll, int(st.Published-before))
 	case errors.Is(pollErr, ErrChannelUnavailable), errors.Is(pollErr, ErrNotChannel):
 		st.Failing, st.LastError = true, pollErr.Error()
 		st.Errors++

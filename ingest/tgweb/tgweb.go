@@ -380,11 +380,13 @@ func (c *Collector) pollOnce(ctx context.Context, ch Channel, failures *int) (ti
 		}
 		return wait, err
 	}
+	before := st.Published
 	pollErr := c.poll(ctx, ch, &st)
 	st.LastPoll = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:
 		st.Failing, st.NoPreview, st.LastError, st.LastSuccess = false, false, "", st.LastPoll
+		st.Observe(st.LastPoll, int(st.Published-before))
 	case errors.Is(pollErr, ErrNoPublicPreview):
 		st.Failing, st.NoPreview, st.LastError = true, true, pollErr.Error()
 		st.Errors++

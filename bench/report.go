@@ -16,6 +16,9 @@ type Report struct {
 	Figures map[string]map[string]Figure `json:"figures"`
 	// Profile holds pprof's top lists of the profiled end-to-end run.
 	Profile *Profile `json:"profile,omitempty"`
+	// Changes is the hand-written record of the changes the profile led
+	// to, with the commands that measured them (bench/changes.md).
+	Changes string `json:"changes,omitempty"`
 	// Skipped says what this run did not measure, and why.
 	Skipped []string `json:"skipped,omitempty"`
 }

@@ -75,6 +75,9 @@ func (r *Report) writeRest(w io.Writer, b *strings.Builder, p func(string, ...an
 		p("CPU, by flat time:\n\n```\n%s\n```\n\nCPU, cumulative, newswire code only:\n\n```\n%s\n```\n\nAllocated bytes, cumulative, newswire code only:\n\n```\n%s\n```\n\n", r.Profile.CPU, r.Profile.CPUCum, r.Profile.Alloc)
 	}
 
+	if r.Changes != "" {
+		p("## Changes the profile led to\n\n%s\n\n", strings.TrimSpace(r.Changes))
+	}
 	p("## Not measured\n\n")
 	for _, s := range r.Skipped {
 		p("- %s\n", s)

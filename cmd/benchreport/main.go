@@ -93,6 +93,9 @@ func run(ctx context.Context, goTool string, runs, items int, seconds float64, g
 		rep.Jobs = append(rep.Jobs, bench.JobRecord{Command: j.Command(), Seconds: time.Since(t).Seconds()})
 	}
 	rep.Figures = bench.Summarize(samples)
+	if b, err := os.ReadFile("bench/changes.md"); err == nil {
+		rep.Changes = string(b)
+	}
 	if profile {
 		p, err := profileRun(ctx, goTool, itemsArg, rep)
 		if err != nil {

@@ -24,13 +24,21 @@ import (
 func main() {
 	runs := flag.Int("runs", 3, "runs of each benchmark (the report gives median and min–max)")
 	items := flag.Int("items", 5000, "raw items per throughput run")
-	seconds := flag.Float64("seconds", 4, "seconds of offered load per latency run")
+	seconds := flag.Float64("seconds", 3, "seconds of offered load per latency run")
 	growth := flag.String("growth", "100k", "largest growth size: 10k, 100k or 1m (1m takes minutes and about 2 GB)")
 	profile := flag.Bool("profile", true, "profile one more end-to-end run (CPU and allocations)")
 	quick := flag.Bool("quick", false, "one run each, small sizes: a smoke test of the report, not figures to quote")
 	out := flag.String("out", ".", "directory for BENCHMARKS.md and bench.json")
 	goTool := flag.String("go", "go", "the go command")
+	render := flag.String("render", "", "write BENCHMARKS.md again from this bench.json, measuring nothing")
 	flag.Parse()
+	if *render != "" {
+		if err := rerender(*render, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *quick {
 		*runs, *items, *seconds, *growth = 1, 3000, 2, "10k"
 	}
@@ -174,4 +182,17 @@ func write(dir string, rep *bench.Report) error {
 		return fmt.Errorf("write BENCHMARKS.md: %w", err)
 	}
 	return f.Close()
+}
+
+// rerender rewrites the report from a bench.json, for a change of wording.
+func rerender(path, dir string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return write(dir, &rep)
 }

@@ -130,6 +130,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		r.span(pipelineDefault, "ratio"), verdict(r.median(pipelineDefault, "ratio"), 0.20),
 		r.span(pipelineAlways, "ratio"), verdict(r.median(pipelineAlways, "ratio"), 0.15))
 	r.latencyTable(p)
+	r.targets(p)
 
 	// Ceiling and end to end.
 	p("## Ceiling and end to end\n\n")
@@ -162,12 +163,16 @@ func (r *Report) latencyTable(p func(string, ...any)) {
 	p("\n")
 }
 
-// command is the command of the job whose pattern starts with prefix.
-func (r *Report) command(prefix string) string {
+// command is the command of the job whose -bench pattern starts with
+// the benchmark's name (without "Benchmark").
+func (r *Report) command(bench string) string {
 	for _, j := range r.Jobs {
-		if strings.Contains(j.Command, "'"+prefix) {
+		if strings.Contains(j.Command, "-bench '"+strings.TrimPrefix(bench, "Benchmark")) {
 			return j.Command
 		}
 	}
 	return "not run"
 }
+
+// cell makes text safe inside a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

@@ -59,7 +59,7 @@ func run(ctx context.Context, goTool string, runs, items int, seconds float64, g
 		return fmt.Errorf("go env: %w", err)
 	}
 	rep := &bench.Report{
-		Command: strings.TrimSpace("make bench " + strings.Join(args, " ")),
+		Command: "make bench BENCHFLAGS='" + strings.Join(args, " ") + "'",
 		Runs:    runs,
 		Machine: bench.Machine{
 			CPU: bench.CPUModel(), Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),

@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run demo demo-clean test vet unit fuzz bench build eval train clean
+.PHONY: run demo demo-clean test vet unit fuzz bench bench-all build eval train clean
 
 # run and demo build the binary first and exec it, so that the signals make
 # passes on (Ctrl-C, SIGTERM) reach newswire itself, not a `go run` parent.
@@ -39,8 +39,12 @@ unit:
 fuzz:
 	@./scripts/fuzz.sh $(FUZZTIME)
 
-## bench: benchmarks (throughput, memory, latency); figures go in README
+## bench: the benchmark report: writes BENCHMARKS.md and bench.json (BENCHFLAGS=-quick for a smoke run)
 bench:
+	$(GO) run ./cmd/benchreport $(BENCHFLAGS)
+
+## bench-all: every Go benchmark once, without the report
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1x -count=1 $(PKGS)
 
 ## eval: score story clustering on the bundled labelled dev sets, each in four orders

@@ -217,3 +217,50 @@ func BenchmarkThroughNATS(b *testing.B) {
 	b.ReportMetric(workerRate, "worker-entries/s")
 	b.ReportMetric(workerRate/rawRate, "ratio")
 }
+
+// BenchmarkNearIndexGrowth measures the near-duplicate index at 10k, 100k
+// and 1M live entries: lookups plus inserts per second for a batch of
+// 20,000 more, and heap per entry. The index is sized to hold them all
+// (the shipped cap is 200,000). Sketches are of distinct synthetic texts:
+// five words each, two drawn from a 50,000-word vocabulary, so band keys
+// collide as often as words do in a real vocabulary.
+func BenchmarkNearIndexGrowth(b *testing.B) {
+	for _, size := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("entries=%dk", size/1000), func(b *testing.B) {
+			const batch = 20_000
+			sketch := func(i int) Sketch {
+				return MinHash(Features([]string{fmt.Sprint(i), "w" + fmt.Sprint(i*7%50_000), fmt.Sprint(i * 13), "w" + fmt.Sprint(i*31%50_000), fmt.Sprint(i * 17)}))
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			ix := newNearIndex(0.5, 1000*time.Hour, size+batch)
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range size {
+				sk := sketch(i)
+				ix.Add(fmt.Sprintf("e%019d", i), &sk, at.Add(time.Duration(i)*time.Millisecond))
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			next := make([]Sketch, batch)
+			for i := range next {
+				next[i] = sketch(size + i)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			matched := 0
+			for i := range next {
+				if _, ok := ix.Match(&next[i]); ok {
+					matched++
+					continue
+				}
+				ix.Add(fmt.Sprintf("e%019d", size+i), &next[i], at.Add(time.Duration(size+i)*time.Millisecond))
+			}
+			b.ReportMetric(batch/time.Since(start).Seconds(), "lookups/s")
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(size), "bytes/entry")
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+			b.ReportMetric(float64(matched)/batch, "match-rate")
+			runtime.KeepAlive(ix)
+		})
+	}
+}

@@ -86,7 +86,22 @@ func letters(n int) string {
 // BenchmarkClusterAdd measures single-core clustering throughput with
 // 100,000 active entries in the window, and resident memory per entry.
 func BenchmarkClusterAdd(b *testing.B) {
-	const active = 100_000
+	clusterAt(b, 100_000)
+}
+
+// BenchmarkClusterGrowth is BenchmarkClusterAdd at 10k, 100k and 1M
+// active entries, for the report's growth table: entries/s at each size
+// and the heap the active entries hold. The 1M case fills the clusterer
+// with a million entries first (about 2 GB of heap and minutes of work).
+func BenchmarkClusterGrowth(b *testing.B) {
+	for _, active := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("active=%dk", active/1000), func(b *testing.B) { clusterAt(b, active) })
+	}
+}
+
+// clusterAt fills a clusterer with active entries of the synthetic stream,
+// then times a fixed batch of 20,000 more.
+func clusterAt(b *testing.B, active int) {
 	c, err := NewClusterer(DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -95,9 +110,14 @@ func BenchmarkClusterAdd(b *testing.B) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	for range active {
+	fill := time.Now()
+	for i := range active {
 		c.Add(g.next())
+		if i%512 == 0 {
+			c.TakeDirty()
+		}
 	}
+	fillRate := float64(active) / time.Since(fill).Seconds()
 	c.TakeDirty()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -123,6 +143,8 @@ func BenchmarkClusterAdd(b *testing.B) {
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "entries/s")
 	// Reported after the timed loop: ResetTimer clears earlier metrics.
 	b.ReportMetric(heapPerEntry, "heap-B/active-entry")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+	b.ReportMetric(fillRate, "fill-entries/s")
 }
 
 // BenchmarkEndToEnd publishes raw items at 500 per second through the

@@ -195,6 +195,9 @@ type Clusterer struct {
 	byEntry map[string]*story // entry id → its story, for active stories
 	nextSeq int64
 	dirty   map[string]bool
+	// sentences holds the terms of the sentences snapshots have read,
+	// by language and text (see sentenceTerms).
+	sentences map[[2]string][]termCount
 	// Housekeeping runs on the stream clock (see schedule): expiry,
 	// forgetting decayed terms, and the merge pass.
 	expiry, vocab, passing schedule

@@ -184,24 +184,57 @@ func (c *Clusterer) heldVector(held textVectors, lang, text string) []term {
 // textVector is the unit TF-IDF vector of a piece of text in language lang under the
 // current document frequencies, sorted by term.
 func (c *Clusterer) textVector(lang, text string) []term {
+	counts := c.sentenceTerms(lang, text)
+	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
+	vec := make([]term, 0, len(counts))
+	for _, tc := range counts {
+		df := 0.0
+		if d, ok := c.df[tc.t]; ok {
+			df = d.value(c.clock, c.cfg.DFHalfLife)
+		}
+		w := (1 + math.Log(tc.f)) * (math.Log((docs+1)/(df+1)) + 1)
+		vec = append(vec, term{h: tc.h, t: tc.t, w: w})
+	}
+	sortTerms(vec)
+	unitLength(vec)
+	return vec
+}
+
+// termCount is a term of a sentence, its hash and how often it occurs.
+type termCount struct {
+	t string
+	h uint64
+	f float64
+}
+
+// maxSentenceCache bounds the sentences whose terms the clusterer keeps
+// between snapshots; past it the cache starts again empty.
+const maxSentenceCache = 1 << 16
+
+// sentenceTerms tokenizes a sentence once for all snapshots: a story's
+// members are the same from one snapshot to the next, and only the
+// frequencies that weight their terms change. The terms of a text depend
+// on nothing but the language and the text, so a kept list is the one
+// tokenize would return again.
+func (c *Clusterer) sentenceTerms(lang, text string) []termCount {
+	k := [2]string{lang, text}
+	if tc, ok := c.sentences[k]; ok {
+		return tc
+	}
 	toks := tokenize(c.stems, lang, text, 0, nil)
 	counts := make(map[string]float64, len(toks))
 	for _, t := range toks {
 		counts[t.term]++
 	}
-	docs := c.docs.value(c.clock, c.cfg.DFHalfLife)
-	vec := make([]term, 0, len(counts))
+	tc := make([]termCount, 0, len(counts))
 	for t, f := range counts {
-		df := 0.0
-		if d, ok := c.df[t]; ok {
-			df = d.value(c.clock, c.cfg.DFHalfLife)
-		}
-		w := (1 + math.Log(f)) * (math.Log((docs+1)/(df+1)) + 1)
-		vec = append(vec, newTerm(t, w))
+		tc = append(tc, termCount{t: t, h: hashTerm(t), f: f})
 	}
-	sortTerms(vec)
-	unitLength(vec)
-	return vec
+	if c.sentences == nil || len(c.sentences) >= maxSentenceCache {
+		c.sentences = make(map[[2]string][]termCount)
+	}
+	c.sentences[k] = tc
+	return tc
 }
 
 func dotMap(v []term, m map[string]float64) float64 {

@@ -63,7 +63,10 @@ func (w *Worker) learn(ctx context.Context, caughtUp chan<- struct{}) error {
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	for {
-		msg, err := it.Next()
+		// Next also watches ctx: an ordered consumer that is recreating
+		// itself after a server restart can miss the Stop, and a Next
+		// waiting on the new subscription would never return (seen in CI).
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -132,8 +132,13 @@ telegram:
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("normalize: %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("normalize: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("normalize did not stop within 2 minutes of its cancellation")
 	}
 	unreachable := writeFile(t, "unreachable.yaml", fmt.Sprintf("data_dir: %s\nnats:\n  urls: [nats://%s:%s@127.0.0.1:1]\n", t.TempDir(), user, pass))
 	uctx, ucancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -160,7 +160,7 @@ sources:
 			why = fmt.Sprintf("replay: %d published, %d already on the bus, %d resumed", published, again, resumed)
 			return false
 		}
-		why = drained(fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+		why = drained(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), filepath.Join(dir, "nats.token"))
 		return why == ""
 	})
 	for _, want := range []string{"newswire_normalize_entries_total", "newswire_synth_entries_total", replayed, "go_goroutines"} {
@@ -276,9 +276,14 @@ func streamMsgs(t *testing.T, dir, stream string) uint64 {
 }
 
 // drained says what the running pipeline's consumers still have pending
-// or unacknowledged, or "" when nothing.
-func drained(url string) string {
-	nc, err := nats.Connect(url)
+// or unacknowledged, or "" when nothing. The embedded server wants the
+// token `run` keeps in its data directory.
+func drained(url, tokenFile string) string {
+	tok, err := config.LoadOrCreateKey(tokenFile)
+	if err != nil {
+		return err.Error()
+	}
+	nc, err := nats.Connect(url, nats.Token(tok))
 	if err != nil {
 		return err.Error()
 	}

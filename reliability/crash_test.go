@@ -163,10 +163,11 @@ sources:
 			}
 		}
 	}
+	// Each event hands the collector the next chunk of the file and
+	// kills a worker or both (and the collector) a moment later, while the
+	// chunk goes through them.
 	workerKills, serverKills, busyKills := 0, 0, 0
 	for ev := 1; ev <= cc.events; ev++ {
-		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
-		supervise()
 		f, err := os.OpenFile(feed, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -175,10 +176,11 @@ sources:
 			t.Fatal(err)
 		}
 		f.Close()
-		if pending(js) != "" {
-			busyKills++
+		if workers["collect"].exited() {
+			workers["collect"].start(t)
 		}
-		// One of the two workers, sometimes both, at this point.
+		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
+		supervise()
 		victims := []string{"normalize", "synth"}
 		switch rng.IntN(3) {
 		case 0:
@@ -186,13 +188,14 @@ sources:
 		case 1:
 			victims = victims[1:]
 		}
-		victims = append(victims, "collect")
 		for _, v := range victims {
-			workers[v].kill()
-			if v != "collect" {
-				workerKills++
+			if busy(js, v) {
+				busyKills++
 			}
+			workers[v].kill()
+			workerKills++
 		}
+		workers["collect"].kill()
 		if cc.killServer && (ev%3 == 1 || rng.IntN(3) == 0) {
 			before, err := streamMsgs(js, bus.StreamRaw)
 			if err != nil {
@@ -218,7 +221,8 @@ sources:
 			workers[v].start(t)
 		}
 	}
-	t.Logf("%d events: %d worker kills (%d while work was pending), %d collector kills, %d server kills, %d stages stopped on their own",
+	workers["collect"].start(t)
+	t.Logf("%d events: %d worker kills (%d with work in hand), %d collector kills, %d server kills, %d stages stopped on their own",
 		cc.events, workerKills, busyKills, cc.events, serverKills, unexpected)
 
 	// Done when every item is on WIRE_RAW, both consumers are idle and the
@@ -261,6 +265,19 @@ sources:
 	defer mu.Unlock()
 	checkHistories(t, history)
 	t.Logf("%d items replayed: %d lost, %d doubled; %d stories, %d snapshots watched", len(ids), lost, doubled, len(history), watched)
+}
+
+// busy reports whether the stage's consumer has work pending or in hand.
+func busy(js jetstream.JetStream, stage string) bool {
+	stream := map[string]string{"normalize": bus.StreamRaw, "synth": bus.StreamEntry}[stage]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cons, err := js.Consumer(ctx, stream, stage)
+	if err != nil {
+		return false
+	}
+	info, err := cons.Info(ctx)
+	return err == nil && (info.NumPending > 0 || info.NumAckPending > 0)
 }
 
 // splitLines cuts text into n pieces at line ends.

@@ -89,7 +89,7 @@ sources:
 		if err != nil {
 			t.Fatalf("scrape: %v", err)
 		}
-		s := sample{at: time.Since(start), rssKiB: rss(t, p.cmd.Process.Pid), goroutines: m["go_goroutines"], fds: fds(t, p.cmd.Process.Pid)}
+		s := sample{at: time.Since(start), rssKiB: residentKiB(t, p.cmd.Process.Pid), goroutines: m["go_goroutines"], fds: fds(t, p.cmd.Process.Pid)}
 		samples = append(samples, s)
 		if m[published]+m[`newswire_replay_duplicates_total{collector="replay soak"}`] >= int64(rate*seconds) {
 			t.Logf("replay done after %s: %d items published, %d entries, %d snapshots", s.at.Round(time.Second),
@@ -126,7 +126,7 @@ sources:
 			return fmt.Sprintf("%d goroutines and %d open files, %d and %d before the soak", g, f, idle["go_goroutines"], idleFDs)
 		}
 		t.Logf("idle again: %d goroutines and %d open files (%d and %d before the soak), RSS %d KiB",
-			g, f, idle["go_goroutines"], idleFDs, rss(t, p.cmd.Process.Pid))
+			g, f, idle["go_goroutines"], idleFDs, residentKiB(t, p.cmd.Process.Pid))
 		return ""
 	})
 }
@@ -236,7 +236,7 @@ func scrape(url string) (map[string]int64, error) {
 	return out, nil
 }
 
-func rss(t *testing.T, pid int) int64 {
+func residentKiB(t *testing.T, pid int) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

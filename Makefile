@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run demo test vet unit fuzz bench build eval train clean
+.PHONY: run demo test test-reliability vet unit fuzz bench build eval train clean
 
 ## run: the pipeline on the embedded server with the default config (real RSS feeds)
 run:
@@ -21,6 +21,11 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-reliability: the full crash, server-crash, soak and hostile-input tests
+## (reliability/; `make test` runs their short versions)
+test-reliability:
+	NEWSWIRE_RELIABILITY=full $(GO) test -count=1 -timeout 30m -v -run . ./reliability
 
 ## fuzz: every fuzz target for FUZZTIME each (seeded from testdata)
 fuzz:

@@ -104,11 +104,17 @@ func (p *proc) start(t *testing.T) {
 		t.Fatalf("start %s: %v", p.name, err)
 	}
 	p.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
+	cmd, done := p.cmd, p.done
+	go func() {
 		p.err = cmd.Wait()
 		logf.Close()
 		close(done)
-	}(p.cmd, p.done)
+	}()
+	// A test that stops early leaves no process behind.
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	})
 }
 
 func (p *proc) exited() bool {

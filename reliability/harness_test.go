@@ -277,8 +277,8 @@ func readAll(t *testing.T, js jetstream.JetStream, stream string) []*jetstream.R
 
 // replaySlice writes the first n items of the bundled Telegram sample
 // (then of the UCI headlines, when n is larger) to a replay file in dir
-// and returns the file and the items' raw message ids.
-func replaySlice(t *testing.T, dir string, n int) (string, []string) {
+// and returns the file and its items.
+func replaySlice(t *testing.T, dir string, n int) (string, []replay.Item) {
 	t.Helper()
 	var lines [][]byte
 	for _, f := range []string{"../testdata/replay/telegram-ru-news-sample.jsonl.gz", "../testdata/replay/uci-news-2014-03.jsonl"} {
@@ -314,11 +314,7 @@ func replaySlice(t *testing.T, dir string, n int) (string, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = bus.RawMsgID(it.Kind, it.Source, it.ID)
-	}
-	return path, ids
+	return path, items
 }
 
 // decode unmarshals a message's JSON body.

@@ -44,7 +44,7 @@ func chaosSeed(t *testing.T) uint64 {
 func TestWorkersKilledLoseAndDoubleNothing(t *testing.T) {
 	items, events := 300, 8
 	if full() {
-		items, events = 4000, 16
+		items, events = 4000, 12
 	}
 	chaos(t, chaosConfig{items: items, events: events})
 }

@@ -27,7 +27,7 @@ type sample struct {
 
 // TestSoakHoldsMemoryGoroutinesAndFiles runs `newswire run` (the
 // all-in-one pipeline on its embedded server) fed at 200 items a second —
-// several times a busy real wire — for 20 s (full: 3 minutes), samples
+// several times a busy real wire — for 20 s (full: 2 minutes), samples
 // its RSS (/proc/PID/status), goroutines (go_goroutines on /metrics) and
 // open files (/proc/PID/fd) every second, and checks that after warm-up
 // the second half of the samples is not above the first half beyond a
@@ -36,7 +36,7 @@ func TestSoakHoldsMemoryGoroutinesAndFiles(t *testing.T) {
 	const rate = 200
 	seconds := 20
 	if full() {
-		seconds = 180
+		seconds = 120
 	}
 	newswire, _ := binaries(t)
 	dir := t.TempDir()

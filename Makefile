@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run demo demo-clean test vet unit fuzz bench bench-all build eval train clean
+.PHONY: run demo demo-clean test test-reliability vet unit fuzz bench bench-all build eval train clean
 
 # run and demo build the binary first and exec it, so that the signals make
 # passes on (Ctrl-C, SIGTERM) reach newswire itself, not a `go run` parent.
@@ -34,6 +34,11 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-reliability: the full crash, server-crash, soak and hostile-input tests
+## (reliability/; `make test` runs their short versions)
+test-reliability:
+	NEWSWIRE_RELIABILITY=full $(GO) test -count=1 -timeout 30m -v -run . ./reliability
 
 ## fuzz: every fuzz target for FUZZTIME each (seeded from testdata)
 fuzz:

@@ -124,6 +124,11 @@ const MaxTextBytes = 256 << 10
 // FlagTextTruncated marks an entry whose text was cut to MaxTextBytes.
 const FlagTextTruncated = "text_truncated"
 
+// FlagURLRefused marks an entry whose source gave a link that is not an
+// http(s) URL (javascript:, data:, a bare path): the entry carries no URL,
+// so no reader or downstream page follows it; the raw item keeps it.
+const FlagURLRefused = "url_refused"
+
 // Time flags an entry may carry.
 const (
 	FlagFutureTime  = "published_in_future"
@@ -211,6 +216,10 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 		published = positionTime(observed, raw.Position)
 	}
 	canon := CanonicalURL(raw.URL)
+	urlRefused := canon != "" && !webURL(canon)
+	if urlRefused {
+		canon = ""
+	}
 	e := wire.Entry{
 		Schema:      wire.SchemaEntry,
 		ID:          EntryID(entryMsgID),
@@ -229,7 +238,9 @@ func normalize(cfg Config, raw wire.RawItem, ref provenance.RawRef) (wire.Entry,
 	// The published link keeps the source's form, but not a literal
 	// "&amp;": that is the publisher escaping it twice, and kept it would
 	// become a broken link in every page that renders it (as CanonicalURL).
-	if published := strings.ReplaceAll(strings.TrimSpace(raw.URL), "&amp;", "&"); canon != published {
+	if published := strings.ReplaceAll(strings.TrimSpace(raw.URL), "&amp;", "&"); urlRefused {
+		e.Flags = append(e.Flags, FlagURLRefused)
+	} else if canon != published {
 		e.OriginalURL = published
 	}
 	if len(e.Text) > MaxTextBytes {

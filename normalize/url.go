@@ -103,6 +103,17 @@ var hostAliases = map[string]string{
 // is returned trimmed and otherwise untouched.
 func CanonicalURL(raw string) string { return canonicalURL(raw, 0) }
 
+// webURL reports whether s is an absolute http(s) URL with a host: the
+// only links an entry passes on.
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return scheme == "http" || scheme == "https"
+}
+
 // maxUnwrap bounds nested redirectors (a Google link to a Facebook link to
 // an article); deeper ones are left wrapped.
 const maxUnwrap = 4

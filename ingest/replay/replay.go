@@ -197,7 +197,19 @@ type Config struct {
 	Speed float64
 	// Limit stops after this many items; 0 means all.
 	Limit int
+	// PublishAttempts bounds the tries of one item's publish (a PubAck not
+	// seen in time, a server restarting); 0 means DefaultPublishAttempts.
+	// Every try carries the same Nats-Msg-Id, so a try whose PubAck was
+	// lost stores nothing twice; the position never passes an item that
+	// has no PubAck.
+	PublishAttempts int
 }
+
+// DefaultPublishAttempts is how many times an item's publish is tried
+// before the replay stops with the error: with the backoff between tries
+// (0.5 s doubling to 8 s) and the 5 s a PubAck is awaited, about 1.5
+// minutes of a bus that does not answer.
+const DefaultPublishAttempts = 8
 
 // Collector publishes a replay file.
 type Collector struct {
@@ -209,6 +221,7 @@ type Collector struct {
 	sleep                           func(context.Context, time.Duration) error
 	published, duplicates, badLines atomic.Int64
 	resumed, stateErrors            atomic.Int64
+	publishRetries                  atomic.Int64
 }
 
 // Stats counts what a replay did.
@@ -221,6 +234,8 @@ type Stats struct {
 	Resumed int
 	// StateErrors counts stored positions that could not be read or saved.
 	StateErrors int
+	// PublishRetries counts publishes tried again after a failed try.
+	PublishRetries int
 }
 
 // New returns a replay collector. With kv it keeps its position in the
@@ -236,16 +251,44 @@ func New(cfg Config, pub ingest.Publisher, kv StateStore, log *zap.Logger) (*Col
 	if cfg.Speed < 0 {
 		return nil, errors.New("replay: speed must not be negative")
 	}
+	if cfg.PublishAttempts < 0 {
+		return nil, errors.New("replay: publish attempts must not be negative")
+	}
+	if cfg.PublishAttempts == 0 {
+		cfg.PublishAttempts = DefaultPublishAttempts
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	return &Collector{cfg: cfg, pub: pub, kv: kv, log: log, now: time.Now, sleep: ingest.Sleep}, nil
 }
 
+// publish hands one item to the bus, trying again with backoff when no
+// PubAck comes (a loaded or restarting server). The item is the same on
+// every try, so its Nats-Msg-Id is too: a try that was stored but whose
+// PubAck was lost comes back as a duplicate, not as a second message. An
+// invalid item is not tried again.
+func (c *Collector) publish(ctx context.Context, item wire.RawItem, line int) (ingest.Ack, error) {
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ack, err := c.pub.Publish(ctx, item)
+		if err == nil || ctx.Err() != nil || errors.Is(err, ingest.ErrInvalidItem) || attempt >= c.cfg.PublishAttempts {
+			return ack, err
+		}
+		c.publishRetries.Add(1)
+		c.log.Warn("replay: publish failed; trying the same item again", zap.String("file", c.cfg.Path), zap.Int("line", line),
+			zap.Int("attempt", attempt), zap.Int("attempts", c.cfg.PublishAttempts), zap.Duration("wait", wait), zap.Error(err))
+		if err := c.sleep(ctx, wait); err != nil {
+			return ack, err
+		}
+		wait = min(2*wait, 8*time.Second)
+	}
+}
+
 // Stats returns the counts of the current or last Run.
 func (c *Collector) Stats() Stats {
 	return Stats{Published: int(c.published.Load()), Duplicates: int(c.duplicates.Load()), BadLines: int(c.badLines.Load()),
-		Resumed: int(c.resumed.Load()), StateErrors: int(c.stateErrors.Load())}
+		Resumed: int(c.resumed.Load()), StateErrors: int(c.stateErrors.Load()), PublishRetries: int(c.publishRetries.Load())}
 }
 
 // Run publishes the file and returns when it is done or ctx ends. A line
@@ -323,7 +366,7 @@ func (c *Collector) Run(ctx context.Context) error {
 				}
 			}
 		}
-		ack, err := c.pub.Publish(ctx, it.Raw(c.now().UTC()))
+		ack, err := c.publish(ctx, it.Raw(c.now().UTC()), r.Line())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

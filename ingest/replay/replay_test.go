@@ -268,3 +268,97 @@ func TestUnreadableStateIsCountedAndReadFromStart(t *testing.T) {
 		t.Errorf("stored state %+v (%v), want line 4 and the error recorded", st, err)
 	}
 }
+
+// lossy stores an item on the bus but reports the PubAck lost (as a
+// server too loaded to answer in time does) on the tries listed in lose,
+// and fails without storing on the tries listed in fail (1-based per item).
+type lossy struct {
+	next       ingest.Publisher
+	lose, fail map[string][]int
+	tries      map[string]int
+}
+
+func (l *lossy) Publish(ctx context.Context, it wire.RawItem) (ingest.Ack, error) {
+	l.tries[it.NativeID]++
+	n := l.tries[it.NativeID]
+	for _, f := range l.fail[it.NativeID] {
+		if f == n || f < 0 {
+			return ingest.Ack{}, errors.New("nats: timeout")
+		}
+	}
+	ack, err := l.next.Publish(ctx, it)
+	for _, f := range l.lose[it.NativeID] {
+		if f == n && err == nil {
+			return ingest.Ack{}, errors.New("nats: timeout")
+		}
+	}
+	return ack, err
+}
+
+// TestPublishRetriesKeepExactlyOnce: a lost PubAck or a failed publish is
+// tried again with the same Nats-Msg-Id, so the bus holds every item once;
+// when the tries run out the replay stops with the error and the stored
+// position stays before the item that has no PubAck.
+func TestPublishRetriesKeepExactlyOnce(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := &lossy{next: ingest.NewJetStreamPublisher(srv.JS), tries: map[string]int{},
+		lose: map[string][]int{"uci-2": {1}}, fail: map[string][]int{"tg-1-2": {1, 2}}}
+	c, err := New(Config{ID: "demo", Path: path, PublishAttempts: 3}, pub, kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	c.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Stats()
+	if st.PublishRetries != 3 || st.Published != 2 || st.Duplicates != 1 {
+		t.Errorf("stats %+v, want 3 retries, 2 published and the item whose PubAck was lost a duplicate", st)
+	}
+	if len(waits) != 3 || waits[0] != 500*time.Millisecond || waits[2] != time.Second {
+		t.Errorf("waits between tries %v, want 0.5s then doubling per item", waits)
+	}
+	s, _ := srv.JS.Stream(ctx, bus.StreamRaw)
+	if info, _ := s.Info(ctx); info.State.Msgs != 3 {
+		t.Errorf("WIRE_RAW holds %d messages, want the 3 items once each", info.State.Msgs)
+	}
+
+	// Tries run out on the last item: Run fails and the position stays
+	// on the line before it (4), so a restart publishes it.
+	if err := os.WriteFile(path, []byte(sample+`{"id": "uci-9", "source": "Reuters", "title": "Fed holds rates"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub.fail["uci-9"] = []int{-1}
+	c2, err := New(Config{ID: "demo", Path: path, PublishAttempts: 2}, pub, kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.sleep = func(context.Context, time.Duration) error { return nil }
+	if err := c2.Run(ctx); err == nil || !strings.Contains(err.Error(), "line 5") {
+		t.Fatalf("Run after the tries ran out: %v, want the error of line 5", err)
+	}
+	e, err := kv.Get(ctx, StateKey("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored State
+	if err := json.Unmarshal(e.Value(), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Line != 4 {
+		t.Errorf("stored line %d, want 4 (the item of line 5 has no PubAck)", stored.Line)
+	}
+	if got := c2.Stats().PublishRetries; got != 1 {
+		t.Errorf("retries %d, want 1", got)
+	}
+}

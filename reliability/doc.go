@@ -1,0 +1,6 @@
+// Package reliability holds the tests that prove the README's guarantees
+// against real processes: the newswire binary's stages and a nats-server
+// process SIGKILLed and restarted, a soak of the all-in-one pipeline, and a
+// corpus of hostile inputs. `make test` runs short versions;
+// NEWSWIRE_RELIABILITY=full (`make test-reliability`) the full ones.
+package reliability

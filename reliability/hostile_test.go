@@ -289,8 +289,15 @@ func TestHostileInputsGiveErrorsDeadLettersOrCleanEntries(t *testing.T) {
 			continue
 		}
 		for _, tag := range rawTag.FindAllString(body, -1) {
-			if tag != `<script src="/static/wire.js" defer>` && tag != "<style>" { // the pages' own
+			if tag != `<script src="/static/wire.js" defer>` && tag != "<style>" && tag != `<script type="application/ld+json">` { // the pages' own
 				t.Errorf("GET %s: a tag from a source reached the page: %s", p, tag)
+			}
+		}
+		// The story pages' JSON-LD holds source text: it must stay data,
+		// with no "<" that could close the block or open a tag.
+		for _, ld := range jsonLD.FindAllStringSubmatch(body, -1) {
+			if strings.Contains(ld[1], "<") {
+				t.Errorf("GET %s: a raw < in the page's JSON-LD: %.200s", p, ld[1])
 			}
 		}
 		if m := scriptHref.FindString(body); m != "" {
@@ -317,6 +324,7 @@ func TestHostileInputsGiveErrorsDeadLettersOrCleanEntries(t *testing.T) {
 
 var (
 	// rawTag is an HTML tag that runs code or loads content.
+	jsonLD = regexp.MustCompile(`(?s)<script type="application/ld\+json">(.*?)</script>`)
 	rawTag = regexp.MustCompile(`(?i)<\s*(script|iframe|img|object|embed|svg|style)\b[^>]*>`)
 	// scriptHref is an attribute whose URL would run code.
 	scriptHref = regexp.MustCompile(`(?i)(href|src|action)\s*=\s*["']?\s*(java|vb)\s*script\s*:`)

@@ -62,6 +62,9 @@ func (w *Worker) learn(ctx context.Context, caughtUp chan<- struct{}) error {
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	// Next can return on ctx before the AfterFunc runs, and stop() then
+	// cancels it: stop the iterator here too (Stop is idempotent).
+	defer it.Stop()
 	for {
 		// Next also watches ctx: an ordered consumer that is recreating
 		// itself after a server restart can miss the Stop, and a Next

@@ -163,7 +163,9 @@ func TestResolveHandle(t *testing.T) {
 	accts := []Account{{ID: "bsky", Handle: "@bsky.app"}, {ID: "ghost", Handle: "nobody.invalid"}}
 	c := e.collector(e.config(accts...))
 	stop := e.run(c)
-	waitFor(t, "the connection", func() bool { return c.Stats().Connects >= 1 })
+	// the client counts a connection once its handshake is done, which can
+	// be before the server has recorded the query: wait for both
+	waitFor(t, "the connection", func() bool { return c.Stats().Connects >= 1 && len(e.js.Queries()) >= 1 })
 	stop()
 	if got := e.js.Queries()[0]["wantedDids"]; !slices.Equal(got, []string{"did:plc:z72i7hdynmk6r22z27h6tvur"}) {
 		t.Errorf("wantedDids %v", got)

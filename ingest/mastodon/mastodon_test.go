@@ -204,27 +204,14 @@ func (e *env) collector(t *testing.T, sources ...Source) *Collector {
 }
 
 func (e *env) items(t *testing.T) []wire.RawItem {
-	ctx := ctxT(t)
-	s, err := e.bus.JS.Stream(ctx, bus.StreamRaw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []wire.RawItem
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, data := range bustest.Messages(t, e.bus.JS, bus.StreamRaw) {
 		// Every raw item must match the public JSON Schema.
-		if err := rawSchema(t).Validate("raw.schema.json", m.Data); err != nil {
-			t.Fatalf("raw item %d: %v", seq, err)
+		if err := rawSchema(t).Validate("raw.schema.json", data); err != nil {
+			t.Fatalf("raw item %d: %v", i+1, err)
 		}
 		var it wire.RawItem
-		if err := json.Unmarshal(m.Data, &it); err != nil {
+		if err := json.Unmarshal(data, &it); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, it)

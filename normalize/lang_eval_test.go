@@ -209,18 +209,9 @@ func (r langReport) table() string {
 	return b.String()
 }
 
-func TestLanguageEvalTable(t *testing.T) {
-	det, err := NewLingua(DefaultLanguages())
-	if err != nil {
-		t.Fatal(err)
-	}
-	samples := langEvalSet(t)
-	t.Logf("%d samples\n%s", len(samples), evaluateLanguages(det, samples).table())
-}
-
 // BenchmarkDetect measures detection alone on the evaluation's samples.
 func BenchmarkDetect(b *testing.B) {
-	det, err := NewLingua(DefaultLanguages())
+	det, err := NewNGramDetector(DefaultLanguages())
 	if err != nil {
 		b.Fatal(err)
 	}

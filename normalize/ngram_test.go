@@ -115,3 +115,25 @@ func TestDetectWordBoundaries(t *testing.T) {
 		t.Errorf("with a Latin word %q, without %q; want uk", a, b)
 	}
 }
+
+// FuzzNGramDetect: any text gives "" or a configured language, the same
+// one each time, without a panic (invalid UTF-8, lone marks, any script).
+func FuzzNGramDetect(f *testing.F) {
+	for _, s := range []string{"", "The government passed a budget", "Верховна Рада ухвалила закон", "وزارة الصحة",
+		"\xff\xfe a\u0301b", "iPhone в деталях", "ааааааааааа", "东京 Tokyo Токио"} {
+		f.Add(s)
+	}
+	d, err := NewNGramDetector(DefaultLanguages())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := d.Detect(s)
+		if got != "" && !d.allowed[got] {
+			t.Fatalf("Detect(%q) = %q, not a configured language", s, got)
+		}
+		if again := d.Detect(s); again != got {
+			t.Fatalf("Detect(%q) = %q, then %q", s, got, again)
+		}
+	})
+}

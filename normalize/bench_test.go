@@ -64,7 +64,7 @@ func BenchmarkNormalize(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.Detector = ScriptDetector{}
 			if c.det {
-				det, err := NewLingua(cfg.Languages)
+				det, err := NewNGramDetector(cfg.Languages)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -15,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden entry.json files")
 
 func TestGoldenCases(t *testing.T) {
-	det, err := NewLingua(DefaultLanguages())
+	det, err := NewNGramDetector(DefaultLanguages())
 	if err != nil {
 		t.Fatal(err)
 	}

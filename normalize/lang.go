@@ -2,12 +2,9 @@ package normalize
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	lingua "github.com/pemistahl/lingua-go"
 )
 
 // LanguageDetector names the ISO 639-1 language of a text, or "" when it
@@ -18,7 +15,8 @@ type LanguageDetector interface {
 
 // DefaultLanguages are the languages the detector considers unless
 // configured otherwise: the languages of the wires newswire is built for.
-// Each one costs about 0.8 MiB of trigram model (measured, see README).
+// The model file holds the n-grams of those among them that share a
+// script (SupportedLanguages lists what can be configured).
 func DefaultLanguages() []string {
 	return []string{
 		"en", "ru", "uk", "be", "bg", "sr", "kk", "fr", "de", "es", "pt", "it", "nl",
@@ -34,9 +32,9 @@ var ErrLanguages = errors.New("normalize: languages")
 const detectRunes = 160
 
 // scriptGroup is a script shared by several languages: the script of a
-// text narrows lingua's candidates to the group's, which is both faster
-// (lingua's work grows with its candidates) and more accurate (no Latin
-// language can win on a Cyrillic text).
+// text narrows the candidates to the group's, which is both faster (the
+// work grows with the candidates) and more accurate (no Latin language
+// can win on a Cyrillic text).
 type scriptGroup int
 
 const (
@@ -48,8 +46,8 @@ const (
 )
 
 // cyrillicLanguages and arabicLanguages are the languages written in those
-// scripts among lingua's; every other language lingua knows is either
-// Latin or owns its script (scriptLanguage).
+// scripts; every other supported language is either Latin or owns its
+// script (scriptLanguage).
 var (
 	cyrillicLanguages = map[string]bool{"ru": true, "uk": true, "be": true, "bg": true, "sr": true, "kk": true, "mk": true, "mn": true}
 	arabicLanguages   = map[string]bool{"ar": true, "fa": true, "ur": true}
@@ -68,78 +66,7 @@ func groupOf(code string) scriptGroup {
 	return groupLatin
 }
 
-// Lingua detects languages with lingua-go in its low-accuracy (trigram)
-// mode, after script rules settle the scripts that belong to one language,
-// with one detector per script group over the configured languages of
-// that script. lingua keeps its models in a process-wide cache, so the
-// detectors share them.
-type Lingua struct {
-	// det holds each group's detector; nil where the group has fewer than
-	// two configured languages, and then only names the one.
-	det     [groups]lingua.LanguageDetector
-	only    [groups]string
-	allowed map[string]bool
-}
-
-// NewLingua builds a detector over the given ISO 639-1 codes; the models
-// load eagerly so that the first entries are not slow.
-func NewLingua(codes []string) (*Lingua, error) {
-	var byGroup [groups][]lingua.Language
-	allowed := make(map[string]bool)
-	for _, c := range codes {
-		c = strings.ToLower(strings.TrimSpace(c))
-		iso := lingua.GetIsoCode639_1FromValue(c)
-		if iso == lingua.UnknownIsoCode639_1 {
-			return nil, fmt.Errorf("%w: unknown ISO 639-1 code %q", ErrLanguages, c)
-		}
-		if !allowed[c] {
-			g := groupOf(c)
-			byGroup[g] = append(byGroup[g], lingua.GetLanguageFromIsoCode639_1(iso))
-			allowed[c] = true
-		}
-	}
-	if len(allowed) < 2 {
-		// one language needs no detector at all
-		return nil, fmt.Errorf("%w: need at least two languages", ErrLanguages)
-	}
-	d := &Lingua{allowed: allowed}
-	for g := groupLatin; g < groups; g++ {
-		switch langs := byGroup[g]; len(langs) {
-		case 0:
-		case 1:
-			d.only[g] = strings.ToLower(langs[0].IsoCode639_1().String())
-		default:
-			d.det[g] = lingua.NewLanguageDetectorBuilder().FromLanguages(langs...).
-				WithLowAccuracyMode().WithPreloadedLanguageModels().Build()
-		}
-	}
-	return d, nil
-}
-
-// Detect implements LanguageDetector.
-func (d *Lingua) Detect(text string) string {
-	sample := detectionSample(text)
-	lang, g, ok := scriptLanguage(sample)
-	if ok {
-		if lang == "" || d.allowed[lang] {
-			return lang
-		}
-		return ""
-	}
-	if d.det[g] == nil {
-		return d.only[g] // "" when no configured language writes this script
-	}
-	if g == groupCyrillic && d.allowed["ru"] && russianLetters(sample) {
-		return "ru"
-	}
-	l, ok := d.det[g].DetectLanguageOf(sample)
-	if !ok {
-		return ""
-	}
-	return strings.ToLower(l.IsoCode639_1().String())
-}
-
-// ScriptDetector is the fallback used when no library detector is
+// ScriptDetector is the fallback used when no n-gram detector is
 // configured: it names only languages that own their script.
 type ScriptDetector struct{}
 
@@ -289,7 +216,7 @@ func scriptLanguage(s string) (lang string, g scriptGroup, ok bool) {
 // of the letters of the other languages that have them (Belarusian ў і,
 // Kazakh ә ғ қ ң ө ұ ү һ і, Mongolian ө ү) nor of Ukrainian, Serbian or
 // Macedonian. Most Russian posts are decided here, at a small fraction of
-// what lingua's n-gram lookups cost.
+// what the n-gram lookups cost.
 func russianLetters(s string) bool {
 	russian := false
 	for _, r := range s {

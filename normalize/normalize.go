@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -42,7 +43,7 @@ type Config struct {
 	// Languages are the ISO 639-1 codes language detection chooses from.
 	Languages []string
 	// Detector names the language of entries that declare none; nil uses
-	// ScriptDetector. NewWorker builds a Lingua detector from Languages.
+	// ScriptDetector. NewWorker builds an NGramDetector from Languages.
 	Detector LanguageDetector
 	// MaxInFlight bounds the raw items a worker holds between receipt and
 	// ack, and so its outstanding asynchronous publishes.
@@ -102,6 +103,14 @@ func (c Config) Validate() error {
 	}
 	if len(c.Languages) == 1 {
 		bad("languages", "must name none or at least two")
+	}
+	if c.Detector == nil {
+		supported := SupportedLanguages()
+		for _, l := range c.Languages {
+			if !slices.Contains(supported, strings.ToLower(strings.TrimSpace(l))) {
+				bad("languages", fmt.Sprintf("names %q, which language detection does not know (supported: %s)", l, strings.Join(supported, ", ")))
+			}
+		}
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 4000 {
 		// 4000 is the client's default limit of outstanding async publishes

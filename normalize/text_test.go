@@ -90,7 +90,7 @@ func TestHeadline(t *testing.T) {
 }
 
 func TestLanguageDetection(t *testing.T) {
-	det, err := NewLingua(DefaultLanguages())
+	det, err := NewNGramDetector(DefaultLanguages())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestLanguageDetection(t *testing.T) {
 		"北京时间今天上午发生地震":                                                                       "zh",
 		"서울에서 큰 지진이 발생했다":                                                                    "ko",
 		"🔥🔥🔥 https://example.com":                                                            "",
-		// Cyrillic languages the Russian letter rule must leave to lingua
+		// Cyrillic languages the Russian letter rule must leave to the n-grams
 		"Народны сход абмеркаваў пытанні бюджэту і падаткаў на наступны год": "be",
 		"Правителството обсъди бюджета за следващата година в парламента":    "bg",
 		"Влада Србије је усвојила нови закон о јавним набавкама":             "sr",
@@ -116,7 +116,7 @@ func TestLanguageDetection(t *testing.T) {
 			t.Errorf("Detect(%q) = %q, want %q", text, got, want)
 		}
 	}
-	ruEn, err := NewLingua([]string{"en", "ru"})
+	ruEn, err := NewNGramDetector([]string{"en", "ru"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +126,10 @@ func TestLanguageDetection(t *testing.T) {
 	if got := ruEn.Detect("وزارة الصحة"); got != "" {
 		t.Errorf("Arabic text with no Arabic-script language configured: %q, want none", got)
 	}
-	if _, err := NewLingua([]string{"en"}); err == nil {
+	if _, err := NewNGramDetector([]string{"en"}); err == nil {
 		t.Error("one language accepted")
 	}
-	if _, err := NewLingua([]string{"en", "xx"}); err == nil {
+	if _, err := NewNGramDetector([]string{"en", "xx"}); err == nil {
 		t.Error("unknown code accepted")
 	}
 }

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testConfig skips the lingua models: the worker tests are about the bus.
+// testConfig skips the language model: the worker tests are about the bus.
 func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Detector = ScriptDetector{}

@@ -67,6 +67,31 @@ func binaries(t *testing.T) (newswire, natsserver string) {
 	return filepath.Join(binDir, "newswire"), filepath.Join(binDir, "natsserver")
 }
 
+var (
+	upstreamOnce  sync.Once
+	upstreamBin   string
+	upstreamError error
+)
+
+// upstreamServer builds nats-server's own main, at the version go.mod pins
+// for the embedded server, and returns its path: the cluster tests run the
+// shipped cluster.conf with the binary operators run.
+func upstreamServer(t *testing.T) string {
+	t.Helper()
+	newswire, _ := binaries(t) // makes binDir
+	upstreamOnce.Do(func() {
+		upstreamBin = filepath.Join(filepath.Dir(newswire), "nats-server")
+		out, err := exec.Command("go", "build", "-o", upstreamBin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+		if err != nil {
+			upstreamError = fmt.Errorf("go build nats-server: %w\n%s", err, out)
+		}
+	})
+	if upstreamError != nil {
+		t.Fatal(upstreamError)
+	}
+	return upstreamBin
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,6 +108,7 @@ type proc struct {
 	name   string
 	bin    string
 	args   []string
+	env    []string // added to the test's environment
 	logDir string
 	cmd    *exec.Cmd
 	done   chan struct{}
@@ -98,6 +124,7 @@ func (p *proc) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(p.bin, p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()

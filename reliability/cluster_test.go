@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -25,32 +26,44 @@ import (
 // from their environment (nats-server.service: /etc/nats/newswire.env).
 var clusterRoles = []string{"admin", "collect", "normalize", "synth", "serve", "reader"}
 
-// TestClusterRunsTheSplitPipeline brings up the shipped three-node
-// cluster.conf (with accounts.conf) as three nats-server processes on
-// loopback ports and runs the split pipeline on it as separate newswire
-// processes — collect, two normalize, two synth, serve — each as its
-// role's user, with R3 streams: every raw item becomes one entry and one
-// story member, and serve answers for every story.
-func TestClusterRunsTheSplitPipeline(t *testing.T) {
-	items := 120
+// TestCluster brings up the shipped three-node cluster.conf (with
+// accounts.conf) as three nats-server processes on loopback ports and runs
+// the split pipeline on it as separate newswire processes — collect, two
+// normalize, two synth, serve — each as its role's user, with R3 streams,
+// buckets and consumers. Its subtests share the cluster and the stages:
+//
+//   - SplitPipeline: the first part of the replay, no fault: every raw item
+//     becomes one entry and one story member, and serve answers for every
+//     story at its last version.
+//   - NodeLoss: the rest of the replay in chunks; while each chunk flows a
+//     node is SIGKILLed — first one that leads neither WIRE_RAW nor
+//     WIRE_ENTRY, then WIRE_RAW's leader (in the full version then
+//     WIRE_ENTRY's leader, and the three again) — the next chunk goes
+//     through the two others, and the node is started again on its store.
+//     No stage stops; at the end nothing is lost or doubled, over all items.
+func TestCluster(t *testing.T) {
+	plan := clusterPlan{clean: 80, underKills: 120, kills: []victim{nonLeader, rawLeader}}
 	if full() {
-		items = 1500
+		plan = clusterPlan{clean: 1000, underKills: 2000, kills: []victim{nonLeader, rawLeader, entryLeader, nonLeader, rawLeader, entryLeader}}
 	}
-	clusterRun(t, clusterPlan{items: items})
-}
-
-// TestClusterNodeLossLosesAndDoublesNothing does the same while the replay
-// flows, and SIGKILLs nodes under it: first one that leads neither
-// WIRE_RAW nor WIRE_ENTRY, then WIRE_RAW's leader (and in the full version
-// WIRE_ENTRY's leader, then the same again). Each node stays down while
-// the next chunk of the replay goes through the two others, and is
-// started again on its store; nothing is lost or doubled.
-func TestClusterNodeLossLosesAndDoublesNothing(t *testing.T) {
-	plan := clusterPlan{items: 200, kills: []victim{nonLeader, rawLeader}}
-	if full() {
-		plan = clusterPlan{items: 3000, kills: []victim{nonLeader, rawLeader, entryLeader, nonLeader, rawLeader, entryLeader}}
+	rig := startClusterRig(t, plan)
+	ok := t.Run("SplitPipeline", func(t *testing.T) {
+		rig.feed(t, 0)
+		rig.idle(t)
+		rig.check(t, nil)
+	})
+	if !ok {
+		return
 	}
-	clusterRun(t, plan)
+	t.Run("NodeLoss", func(t *testing.T) {
+		var killed []string
+		for ev, v := range plan.kills {
+			killed = append(killed, rig.killUnderLoad(t, ev, v))
+		}
+		rig.feed(t, len(rig.chunks)-1) // and once all are back
+		rig.idle(t)
+		rig.check(t, killed)
+	})
 }
 
 // victim says which node an event kills.
@@ -66,9 +79,11 @@ func (v victim) String() string {
 	return [...]string{"a node leading neither WIRE_RAW nor WIRE_ENTRY", "WIRE_RAW's leader", "WIRE_ENTRY's leader"}[v]
 }
 
+// clusterPlan is how many items go through with no fault, and how many
+// while nodes are killed, and which.
 type clusterPlan struct {
-	items int
-	kills []victim
+	clean, underKills int
+	kills             []victim
 }
 
 // natsCluster is deploy/nats/cluster.conf run as three nats-server
@@ -123,7 +138,7 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 			t.Fatal(err)
 		}
 		c.urls = append(c.urls, fmt.Sprintf("nats://127.0.0.1:%d", port))
-		c.nodes = append(c.nodes, &proc{name: name, bin: bin, logDir: logDir,
+		c.nodes = append(c.nodes, &proc{name: name, bin: bin, logDir: logDir, owner: t,
 			env: append([]string{"NATS_SERVER_NAME=" + name}, env...),
 			args: []string{"-c", filepath.Join(nodeDir, "cluster.conf"),
 				"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "-1",
@@ -238,38 +253,70 @@ func leaderOf(js jetstream.JetStream, stream string) (string, error) {
 	return ci.Leader, nil
 }
 
-func clusterRun(t *testing.T, plan clusterPlan) {
-	began := time.Now()
+// clusterRig is the cluster, the stages on it, and the test's view of
+// them: an admin connection and a watcher of every story snapshot.
+type clusterRig struct {
+	began   time.Time
+	cl      *natsCluster
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stages  []*proc
+	collect *proc
+	logDir  string
+	feedTo  string
+	apiPort int
+	items   []replay.Item
+	// chunks of the replay file: the clean part, then two for each kill
+	// (one flows as the node goes, one while it is down) and a last one.
+	chunks []string
+	fed    int // items handed to the collector so far
+
+	mu      sync.Mutex
+	history map[string][]snapshot
+	watched uint64
+}
+
+func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
+	t.Helper()
+	r := &clusterRig{began: time.Now(), history: map[string][]snapshot{}}
 	newswire, _ := binaries(t)
 	dir := t.TempDir()
-	logDir := filepath.Join(dir, "logs")
-	if err := os.MkdirAll(logDir, 0o750); err != nil {
+	// The processes' logs outlive a failed run, for its report.
+	var err error
+	if r.logDir, err = os.MkdirTemp("", "newswire-cluster-logs-"); err != nil {
 		t.Fatal(err)
 	}
-	all, items := replaySlice(t, dir, plan.items)
-	lines, err := os.ReadFile(all)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of the processes kept in %s", r.logDir)
+			return
+		}
+		os.RemoveAll(r.logDir)
+	})
+	all, items := replaySlice(t, dir, plan.clean+plan.underKills)
+	r.items = items
+	text, err := os.ReadFile(all)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One chunk to start with, and for each kill one that flows while the
-	// node goes down and one while it is down.
-	chunks := splitLines(string(lines), 1+2*len(plan.kills))
-	feed := filepath.Join(dir, "feed.jsonl")
-	if err := os.WriteFile(feed, nil, 0o600); err != nil {
+	lines := strings.SplitAfter(string(text), "\n")
+	r.chunks = append([]string{strings.Join(lines[:plan.clean], "")}, splitLines(strings.Join(lines[plan.clean:], ""), 2*len(plan.kills)+1)...)
+	r.feedTo = filepath.Join(dir, "feed.jsonl")
+	if err := os.WriteFile(r.feedTo, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	cl := startCluster(t, dir, logDir)
-	nc, js := clusterClient(t, cl.urls, "admin")
-	defer nc.Close()
+	r.cl = startCluster(t, dir, r.logDir)
+	r.nc, r.js = clusterClient(t, r.cl.urls, "admin")
+	t.Cleanup(r.nc.Close)
 
 	// Every stage's configuration names all three nodes, its own user and
 	// R3; the admin creates the topology first, as the README says.
-	apiPort := freePort(t)
+	r.apiPort = freePort(t)
 	config := func(role, name string) string {
 		path := filepath.Join(dir, name+".yaml")
-		quoted := make([]string, len(cl.urls))
-		for i, u := range cl.urls {
+		quoted := make([]string, len(r.cl.urls))
+		for i, u := range r.cl.urls {
 			quoted[i] = strconv.Quote(u)
 		}
 		if err := os.WriteFile(path, []byte(fmt.Sprintf(`data_dir: %s
@@ -285,7 +332,7 @@ synth:
   max_provenance: 100000
 sources:
   - {id: telegram-ru, kind: replay, path: %s}
-`, filepath.Join(dir, name), strings.Join(quoted, ", "), role, role, apiPort, feed)), 0o600); err != nil {
+`, filepath.Join(dir, name), strings.Join(quoted, ", "), role, role, r.apiPort, r.feedTo)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return path
@@ -294,7 +341,7 @@ sources:
 	waitFor(t, 2*time.Minute, "a JetStream meta leader", func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, err := js.AccountInfo(ctx); err != nil {
+		if _, err := r.js.AccountInfo(ctx); err != nil {
 			return err.Error()
 		}
 		return ""
@@ -307,13 +354,12 @@ sources:
 		return ""
 	})
 
-	var stages []*proc
 	stage := func(role, name string) *proc {
-		p := &proc{name: name, bin: newswire, args: []string{role, "--config", config(role, name)}, logDir: logDir}
-		stages = append(stages, p)
+		p := &proc{name: name, bin: newswire, args: []string{role, "--config", config(role, name)}, logDir: r.logDir, owner: t}
+		r.stages = append(r.stages, p)
 		return p
 	}
-	collect := stage("collect", "collect")
+	r.collect = stage("collect", "collect")
 	for _, name := range []string{"normalize-1", "normalize-2"} {
 		stage("normalize", name)
 	}
@@ -321,154 +367,164 @@ sources:
 		stage("synth", name)
 	}
 	stage("serve", "serve")
-	for _, p := range stages {
-		if p != collect {
+	for _, p := range r.stages {
+		if p != r.collect {
 			p.start(t)
 		}
 	}
-	defer func() {
-		for _, p := range stages {
+	t.Cleanup(func() {
+		for _, p := range r.stages {
 			p.stop()
 		}
-	}()
-	waitFor(t, time.Minute, "R3 streams, buckets and consumers", func() string { return replicated(js) })
+	})
+	waitFor(t, time.Minute, "R3 streams, buckets and consumers", func() string { return replicated(r.js) })
 
-	var mu sync.Mutex
-	history := map[string][]snapshot{}
-	var watched uint64
 	wctx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		watchStories(wctx, js, func(seq uint64, st wire.Story) {
-			mu.Lock()
-			defer mu.Unlock()
+		watchStories(wctx, r.js, func(seq uint64, st wire.Story) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
 			members := map[string]bool{}
-			for _, r := range st.Provenance {
-				members[r.EntryID] = true
+			for _, m := range st.Provenance {
+				members[m.EntryID] = true
 			}
-			history[st.ID] = append(history[st.ID], snapshot{seq: seq, version: st.Version, members: members, mergedInto: st.MergedInto})
+			r.history[st.ID] = append(r.history[st.ID], snapshot{seq: seq, version: st.Version, members: members, mergedInto: st.MergedInto})
 		}, func(seq uint64) {
-			mu.Lock()
-			watched = seq
-			mu.Unlock()
+			r.mu.Lock()
+			r.watched = seq
+			r.mu.Unlock()
 		})
 	}()
-	defer func() { stopWatch(); <-watchDone }()
+	t.Cleanup(func() { stopWatch(); <-watchDone })
+	return r
+}
 
-	// No stage may stop on its own: losing a node is the clients' to ride
-	// out by reconnecting to the others.
-	stopped := func() {
-		for _, p := range stages {
-			if p.exited() {
-				t.Logf("streams: %s", replicated(js))
-				t.Fatalf("%s stopped on its own: %v\n%s", p.name, p.err, p.lastLog())
-			}
+// stopped fails the test if a stage stopped on its own: losing a node is
+// the clients' to ride out by reconnecting to the others.
+func (r *clusterRig) stopped(t *testing.T) {
+	t.Helper()
+	for _, p := range r.stages {
+		if p.exited() {
+			t.Logf("streams: %s", replicated(r.js))
+			t.Fatalf("%s stopped on its own: %v\n%s", p.name, p.err, p.lastLog())
 		}
 	}
-	next := 0
-	// feedNext hands the collector the next chunk (it reads its file to the
-	// end, then idles, so it is started again from its stored position) and
-	// waits until the chunk flows: WIRE_RAW and WIRE_ENTRY grow.
-	feedNext := func() {
-		raw, _ := streamMsgs(js, bus.StreamRaw)
-		entries, _ := streamMsgs(js, bus.StreamEntry)
-		f, err := os.OpenFile(feed, os.O_APPEND|os.O_WRONLY, 0)
+}
+
+// feed hands the collector chunk i (it reads its file to the end, then
+// idles, so it is started again and resumes from its stored position) and
+// waits until the chunk flows: WIRE_RAW and WIRE_ENTRY grow.
+func (r *clusterRig) feed(t *testing.T, i int) {
+	t.Helper()
+	raw, _ := streamMsgs(r.js, bus.StreamRaw)
+	entries, _ := streamMsgs(r.js, bus.StreamEntry)
+	f, err := os.OpenFile(r.feedTo, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(r.chunks[i]); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r.fed += strings.Count(r.chunks[i], "\n")
+	if r.collect.starts > 0 {
+		r.collect.stop()
+	}
+	r.collect.start(t)
+	waitFor(t, 2*time.Minute, fmt.Sprintf("chunk %d flowing", i), func() string {
+		r.stopped(t)
+		rn, err := streamMsgs(r.js, bus.StreamRaw)
 		if err != nil {
-			t.Fatal(err)
+			return err.Error()
 		}
-		if _, err := f.WriteString(chunks[next]); err != nil {
-			t.Fatal(err)
+		en, err := streamMsgs(r.js, bus.StreamEntry)
+		if err != nil {
+			return err.Error()
 		}
-		f.Close()
-		next++
-		if collect.starts > 0 {
-			collect.stop()
+		if rn <= raw || en <= entries {
+			return fmt.Sprintf("WIRE_RAW %d (was %d), WIRE_ENTRY %d (was %d)", rn, raw, en, entries)
 		}
-		collect.start(t)
-		waitFor(t, 2*time.Minute, fmt.Sprintf("chunk %d flowing", next), func() string {
-			stopped()
-			r, err := streamMsgs(js, bus.StreamRaw)
+		return ""
+	})
+}
+
+// killUnderLoad is event ev: once every replica is current, it hands the
+// collector the next chunk, SIGKILLs the victim while the chunk flows,
+// hands over the one after (which goes through the two other nodes), and
+// starts the node again on its store. It returns the node's name.
+func (r *clusterRig) killUnderLoad(t *testing.T, ev int, v victim) string {
+	t.Helper()
+	waitFor(t, 2*time.Minute, "every replica current before a kill", func() string { r.stopped(t); return replicated(r.js) })
+	raw, err := leaderOf(r.js, bus.StreamRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := leaderOf(r.js, bus.StreamEntry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := raw
+	switch v {
+	case nonLeader:
+		for _, n := range r.cl.nodes {
+			if n.name != raw && n.name != entry {
+				name = n.name
+				break
+			}
+		}
+	case entryLeader:
+		name = entry
+	}
+	i := r.cl.node(name)
+	if i < 0 {
+		t.Fatalf("leader %q is none of the nodes", name)
+	}
+	r.feed(t, 1+2*ev)
+	held, _ := streamMsgs(r.js, bus.StreamRaw)
+	r.cl.nodes[i].kill()
+	t.Logf("event %d: SIGKILLed %s, %s (WIRE_RAW led by %s, WIRE_ENTRY by %s), as WIRE_RAW held %d of the %d items fed", ev+1, name, v, raw, entry, held, r.fed)
+	r.feed(t, 2+2*ev)
+	if v != nonLeader {
+		waitFor(t, time.Minute, "a new leader", func() string {
+			l, err := leaderOf(r.js, map[victim]string{rawLeader: bus.StreamRaw, entryLeader: bus.StreamEntry}[v])
 			if err != nil {
 				return err.Error()
 			}
-			e, err := streamMsgs(js, bus.StreamEntry)
-			if err != nil {
-				return err.Error()
-			}
-			if r <= raw || e <= entries {
-				return fmt.Sprintf("WIRE_RAW %d (was %d), WIRE_ENTRY %d (was %d)", r, raw, e, entries)
+			if l == name {
+				return "still " + name
 			}
 			return ""
 		})
 	}
+	r.cl.nodes[i].start(t)
+	r.cl.waitUp(t, i)
+	return name
+}
 
-	feedNext()
-	var killed []string
-	for ev, v := range plan.kills {
-		waitFor(t, 2*time.Minute, "every replica current before a kill", func() string { stopped(); return replicated(js) })
-		raw, err := leaderOf(js, bus.StreamRaw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entry, err := leaderOf(js, bus.StreamEntry)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := raw
-		switch v {
-		case nonLeader:
-			for _, n := range cl.nodes {
-				if n.name != raw && n.name != entry {
-					name = n.name
-					break
-				}
-			}
-		case entryLeader:
-			name = entry
-		}
-		i := cl.node(name)
-		if i < 0 {
-			t.Fatalf("leader %q is none of the nodes", name)
-		}
-		feedNext()
-		cl.nodes[i].kill()
-		killed = append(killed, name)
-		t.Logf("event %d: SIGKILLed %s, %s (WIRE_RAW led by %s, WIRE_ENTRY by %s)", ev+1, name, v, raw, entry)
-		// The pipeline goes on with two nodes.
-		feedNext()
-		if v != nonLeader {
-			waitFor(t, time.Minute, "a new WIRE_RAW leader", func() string {
-				l, err := leaderOf(js, bus.StreamRaw)
-				if err != nil {
-					return err.Error()
-				}
-				if l == name {
-					return "still " + name
-				}
-				return ""
-			})
-		}
-		cl.nodes[i].start(t)
-		cl.waitUp(t, i)
-	}
-
+// idle waits until every item fed is on WIRE_RAW, both consumers are idle,
+// every replica is current and the watcher has read every snapshot. An
+// item in flight to a stage on a killed node comes back after the
+// consumer's BackOff (30 s).
+func (r *clusterRig) idle(t *testing.T) {
+	t.Helper()
 	waitFor(t, 10*time.Minute, "pipeline idle", func() string {
-		stopped()
-		n, err := streamMsgs(js, bus.StreamRaw)
+		r.stopped(t)
+		n, err := streamMsgs(r.js, bus.StreamRaw)
 		if err != nil {
 			return err.Error()
 		}
-		if int(n) < len(items) {
-			return fmt.Sprintf("WIRE_RAW holds %d of %d items", n, len(items))
+		if int(n) < r.fed {
+			return fmt.Sprintf("WIRE_RAW holds %d of %d items", n, r.fed)
 		}
-		if why := pending(js); why != "" {
+		if why := pending(r.js); why != "" {
 			return why
 		}
-		if why := replicated(js); why != "" {
+		if why := replicated(r.js); why != "" {
 			return why
 		}
-		s, err := js.Stream(context.Background(), bus.StreamStory)
+		s, err := r.js.Stream(context.Background(), bus.StreamStory)
 		if err != nil {
 			return err.Error()
 		}
@@ -476,18 +532,21 @@ sources:
 		if err != nil {
 			return err.Error()
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if watched < info.State.LastSeq {
-			return fmt.Sprintf("watcher at snapshot %d of %d", watched, info.State.LastSeq)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.watched < info.State.LastSeq {
+			return fmt.Sprintf("watcher at snapshot %d of %d", r.watched, info.State.LastSeq)
 		}
 		return ""
 	})
+}
 
-	// serve followed every story through it all: its API answers each
-	// story at its last version.
+// check checks exactly-once over the items fed so far, the snapshots'
+// histories, and that serve answers every story at its last version.
+func (r *clusterRig) check(t *testing.T, killed []string) {
+	t.Helper()
 	last := map[string]int64{}
-	for _, m := range readAll(t, js, bus.StreamStory) {
+	for _, m := range readAll(t, r.js, bus.StreamStory) {
 		var st wire.Story
 		decode(t, m.Data, &st)
 		if st.MergedInto == "" {
@@ -496,9 +555,9 @@ sources:
 			delete(last, st.ID)
 		}
 	}
-	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/stories", apiPort)
+	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/stories", r.apiPort)
 	waitFor(t, time.Minute, "serve answering every story at its last version", func() string {
-		stopped()
+		r.stopped(t)
 		for id, version := range last {
 			var st wire.Story
 			if why := getJSON(api+"/"+id, &st); why != "" {
@@ -517,25 +576,17 @@ sources:
 		}
 		return ""
 	})
-
-	for _, p := range stages {
-		p.stop()
-	}
-	stopWatch()
-	<-watchDone
-	if why := replicated(js); why != "" {
-		t.Errorf("after the run: %s", why)
-	}
-	lost, doubled, folded := checkExactlyOnce(t, js, items)
-	mu.Lock()
-	defer mu.Unlock()
-	checkHistories(t, history)
+	lost, doubled, folded := checkExactlyOnce(t, r.js, r.items[:r.fed])
+	r.mu.Lock()
+	checkHistories(t, r.history)
+	stories, watched := len(r.history), r.watched
+	r.mu.Unlock()
 	reconnects := 0
-	for _, p := range stages {
-		reconnects += countInLogs(t, logDir, p.name, "nats reconnected")
+	for _, p := range r.stages {
+		reconnects += countInLogs(t, r.logDir, p.name, "nats reconnected")
 	}
-	t.Logf("%d items replayed through 3 nodes (R3), %d nodes SIGKILLed %v: %d lost, %d doubled (%d folded by exact dedupe); %d stories (%d served), %d snapshots watched; %d stage reconnects; %s",
-		len(items), len(killed), killed, lost, doubled, folded, len(history), len(last), watched, reconnects, time.Since(began).Round(time.Second))
+	t.Logf("%d items replayed through 3 nodes (R3), %d nodes SIGKILLed %v: %d lost, %d doubled (%d folded by exact dedupe); %d stories (%d served), %d snapshots watched; %d stage reconnects; %s since the start",
+		r.fed, len(killed), killed, lost, doubled, folded, stories, len(last), watched, reconnects, time.Since(r.began).Round(time.Second))
 }
 
 // getJSON GETs url and decodes its JSON body into v; it says what went

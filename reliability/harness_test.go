@@ -110,6 +110,9 @@ type proc struct {
 	args   []string
 	env    []string // added to the test's environment
 	logDir string
+	// owner, when set, is the test whose end kills the process (a process
+	// that outlives the subtest that starts it); else the starting test.
+	owner  *testing.T
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
@@ -138,7 +141,11 @@ func (p *proc) start(t *testing.T) {
 		close(done)
 	}()
 	// A test that stops early leaves no process behind.
-	t.Cleanup(func() {
+	owner := p.owner
+	if owner == nil {
+		owner = t
+	}
+	owner.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-done
 	})

@@ -483,8 +483,10 @@ func (r *clusterRig) killUnderLoad(t *testing.T, ev int, v victim) string {
 	}
 	r.feed(t, 1+2*ev)
 	held, _ := streamMsgs(r.js, bus.StreamRaw)
+	made, _ := streamMsgs(r.js, bus.StreamEntry)
 	r.cl.nodes[i].kill()
-	t.Logf("event %d: SIGKILLed %s, %s (WIRE_RAW led by %s, WIRE_ENTRY by %s), as WIRE_RAW held %d of the %d items fed", ev+1, name, v, raw, entry, held, r.fed)
+	t.Logf("event %d: SIGKILLed %s, %s (WIRE_RAW led by %s, WIRE_ENTRY by %s), as WIRE_RAW held %d of the %d items fed and WIRE_ENTRY %d entries",
+		ev+1, name, v, raw, entry, held, r.fed, made)
 	r.feed(t, 2+2*ev)
 	if v != nonLeader {
 		waitFor(t, time.Minute, "a new leader", func() string {

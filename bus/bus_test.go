@@ -127,3 +127,64 @@ func TestToken(t *testing.T) {
 }
 
 var safeToken = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+// electing is the real client of a server whose streams do not answer
+// their first reads, as on a cluster whose node was just lost while their
+// replicas elect a new leader; it counts the creates and updates.
+type electing struct {
+	jetstream.JetStream
+	unanswered int
+	creates    int
+}
+
+func (e *electing) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	if e.unanswered > 0 {
+		e.unanswered-- // no reply: the request waits as long as it is let
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return e.JetStream.Stream(ctx, name)
+}
+
+func (e *electing) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	e.creates++
+	return e.JetStream.CreateOrUpdateStream(ctx, cfg)
+}
+
+func (e *electing) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	e.creates++
+	return e.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+}
+
+// TestTopologyWaitsForAStreamThatDoesNotAnswer: a stream that exists but
+// does not answer for a moment is read again, not created — a stage whose
+// user may not manage streams would be refused and fail, blaming its
+// permissions (found by reliability TestClusterNodeLossLosesAndDoublesNothing:
+// a collector started while wire_fp's replicas elected a leader exited).
+func TestTopologyWaitsForAStreamThatDoesNotAnswer(t *testing.T) {
+	defer bus.SetReadTimeout(100 * time.Millisecond)()
+	srv := bustest.Start(t)
+	for _, unanswered := range []int{1, 5, 9} { // a stream, a bucket, both
+		js := &electing{JetStream: srv.JS, unanswered: unanswered}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := bus.EnsureTopology(ctx, js, bus.DefaultTopology())
+		cancel()
+		if err != nil {
+			t.Fatalf("%d unanswered reads: %v", unanswered, err)
+		}
+		if js.creates != 0 {
+			t.Errorf("%d unanswered reads: %d creates or updates of a topology that exists", unanswered, js.creates)
+		}
+	}
+	// A stream that never answers ends in an error that says so.
+	js := &electing{JetStream: srv.JS, unanswered: 1 << 30}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := bus.EnsureTopology(ctx, js, bus.DefaultTopology())
+	if err == nil || !strings.Contains(err.Error(), "read stream "+bus.StreamRaw) || strings.Contains(err.Error(), "newswire topology") {
+		t.Errorf("never answered: %v", err)
+	}
+	if js.creates != 0 {
+		t.Errorf("never answered: %d creates", js.creates)
+	}
+}

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -95,9 +96,11 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 // given settings. It is idempotent; every stage calls it at start-up. A
 // stream or bucket whose settings already match is only read (stream info),
 // so a stage whose NATS user may not manage streams (deploy/nats/accounts.conf)
-// starts once the topology exists. A setting the server cannot change in
-// place (storage type, for one) fails with an error that names the stream
-// and says so.
+// starts once the topology exists. A stream that does not answer for the
+// moment (a cluster electing its leader) is asked again until ctx ends;
+// only one the server says does not exist is created. A setting the server
+// cannot change in place (storage type, for one) fails with an error that
+// names the stream and says so.
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	for _, sc := range t.Streams() {
 		if err := ensureStream(ctx, js, sc); err != nil {
@@ -105,8 +108,12 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, t Topology) err
 		}
 	}
 	for _, kc := range t.Buckets() {
-		if s, err := js.Stream(ctx, "KV_"+kc.Bucket); err == nil && bucketCurrent(s.CachedInfo().Config, kc) {
+		s, err := readStream(ctx, js, "KV_"+kc.Bucket)
+		if err == nil && bucketCurrent(s.CachedInfo().Config, kc) {
 			continue
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return err
 		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("bus: ensure KV bucket %s: %w%s", kc.Bucket, err, manageHint)
@@ -119,8 +126,39 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, t Topology) err
 // user is refused (the server drops the request: it times out).
 const manageHint = " (if this stage's NATS user may not manage streams, create or update the topology first with `newswire topology` as the admin user)"
 
+// readStream reads a stream's info. A stream that exists but cannot answer
+// for a moment — its replicas electing a leader after a cluster node was
+// lost — is asked again until ctx ends: taken for a missing stream, it
+// would make a stage whose user may not manage streams try to create it,
+// be refused, and fail with an error that blames its permissions. Each
+// request has its own short timeout: one sent while no leader could answer
+// it gets no reply at all, and would otherwise wait out the whole of ctx.
+func readStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, readTimeout)
+		s, err := js.Stream(rctx, name)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) ||
+			errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bus: read stream %s: %w", name, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// readTimeout bounds one stream info request of EnsureTopology (a
+// variable for the tests).
+var readTimeout = 5 * time.Second
+
 func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
-	existing, err := js.Stream(ctx, sc.Name)
+	existing, err := readStream(ctx, js, sc.Name)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
 	if err == nil {
 		have := existing.CachedInfo().Config
 		if have.Storage != sc.Storage {

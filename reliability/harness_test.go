@@ -67,6 +67,31 @@ func binaries(t *testing.T) (newswire, natsserver string) {
 	return filepath.Join(binDir, "newswire"), filepath.Join(binDir, "natsserver")
 }
 
+var (
+	upstreamOnce  sync.Once
+	upstreamBin   string
+	upstreamError error
+)
+
+// upstreamServer builds nats-server's own main, at the version go.mod pins
+// for the embedded server, and returns its path: the cluster tests run the
+// shipped cluster.conf with the binary operators run.
+func upstreamServer(t *testing.T) string {
+	t.Helper()
+	newswire, _ := binaries(t) // makes binDir
+	upstreamOnce.Do(func() {
+		upstreamBin = filepath.Join(filepath.Dir(newswire), "nats-server")
+		out, err := exec.Command("go", "build", "-o", upstreamBin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+		if err != nil {
+			upstreamError = fmt.Errorf("go build nats-server: %w\n%s", err, out)
+		}
+	})
+	if upstreamError != nil {
+		t.Fatal(upstreamError)
+	}
+	return upstreamBin
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,7 +108,11 @@ type proc struct {
 	name   string
 	bin    string
 	args   []string
+	env    []string // added to the test's environment
 	logDir string
+	// owner, when set, is the test whose end kills the process (a process
+	// that outlives the subtest that starts it); else the starting test.
+	owner  *testing.T
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
@@ -98,6 +127,7 @@ func (p *proc) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(p.bin, p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
@@ -111,7 +141,11 @@ func (p *proc) start(t *testing.T) {
 		close(done)
 	}()
 	// A test that stops early leaves no process behind.
-	t.Cleanup(func() {
+	owner := p.owner
+	if owner == nil {
+		owner = t
+	}
+	owner.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-done
 	})

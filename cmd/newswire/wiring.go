@@ -287,7 +287,12 @@ func connect(ctx context.Context, cfg *config.Config, log *zap.Logger, urls []st
 		nc.Close()
 		return nil, fmt.Errorf("newswire: jetstream: %w", err)
 	}
-	if err := bus.EnsureTopology(cctx, js, topology(cfg)); err != nil {
+	// On a cluster that just lost a node, a stream may answer only once
+	// its replicas have elected a leader: the check waits for that longer
+	// than for the connection (the units allow 120 s to start).
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := bus.EnsureTopology(tctx, js, topology(cfg)); err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -267,7 +267,7 @@ func TestRebuiltClustererDecidesAsUninterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &Worker{cfg: cfg, cl: cl, known: map[string]bool{}, log: zap.NewNop()}
+		return &Worker{cfg: cfg, cl: cl, seqs: map[string]uint64{}, log: zap.NewNop()}
 	}
 	// live applies one entry as the worker does: Add, then (as a flush
 	// would) drop the stories left stale or merged away.
@@ -496,7 +496,7 @@ func TestRetiringMergedStoryLeavesMergePassAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := &Worker{cfg: cfg, cl: c, known: map[string]bool{}, log: zap.NewNop()}
+		w := &Worker{cfg: cfg, cl: c, seqs: map[string]uint64{}, log: zap.NewNop()}
 		background(c)
 		c.Add(entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0))
 		for i, h := range []string{

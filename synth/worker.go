@@ -61,6 +61,9 @@ type Stats struct {
 	// LateDuplicates counts entries whose id was placed before and whose
 	// story is no longer active: acknowledged, no story changed.
 	LateDuplicates atomic.Int64
+	// Fenced counts the times another synthesizer had published a story
+	// since this worker last did: the worker dropped its state (see fence).
+	Fenced atomic.Int64
 }
 
 // Worker consumes WIRE_ENTRY and publishes story snapshots on WIRE_STORY.
@@ -76,7 +79,11 @@ type Worker struct {
 	cl      *Clusterer
 	applied uint64 // highest WIRE_ENTRY sequence given to the clusterer
 	pending []pendingMsg
-	known   map[string]bool // stories whose last published version is known
+	// seqs holds the WIRE_STORY sequence of each story's last snapshot, as
+	// this worker knows it: every snapshot is published on the condition
+	// that it is still the subject's last (see fence). A story without
+	// one is looked up before its first publish (learnVersion).
+	seqs map[string]uint64
 	// parked holds merged-away stories whose final snapshot is out but
 	// which stay in memory until the next merge pass has run (see retire).
 	parked []parkedStory
@@ -117,7 +124,7 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 	}
 	return &Worker{
 		cfg: cfg, js: js, cons: cons, log: log.Named(Stage), cl: cl,
-		maxPayload: int(nc.MaxPayload()), known: make(map[string]bool),
+		maxPayload: int(nc.MaxPayload()), seqs: make(map[string]uint64),
 	}, nil
 }
 
@@ -379,7 +386,7 @@ func (w *Worker) retire(id string) {
 		return
 	}
 	w.cl.Forget(id)
-	delete(w.known, id)
+	delete(w.seqs, id)
 }
 
 // releaseParked forgets the parked stories whose next merge pass has run.
@@ -388,7 +395,7 @@ func (w *Worker) releaseParked() {
 	n := 0
 	for n < len(w.parked) && w.parked[n].pass < w.cl.passes {
 		w.cl.Forget(w.parked[n].id)
-		delete(w.known, w.parked[n].id)
+		delete(w.seqs, w.parked[n].id)
 		n++
 	}
 	if n > 0 {
@@ -422,7 +429,11 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 	if len(ids) == 0 && len(w.pending) == 0 {
 		return nil
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(ids))
+	type inFlight struct {
+		id string
+		f  jetstream.PubAckFuture
+	}
+	futures := make([]inFlight, 0, len(ids))
 	var stale []string
 	fail := func(err error) error {
 		for _, id := range ids {
@@ -445,11 +456,11 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 		msg := nats.NewMsg(bus.StorySubject(id))
 		msg.Data = data
 		msg.Header.Set(bus.HeaderMsgID, "story:"+id+":"+strconv.FormatInt(st.Version, 10))
-		f, err := w.js.PublishMsgAsync(msg)
+		f, err := w.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(w.seqs[id]))
 		if err != nil {
 			return fail(fmt.Errorf("synth: publish snapshot: %w", err))
 		}
-		futures = append(futures, f)
+		futures = append(futures, inFlight{id, f})
 		if st.Status != wire.StatusDeveloping {
 			stale = append(stale, id)
 		}
@@ -457,15 +468,42 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 	for _, id := range ids {
 		w.cl.MarkPublished(id, now)
 	}
-	for _, f := range futures {
+	// Every future is read, so that each stored snapshot's sequence is
+	// known before any error returns; a story whose outcome is unknown
+	// is looked up again before its next publish.
+	var failed error
+	fenced := ""
+	for _, p := range futures {
 		select {
-		case <-f.Ok():
+		case ack := <-p.f.Ok():
+			if ack.Duplicate {
+				// Another worker stored this story's version already.
+				fenced = p.id
+				delete(w.seqs, p.id)
+				continue
+			}
+			w.seqs[p.id] = ack.Sequence
 			w.stats.Snapshots.Add(1)
-		case err := <-f.Err():
-			return fail(fmt.Errorf("synth: snapshot not stored: %w", err))
+		case err := <-p.f.Err():
+			delete(w.seqs, p.id)
+			if wrongLastSequence(err) {
+				fenced = p.id
+			} else if failed == nil {
+				failed = fmt.Errorf("synth: snapshot of %s not stored: %w", p.id, err)
+			}
 		case <-ctx.Done():
-			return fail(fmt.Errorf("synth: waiting for snapshot acks: %w", ctx.Err()))
+			delete(w.seqs, p.id)
+			if failed == nil {
+				failed = fmt.Errorf("synth: waiting for snapshot acks: %w", ctx.Err())
+			}
 		}
+	}
+	if fenced != "" {
+		w.fence(fenced)
+		return fmt.Errorf("synth: another synthesizer published story %s since this worker last did; state dropped, rebuilding from %s", fenced, bus.StreamEntry)
+	}
+	if failed != nil {
+		return fail(failed)
 	}
 	keep := w.pending[:0]
 	for _, p := range w.pending {
@@ -490,14 +528,19 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 // WIRE_STORY the first time this worker publishes it, so that versions keep
 // rising across restarts and fail-overs.
 func (w *Worker) learnVersion(ctx context.Context, id string) error {
-	if w.known[id] {
+	if _, ok := w.seqs[id]; ok {
 		return nil
 	}
+	// One request must not hold the worker's lock for the whole flush
+	// while a cluster elects the stream's leader.
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	stream, err := w.js.Stream(ctx, bus.StreamStory)
 	if err != nil {
 		return fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
 	}
 	m, err := stream.GetLastMsgForSubject(ctx, bus.StorySubject(id))
+	var seq uint64
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
@@ -509,9 +552,55 @@ func (w *Worker) learnVersion(ctx context.Context, id string) error {
 		if json.Unmarshal(m.Data, &prev) == nil {
 			w.cl.SetVersion(id, prev.Version)
 		}
+		seq = m.Sequence
 	}
-	w.known[id] = true
+	w.seqs[id] = seq
 	return nil
+}
+
+// lookupTimeout bounds one look-up of a story's last snapshot.
+const lookupTimeout = 5 * time.Second
+
+// fence drops everything the worker holds after WIRE_STORY refused one of
+// its snapshots because another synthesizer had published that story
+// since this worker last did. Only one worker holds the consumer's pin,
+// but a worker that stalled (a flush waiting out a leader election) can
+// wake after its pin moved to a standby, which rebuilt from WIRE_ENTRY
+// and published since; the stalled worker's snapshots would replace
+// newer ones and drop their members. Every snapshot is therefore
+// published on the condition that the story's last message is still the
+// one this worker published or read (Nats-Expected-Last-Subject-Sequence).
+// When it is not, this worker's state is behind, so it is dropped: the
+// entries awaiting acks are handed back (Nak) to whichever worker holds
+// the pin, and should that be this one, it rebuilds from WIRE_ENTRY as a
+// fresh worker does and publishes the stories the unacknowledged entries
+// touched, each after reading its last snapshot.
+func (w *Worker) fence(id string) {
+	w.stats.Fenced.Add(1)
+	w.log.Warn("another synthesizer published a story since this worker last did; dropping state to rebuild from "+bus.StreamEntry,
+		zap.String("story", id), zap.Int("pending_entries", len(w.pending)))
+	cl, err := NewClusterer(w.cfg)
+	if err != nil { // not reached: the config was accepted when the worker was made
+		w.log.Error("cannot make a fresh clusterer; keeping the old state", zap.Error(err))
+		return
+	}
+	for _, p := range w.pending {
+		if err := p.msg.Nak(); err != nil {
+			w.log.Debug("nak failed; the entry is redelivered after its ack wait", zap.Error(err))
+		}
+	}
+	w.cl, w.applied, w.pending, w.parked = cl, 0, nil, nil
+	w.seqs = make(map[string]uint64)
+	w.seen = seenEntries{}
+}
+
+// wrongLastSequence reports whether err is JetStream refusing a publish
+// whose expected last subject sequence is not the subject's last
+// (10071; replicated streams answer 10164).
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // encode marshals a snapshot, halving its provenance list until it fits

@@ -276,3 +276,80 @@ func TestOrphanWithdrawalIsCountedAndAcked(t *testing.T) {
 		t.Errorf("the withdrawn entry appears in story %s", s)
 	}
 }
+
+// TestStalledWorkerIsFencedOnceAnotherPublished plays the fail-over race
+// the cluster test found: worker A publishes a story, stalls, and its pin
+// moves to B, which rebuilt from WIRE_ENTRY and publishes the story with
+// an entry A never saw. When A wakes with a change of its own, its
+// snapshot must not replace B's: WIRE_STORY refuses it (A's last
+// sequence for the subject is no longer the subject's last), and A drops
+// its state instead of publishing from it.
+//
+// A's next version is either one B stored already (the server's
+// duplicate check answers) or a version B never reached (the subject
+// sequence check answers); both must fence.
+func TestStalledWorkerIsFencedOnceAnotherPublished(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("version_ahead=%v", ahead), func(t *testing.T) { fencedOnceAnotherPublished(t, ahead) })
+	}
+}
+
+func fencedOnceAnotherPublished(t *testing.T, ahead bool) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	newWorker := func() *Worker {
+		nc, js := srv.Connect(t)
+		w, err := NewWorker(ctx, DefaultConfig(), nc, js, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	head := "Storm floods the old town of Prague as the Vltava rises"
+	e1, e2, e3 := entry("e1", "ctk", head, "", 0), entry("e2", "rferl", head, "", 1), entry("e3", "dpa", head, "", 2)
+	a, b := newWorker(), newWorker()
+	id := a.cl.Add(e1)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.cl.Add(e1)
+	if got := b.cl.Add(e2); got != id {
+		t.Fatalf("e2 went to %s, want %s", got, id)
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, version := range []int64{2, 3} { // B publishes twice, past A's next version
+		b.cl.dirty[id] = true
+		if err := b.Flush(ctx); err != nil {
+			t.Fatalf("B's flush %d: %v", i, err)
+		}
+		if v := readStoryLog(t, srv.JS).last[id].Version; v != version+1 {
+			t.Fatalf("after B's flush %d the last version is %d, want %d", i, v, version+1)
+		}
+	}
+
+	if ahead {
+		a.cl.SetVersion(id, 10)
+	}
+	a.cl.Add(e3)
+	err := a.Flush(ctx)
+	if err == nil {
+		t.Fatal("A's stale snapshot was accepted")
+	}
+	t.Logf("A's flush: %v", err)
+	if a.Stats().Fenced.Load() != 1 {
+		t.Errorf("fenced %d times, want 1", a.Stats().Fenced.Load())
+	}
+	if stories, entries := a.cl.Len(); stories != 0 || entries != 0 || a.applied != 0 {
+		t.Errorf("A kept %d stories, %d entries, applied %d after being fenced", stories, entries, a.applied)
+	}
+	last := readStoryLog(t, srv.JS).last[id]
+	members := map[string]bool{}
+	for _, p := range last.Provenance {
+		members[p.EntryID] = true
+	}
+	if last.Version != 4 || !members["e1"] || !members["e2"] || members["e3"] {
+		t.Errorf("last snapshot of %s: version %d, members %v; want B's version 4 with e1 and e2", id, last.Version, members)
+	}
+}

@@ -95,7 +95,7 @@ func TestJetstreamFlow(t *testing.T) {
 			if ja := got[flowPosts[1]]; !strings.HasPrefix(ja.Body, "待って天幕の") || ja.Lang != "ja" {
 				t.Errorf("ja post: %q %q", ja.Body, ja.Lang)
 			}
-			if h := e.state("thread"); h.Published != 3 || h.Cursor < 1783175888085434 || h.LastSuccess.IsZero() || len(h.Known) != 3 || h.DID != acctThread.DID {
+			if h := e.state("thread"); h.Published != 3 || h.Cursor < 1783175888085434 || h.LastSuccess.IsZero() || h.LastNew.IsZero() || len(h.Known) != 3 || h.DID != acctThread.DID {
 				t.Errorf("thread state %+v", h)
 			}
 		})

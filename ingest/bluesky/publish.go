@@ -96,6 +96,7 @@ func (c *Collector) send(ctx context.Context, a *account, item wire.RawItem, key
 		c.stat(func(s *Stats) { s.Duplicates++ })
 	} else {
 		a.st.Published++
+		a.st.Observe(c.cfg.Now(), 1) // a pushed post is news as much as a polled one
 		c.stat(func(s *Stats) { s.Published++ })
 	}
 	c.save(ctx, a)

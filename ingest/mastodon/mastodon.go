@@ -397,12 +397,16 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 		}
 		return 0, err
 	}
+	before := st.Published
 	pollErr := c.pollAccount(ctx, src, &st)
 	if pollErr == nil {
 		pollErr = c.recheck(ctx, src, &st)
 	}
 	st.LastPoll = c.cfg.Now().UTC()
 	c.record(ctx, src, &st, pollErr)
+	if pollErr == nil {
+		st.Observe(st.LastPoll, int(st.Published-before))
+	}
 	var wait time.Duration
 	if failures != nil && ctx.Err() == nil && !errors.Is(pollErr, ErrCredential) {
 		wait = c.schedule(src, pollErr, failures, src.Interval)

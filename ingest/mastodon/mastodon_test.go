@@ -286,7 +286,7 @@ func TestAccountStatusesAndRestart(t *testing.T) {
 		t.Errorf("a source without a token sent %q", auth)
 	}
 	st := e.state(t, c, "mpytest")
-	if st.AccountID != acctID || st.SinceID != "117020580518794573" || st.Published != 5 || len(st.Known) != 5 || st.LastSuccess.IsZero() {
+	if st.AccountID != acctID || st.SinceID != "117020580518794573" || st.Published != 5 || len(st.Known) != 5 || st.LastSuccess.IsZero() || st.LastNew.IsZero() {
 		t.Fatalf("state %+v", st)
 	}
 	if h, err := ingest.ReadHealth(mustGet(t, e.kv, "mastodon.mpytest")); err != nil || h.Published != 5 {

@@ -154,9 +154,11 @@ func (c *Collector) handleEvent(ctx context.Context, src Source, st *State, even
 			c.malformed(src, "update event", err, []byte(data))
 			return nil
 		}
+		before := st.Published
 		if err := c.publish(ctx, src, st, s, streamURL(src)); err != nil {
 			return fmt.Errorf("%w: %w", errPublish, err)
 		}
+		st.Observe(c.cfg.Now(), int(st.Published-before)) // a streamed post is news as much as a polled one
 	case "delete":
 		id := strings.TrimSpace(data)
 		if !validID(id) {

@@ -434,6 +434,7 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 		}
 		return wait, err
 	}
+	before := st.Published
 	pollErr := c.poll(ctx, src, &st)
 	if pollErr == nil {
 		pollErr = c.recheck(ctx, src, &st)
@@ -445,6 +446,7 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 		// errors counts consecutive failed polls, as rss does: zero means
 		// the last poll worked.
 		st.Failing, st.LastError, st.LastSuccess, st.Errors = false, "", st.LastPoll, 0
+		st.Observe(st.LastPoll, int(st.Published-before))
 	case errors.As(pollErr, &rl):
 		st.RateLimited++
 		st.LastError = pollErr.Error()

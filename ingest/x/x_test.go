@@ -233,7 +233,7 @@ func TestUserTimelineAndRestart(t *testing.T) {
 		t.Errorf("authorization %q", got)
 	}
 	st := e.state(t, c, "twitter")
-	if st.UserID != "783214" || st.Username != "Twitter" || st.SinceID != "1577730467436138524" || st.Published != 2 || st.LastSuccess.IsZero() {
+	if st.UserID != "783214" || st.Username != "Twitter" || st.SinceID != "1577730467436138524" || st.Published != 2 || st.LastSuccess.IsZero() || st.LastNew.IsZero() {
 		t.Fatalf("state %+v", st)
 	}
 	if h, err := ingest.ReadHealth(mustGet(t, e.kv, "x.twitter")); err != nil || h.Published != 2 || h.Failing {

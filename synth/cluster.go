@@ -181,7 +181,7 @@ type Clusterer struct {
 	docs    decayed
 	clock   time.Time
 	stories map[string]*story
-	index   map[string][]posting // term → active stories whose centroid holds it
+	index   map[string]*postList // term → active stories whose centroid holds it
 	// Stories in the index have a dense number: postings name it, and the
 	// scoring loops accumulate in acc and stamp mark by it, so walking a
 	// posting list reads arrays that stay in cache instead of the stories.
@@ -209,6 +209,7 @@ type Clusterer struct {
 	// Add counts the term without a second lookup.
 	vecDF  []*docFreq
 	vecRef []*stemmed
+	vecOf  []term // the vector vecDF and vecRef describe
 	cands  []candidate
 	common []term
 	order  []int32
@@ -340,6 +341,7 @@ type story struct {
 	// holds, per centroid term, the place of its posting in that term's list.
 	num int32
 	pos []int32
+	pl  []*postList // per centroid term, its posting list
 
 	id string
 	// The centroid is the sum of the members' unit vectors: slots finds a
@@ -398,7 +400,7 @@ func NewClusterer(cfg Config) (*Clusterer, error) {
 		cfg:     cfg,
 		df:      make(map[string]*docFreq),
 		stories: make(map[string]*story),
-		index:   make(map[string][]posting),
+		index:   make(map[string]*postList),
 		byEntry: make(map[string]*story),
 		dirty:   make(map[string]bool),
 		stems:   newStemmer(),
@@ -617,9 +619,33 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		}
 		vec[i] = term{h: x.h, t: t, w: w, p: x.proper, hd: x.head}
 	}
-	c.vecDF, c.vecRef = dfs, refs
+	c.vecDF, c.vecRef, c.vecOf = dfs, refs, vec
 	unitLength(vec)
 	return vec
+}
+
+// refsOf returns the stemmer cache entries of vec's terms, by place, when
+// vec is the vector vector returned last, and nil otherwise.
+func (c *Clusterer) refsOf(vec []term) []*stemmed {
+	if len(vec) == 0 || len(c.vecOf) != len(vec) || &c.vecOf[0] != &vec[0] {
+		return nil
+	}
+	return c.vecRef
+}
+
+// postingsOf is the posting list of term t, nil when no active story
+// holds it. ref, the stemmer cache entry of a word that stands for t
+// (nil when there is none), remembers the list: a word seen before finds
+// it without hashing the term.
+func (c *Clusterer) postingsOf(t string, ref *stemmed) *postList {
+	if ref != nil && ref.post != nil && !ref.post.gone {
+		return ref.post
+	}
+	pl := c.index[t]
+	if pl != nil && ref != nil {
+		ref.post = pl
+	}
+	return pl
 }
 
 // unitLength scales vec to L2 length 1, so that a dot product is a cosine.
@@ -658,8 +684,16 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 	touched := c.touched[:0]
 	common := c.common[:0] // terms too common to retrieve by; added to the full score below
 	acc, mark, rch := c.acc, c.mark, c.reach
-	for _, x := range vec {
-		post := c.index[x.t]
+	refs := c.refsOf(vec)
+	for k, x := range vec {
+		var ref *stemmed
+		if refs != nil {
+			ref = refs[k]
+		}
+		var post []posting
+		if pl := c.postingsOf(x.t, ref); pl != nil {
+			post = pl.p
+		}
 		if len(post) > maxPostings {
 			common = append(common, x)
 			continue
@@ -932,10 +966,22 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 }
 
 func (c *Clusterer) addCentroid(s *story, vec []term) {
-	for _, x := range vec {
-		list := c.index[x.t]
+	refs := c.refsOf(vec)
+	for k, x := range vec {
 		i, had := s.find(x.h, x.t)
 		if !had {
+			var ref *stemmed
+			if refs != nil {
+				ref = refs[k]
+			}
+			pl := c.postingsOf(x.t, ref)
+			if pl == nil {
+				pl = &postList{}
+				c.index[x.t] = pl
+				if ref != nil {
+					ref.post = pl
+				}
+			}
 			i = int32(len(s.cw))
 			s.ch = append(s.ch, x.h)
 			if !s.place(i) {
@@ -947,9 +993,9 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 			s.cw = append(s.cw, 0)
 			s.cp = append(s.cp, false)
 			s.ct = append(s.ct, x.t)
-			s.pos = append(s.pos, int32(len(list)))
-			list = append(list, posting{num: s.num, i: i})
-			c.index[x.t] = list
+			s.pos = append(s.pos, int32(len(pl.p)))
+			s.pl = append(s.pl, pl)
+			pl.p = append(pl.p, posting{num: s.num, i: i})
 		}
 		old := s.cw[i]
 		s.norm2 += 2*old*x.w + x.w*x.w
@@ -961,7 +1007,7 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 			s.cp[i] = true
 			s.pnorm2 += s.cw[i] * s.cw[i]
 		}
-		list[s.pos[i]].w = s.cw[i]
+		s.pl[i].p[s.pos[i]].w = s.cw[i]
 	}
 	c.norm[s.num] = math.Sqrt(s.norm2)
 }
@@ -1112,21 +1158,21 @@ func (c *Clusterer) number(s *story) {
 // since every ranking that reads it breaks ties by story age.
 func (c *Clusterer) unindex(s *story) {
 	for k, t := range s.ct {
-		list := c.index[t]
+		pl := s.pl[k]
+		list := pl.p
 		at, last := s.pos[k], len(list)-1
 		if int(at) != last {
 			moved := list[last]
 			list[at] = moved
 			c.live[moved.num].pos[moved.i] = at
 		}
-		list = list[:last]
-		if len(list) == 0 {
+		pl.p = list[:last]
+		if last == 0 {
+			pl.gone = true
 			delete(c.index, t)
-		} else {
-			c.index[t] = list
 		}
 	}
-	s.pos = nil
+	s.pos, s.pl = nil, nil
 	c.live[s.num] = nil
 	c.free = append(c.free, s.num)
 	s.num = -1
@@ -1175,6 +1221,14 @@ func (c *Clusterer) forgetTerms() {
 			delete(c.df, t)
 		}
 	}
+}
+
+// postList is the posting list of one term. A list that lost its last
+// posting is gone: it left the index, and a stemmer cache entry still
+// pointing at it looks the term up again.
+type postList struct {
+	p    []posting
+	gone bool
 }
 
 // posting is one story in a term's posting list: its dense number, the
@@ -1410,7 +1464,7 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 	acc, mark := c.acc, c.mark
 	c.pick = heaviest(s, passTerms, c.pick[:0])
 	for _, i := range c.pick {
-		post := c.index[s.ct[i]]
+		post := s.pl[i].p
 		if len(post) > maxPostings {
 			continue
 		}

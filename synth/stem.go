@@ -106,6 +106,9 @@ type stemmed struct {
 	word string
 	drop bool
 	df   *docFreq
+	// post is the clusterer's posting list for the stem, as df is its
+	// frequency entry (see Clusterer.postingsOf).
+	post *postList
 }
 
 func newStemmer() *stemmer {

@@ -183,14 +183,11 @@ type Clusterer struct {
 	stories map[string]*story
 	index   map[string]*postList // term → active stories whose centroid holds it
 	// Stories in the index have a dense number: postings name it, and the
-	// scoring loops accumulate in acc and stamp mark by it, so walking a
-	// posting list reads arrays that stay in cache instead of the stories.
+	// scoring loops accumulate in hits by it, so walking a posting list
+	// reads one dense array instead of the stories.
 	live    []*story
 	free    []int32
-	acc     []float64
-	mark    []uint64
-	reach   []reach           // by number: what the entry may share with one member (see score)
-	norm    []float64         // the centroid's length, √norm2
+	hits    []hit
 	times   []storyTimes      // what the window filter and expiry read
 	byEntry map[string]*story // entry id → its story, for active stories
 	nextSeq int64
@@ -249,6 +246,16 @@ type bagTerm struct {
 	proper bool
 	head   bool // the term is in the headline
 	ref    *stemmed
+}
+
+// hit is what retrieval accumulates for one story, by its dense number:
+// the fields one posting updates sit together, so that a posting costs
+// one cache line, not one in each of four arrays.
+type hit struct {
+	mark  uint64  // the epoch of the retrieval that last touched the story
+	acc   float64 // the entry's overlap with the centroid so far
+	norm  float64 // the centroid's length, √norm2
+	reach reach   // what the entry may share with one member (see score)
 }
 
 // storyTimes mirrors a story's time span and latest observed time by
@@ -683,7 +690,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 	c.epoch++
 	touched := c.touched[:0]
 	common := c.common[:0] // terms too common to retrieve by; added to the full score below
-	acc, mark, rch := c.acc, c.mark, c.reach
+	hits := c.hits
 	refs := c.refsOf(vec)
 	for k, x := range vec {
 		var ref *stemmed
@@ -699,12 +706,13 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 			continue
 		}
 		for _, p := range post {
-			if mark[p.num] != c.epoch {
-				mark[p.num], acc[p.num], rch[p.num] = c.epoch, 0, reach{}
+			h := &hits[p.num]
+			if h.mark != c.epoch {
+				h.mark, h.acc, h.reach = c.epoch, 0, reach{}
 				touched = append(touched, p.num)
 			}
-			acc[p.num] += x.w * p.w
-			rch[p.num].add(x.w, p.w)
+			h.acc += x.w * p.w
+			h.reach.add(x.w, p.w)
 		}
 	}
 	c.touched, c.common = touched, common
@@ -721,7 +729,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 	for _, num := range touched {
 		// Rank on the dense arrays first: only a story that would enter
 		// the list is read to see whether its time span admits the entry.
-		v := acc[num] / c.norm[num]
+		v := hits[num].acc / hits[num].norm
 		if len(found) == c.cfg.Candidates && v < found[len(found)-1].score {
 			continue
 		}
@@ -748,7 +756,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 	probing := false
 	for i := range found {
 		s := found[i].s
-		dot, r := acc[s.num], rch[s.num]
+		dot, r := hits[s.num].acc, hits[s.num].reach
 		for _, x := range common {
 			cw := s.weight(x.h, x.t)
 			dot += x.w * cw
@@ -1009,7 +1017,7 @@ func (c *Clusterer) addCentroid(s *story, vec []term) {
 		}
 		s.pl[i].p[s.pos[i]].w = s.cw[i]
 	}
-	c.norm[s.num] = math.Sqrt(s.norm2)
+	c.hits[s.num].norm = math.Sqrt(s.norm2)
 }
 
 // mergeLinked merges into one story the stories that an entry just
@@ -1146,10 +1154,7 @@ func (c *Clusterer) number(s *story) {
 	}
 	s.num = int32(len(c.live))
 	c.live = append(c.live, s)
-	c.acc = append(c.acc, 0)
-	c.mark = append(c.mark, 0)
-	c.reach = append(c.reach, reach{})
-	c.norm = append(c.norm, 0)
+	c.hits = append(c.hits, hit{})
 	c.times = append(c.times, storyTimes{})
 }
 
@@ -1461,7 +1466,7 @@ const passCandidates = 3
 func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 	c.epoch++
 	touched := c.touched[:0]
-	acc, mark := c.acc, c.mark
+	hits := c.hits
 	c.pick = heaviest(s, passTerms, c.pick[:0])
 	for _, i := range c.pick {
 		post := s.pl[i].p
@@ -1473,11 +1478,12 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 			if p.num == s.num {
 				continue
 			}
-			if mark[p.num] != c.epoch {
-				mark[p.num], acc[p.num] = c.epoch, 0
+			h := &hits[p.num]
+			if h.mark != c.epoch {
+				h.mark, h.acc = c.epoch, 0
 				touched = append(touched, p.num)
 			}
-			acc[p.num] += w * p.w
+			h.acc += w * p.w
 		}
 	}
 	c.touched = touched
@@ -1485,7 +1491,7 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 	// cosine over all of s's terms.
 	found := c.found[:0]
 	for _, num := range touched {
-		v := acc[num] / c.norm[num]
+		v := hits[num].acc / hits[num].norm
 		if len(found) == passCandidates && v < found[len(found)-1].score {
 			continue
 		}

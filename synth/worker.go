@@ -84,6 +84,20 @@ type Worker struct {
 	// that it is still the subject's last (see fence). A story without
 	// one is looked up before its first publish (learnVersion).
 	seqs map[string]uint64
+	// flushing makes one flush at a time; a flush holds mu only while it
+	// builds and sends snapshots and while it handles their PubAcks.
+	flushing sync.Mutex
+	// lookups holds the look-ups of last snapshots under way or done but
+	// not yet taken, by story (see learnVersions); lookupSlots bounds how
+	// many are in flight, and lookingUp counts their goroutines.
+	lookups     map[string]*versionLookup
+	lookupSlots chan struct{}
+	lookingUp   sync.WaitGroup
+	// lookupCtx, set by Run, ends the look-ups when the worker stops.
+	lookupCtx context.Context
+	// storyStream is WIRE_STORY, opened at the first look-up.
+	streamMu    sync.Mutex
+	storyStream jetstream.Stream
 	// parked holds merged-away stories whose final snapshot is out but
 	// which stay in memory until the next merge pass has run (see retire).
 	parked []parkedStory
@@ -137,6 +151,14 @@ func (w *Worker) Stats() *Stats { return &w.stats }
 func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("synthesizer started")
 	work := context.WithoutCancel(ctx)
+	lookupCtx, stopLookups := context.WithCancel(work)
+	w.mu.Lock()
+	w.lookupCtx = lookupCtx
+	w.mu.Unlock()
+	defer func() {
+		stopLookups()
+		w.lookingUp.Wait()
+	}()
 	var wg sync.WaitGroup
 	tickCtx, stopTick := context.WithCancel(ctx)
 	wg.Add(1)
@@ -244,6 +266,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	w.pending = append(w.pending, pendingMsg{msg, e.ID})
+	// A story this worker has not published yet needs its last snapshot
+	// from WIRE_STORY before its first publish: ask now, so that the
+	// answer is in by the time the snapshot is due.
+	w.lookUpVersion(id)
 }
 
 // catchUp feeds the clusterer the entries between the last one it saw and
@@ -405,96 +431,74 @@ func (w *Worker) releaseParked() {
 
 // Flush publishes a snapshot of every story changed since the last flush,
 // waits for their PubAcks, then acknowledges the entries they hold.
-func (w *Worker) Flush(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.flush(ctx, true)
-}
+func (w *Worker) Flush(ctx context.Context) error { return w.flush(ctx, true) }
 
-func (w *Worker) flushDue(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.flush(ctx, false)
+func (w *Worker) flushDue(ctx context.Context) error { return w.flush(ctx, false) }
+
+// published is what a flush sent for one story.
+type published struct {
+	id string
+	f  jetstream.PubAckFuture
 }
 
 // flush publishes the stories due a snapshot (all changed stories when
 // all is set), then acknowledges the entries whose stories are out.
+//
+// The worker's lock is held while snapshots are built and sent, not
+// while their PubAcks come back: entries keep being placed meanwhile.
+// An entry placed during the wait leaves its story changed again, so it,
+// and every entry of that story, waits for the story's next snapshot
+// before it is acknowledged (see Unpublished). Flushes run one at a
+// time, so a story's next snapshot goes out after its last one's PubAck
+// gave the sequence it is published on the condition of (see fence).
 func (w *Worker) flush(ctx context.Context, all bool) error {
-	every := w.cfg.SnapshotInterval
-	if all {
-		every = 0
-	}
-	now := time.Now()
-	ids := w.cl.TakeDue(now, every)
-	if len(ids) == 0 && len(w.pending) == 0 {
+	w.flushing.Lock()
+	defer w.flushing.Unlock()
+	w.mu.Lock()
+	sent, stale, err := w.publishDue(ctx, all)
+	if err == nil && len(sent) == 0 && len(w.pending) == 0 {
+		w.mu.Unlock()
 		return nil
 	}
-	type inFlight struct {
-		id string
-		f  jetstream.PubAckFuture
-	}
-	futures := make([]inFlight, 0, len(ids))
-	var stale []string
-	fail := func(err error) error {
-		for _, id := range ids {
-			w.cl.dirty[id] = true
-		}
-		return err
-	}
-	for _, id := range ids {
-		if err := w.learnVersion(ctx, id); err != nil {
-			return fail(err)
-		}
-		st, ok := w.cl.Snapshot(id)
-		if !ok {
-			continue
-		}
-		data, err := w.encode(&st)
-		if err != nil {
-			return fail(err)
-		}
-		msg := nats.NewMsg(bus.StorySubject(id))
-		msg.Data = data
-		msg.Header.Set(bus.HeaderMsgID, "story:"+id+":"+strconv.FormatInt(st.Version, 10))
-		f, err := w.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(w.seqs[id]))
-		if err != nil {
-			return fail(fmt.Errorf("synth: publish snapshot: %w", err))
-		}
-		futures = append(futures, inFlight{id, f})
-		if st.Status != wire.StatusDeveloping {
-			stale = append(stale, id)
-		}
-	}
-	for _, id := range ids {
-		w.cl.MarkPublished(id, now)
-	}
+	w.mu.Unlock()
 	// Every future is read, so that each stored snapshot's sequence is
 	// known before any error returns; a story whose outcome is unknown
 	// is looked up again before its next publish.
-	var failed error
-	fenced := ""
-	for _, p := range futures {
+	type outcome struct {
+		ack *jetstream.PubAck
+		err error
+	}
+	outcomes := make([]outcome, len(sent))
+	for k, p := range sent {
 		select {
 		case ack := <-p.f.Ok():
-			if ack.Duplicate {
-				// Another worker stored this story's version already.
-				fenced = p.id
-				delete(w.seqs, p.id)
-				continue
-			}
-			w.seqs[p.id] = ack.Sequence
-			w.stats.Snapshots.Add(1)
-		case err := <-p.f.Err():
-			delete(w.seqs, p.id)
-			if wrongLastSequence(err) {
-				fenced = p.id
-			} else if failed == nil {
-				failed = fmt.Errorf("synth: snapshot of %s not stored: %w", p.id, err)
-			}
+			outcomes[k].ack = ack
+		case perr := <-p.f.Err():
+			outcomes[k].err = perr
 		case <-ctx.Done():
+			outcomes[k].err = fmt.Errorf("synth: waiting for snapshot acks: %w", ctx.Err())
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var failed error
+	fenced := ""
+	for k, p := range sent {
+		switch o := outcomes[k]; {
+		case o.ack != nil && o.ack.Duplicate:
+			// Another worker stored this story's version already.
+			fenced = p.id
+			delete(w.seqs, p.id)
+		case o.ack != nil:
+			w.seqs[p.id] = o.ack.Sequence
+			w.stats.Snapshots.Add(1)
+		case wrongLastSequence(o.err):
+			delete(w.seqs, p.id)
+			fenced = p.id
+		default:
 			delete(w.seqs, p.id)
 			if failed == nil {
-				failed = fmt.Errorf("synth: waiting for snapshot acks: %w", ctx.Err())
+				failed = fmt.Errorf("synth: snapshot of %s not stored: %w", p.id, o.err)
 			}
 		}
 	}
@@ -503,7 +507,10 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 		return fmt.Errorf("synth: another synthesizer published story %s since this worker last did; state dropped, rebuilding from %s", fenced, bus.StreamEntry)
 	}
 	if failed != nil {
-		return fail(failed)
+		for _, p := range sent {
+			w.cl.dirty[p.id] = true
+		}
+		return errors.Join(err, failed)
 	}
 	keep := w.pending[:0]
 	for _, p := range w.pending {
@@ -521,41 +528,214 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 		w.retire(id)
 	}
 	w.releaseParked()
-	return nil
+	return err
 }
 
-// learnVersion reads the version of a story's last snapshot from
-// WIRE_STORY the first time this worker publishes it, so that versions keep
-// rising across restarts and fail-overs.
-func (w *Worker) learnVersion(ctx context.Context, id string) error {
+// publishDue builds and sends the snapshots of the stories due one, each
+// on the condition that the story's last message on WIRE_STORY is the one
+// this worker published or read, and returns what it sent and the
+// stories that went out stale or merged. A story whose last snapshot is
+// still being looked up (see learnVersions) stays changed for a later
+// flush, unless all is set: then the flush waits for the look-up. Stories
+// it could not send stay changed; err says why. The caller holds w.mu.
+func (w *Worker) publishDue(ctx context.Context, all bool) (sent []published, stale []string, err error) {
+	every := w.cfg.SnapshotInterval
+	if all {
+		every = 0
+	}
+	now := time.Now()
+	due := w.cl.TakeDue(now, every)
+	w.lookUpVersions(w.cl.dirty) // changed stories not yet due: their look-ups start now
+	ids, err := w.learnVersions(ctx, due, all)
+	sent = make([]published, 0, len(ids))
+	for k, id := range ids {
+		st, ok := w.cl.Snapshot(id)
+		if !ok {
+			continue
+		}
+		data, eerr := w.encode(&st)
+		if eerr == nil {
+			msg := nats.NewMsg(bus.StorySubject(id))
+			msg.Data = data
+			msg.Header.Set(bus.HeaderMsgID, "story:"+id+":"+strconv.FormatInt(st.Version, 10))
+			var f jetstream.PubAckFuture
+			if f, eerr = w.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(w.seqs[id])); eerr == nil {
+				sent = append(sent, published{id, f})
+				if st.Status != wire.StatusDeveloping {
+					stale = append(stale, id)
+				}
+				continue
+			}
+			eerr = fmt.Errorf("synth: publish snapshot: %w", eerr)
+		}
+		// This story and the ones after it stay changed for the next flush.
+		for _, id := range ids[k:] {
+			w.cl.dirty[id] = true
+		}
+		ids = ids[:k]
+		err = errors.Join(err, eerr)
+		break
+	}
+	for _, id := range ids {
+		w.cl.MarkPublished(id, now)
+	}
+	return sent, stale, err
+}
+
+// versionLookups bounds the look-ups of last snapshots in flight at once,
+// and heldLookups those started and not yet taken by a flush (each has a
+// goroutine until it is done): a restart that republishes thousands of
+// stories starts them a few thousand at a time.
+const (
+	versionLookups = 64
+	heldLookups    = 4096
+)
+
+// versionLookup is the version and stream sequence of a story's last
+// snapshot on WIRE_STORY (zero for none), read in the background; done is
+// closed when they or err are set.
+type versionLookup struct {
+	done chan struct{}
+	v    int64
+	seq  uint64
+	err  error
+}
+
+// lookUpVersions starts reading the last snapshot of each story in ids
+// that this worker has not published or read before and is not reading
+// already. The caller holds w.mu.
+func (w *Worker) lookUpVersions(ids map[string]bool) {
+	for id := range ids {
+		w.lookUpVersion(id)
+	}
+}
+
+// lookUpVersion starts the look-up of a story's last snapshot unless the
+// worker knows it or one is under way, and returns the look-up; nil when
+// the worker knows it or holds heldLookups look-ups already.
+func (w *Worker) lookUpVersion(id string) *versionLookup {
 	if _, ok := w.seqs[id]; ok {
 		return nil
 	}
-	// One request must not hold the worker's lock for the whole flush
-	// while a cluster elects the stream's leader.
+	if lk := w.lookups[id]; lk != nil {
+		return lk
+	}
+	if len(w.lookups) >= heldLookups {
+		return nil
+	}
+	if w.lookups == nil {
+		w.lookups = make(map[string]*versionLookup)
+	}
+	if w.lookupSlots == nil {
+		w.lookupSlots = make(chan struct{}, versionLookups)
+	}
+	if w.lookupCtx == nil {
+		w.lookupCtx = context.Background()
+	}
+	lk := &versionLookup{done: make(chan struct{})}
+	w.lookups[id] = lk
+	w.lookingUp.Add(1)
+	go func() {
+		defer w.lookingUp.Done()
+		defer close(lk.done)
+		w.lookupSlots <- struct{}{}
+		defer func() { <-w.lookupSlots }()
+		lk.v, lk.seq, lk.err = w.lastSnapshot(w.lookupCtx, id)
+	}()
+	return lk
+}
+
+// learnVersions makes sure the worker knows the version and sequence of
+// the last snapshot on WIRE_STORY of each story in ids before it publishes
+// one, so that versions keep rising across restarts and fail-overs and
+// each publish is conditional on the story's last message (see fence).
+// It returns the stories it knows; the others stay changed, their
+// look-ups under way. A look-up is a request-reply to the server: made one
+// after another with the worker's lock held, as they were, a burst of new
+// stories (unrelated reports found one each) held every entry back for
+// seconds; in the background, they overlap with each other and with the
+// placing of entries. With all set it waits for the look-ups instead.
+func (w *Worker) learnVersions(ctx context.Context, ids []string, all bool) ([]string, error) {
+	ready := ids[:0:0]
+	var errs []error
+	for _, id := range ids {
+		if _, ok := w.seqs[id]; ok {
+			ready = append(ready, id)
+			continue
+		}
+		lk := w.lookUpVersion(id)
+		if lk == nil {
+			// Too many look-ups held: this one starts on a later tick,
+			// or now and in line when every change must go out.
+			if !all {
+				w.cl.dirty[id] = true
+				continue
+			}
+			lk = &versionLookup{done: make(chan struct{})}
+			lk.v, lk.seq, lk.err = w.lastSnapshot(ctx, id)
+			close(lk.done)
+			w.lookups[id] = lk
+		}
+		if all {
+			select {
+			case <-lk.done:
+			case <-ctx.Done():
+			}
+		}
+		select {
+		case <-lk.done:
+		default:
+			w.cl.dirty[id] = true
+			continue
+		}
+		delete(w.lookups, id)
+		if lk.err != nil {
+			w.cl.dirty[id] = true
+			errs = append(errs, lk.err)
+			continue
+		}
+		w.cl.SetVersion(id, lk.v)
+		w.seqs[id] = lk.seq
+		ready = append(ready, id)
+	}
+	if all && ctx.Err() != nil {
+		errs = append(errs, fmt.Errorf("synth: waiting for snapshot versions: %w", ctx.Err()))
+	}
+	return ready, errors.Join(errs...)
+}
+
+// lastSnapshot is the version and stream sequence of the story's last
+// snapshot on WIRE_STORY, zeros when it has none.
+func (w *Worker) lastSnapshot(ctx context.Context, id string) (int64, uint64, error) {
+	// One request must not wait long while a cluster elects the stream's
+	// leader: the story stays changed and is looked up again.
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	stream, err := w.js.Stream(ctx, bus.StreamStory)
-	if err != nil {
-		return fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
+	w.streamMu.Lock()
+	if w.storyStream == nil {
+		stream, err := w.js.Stream(ctx, bus.StreamStory)
+		if err != nil {
+			w.streamMu.Unlock()
+			return 0, 0, fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
+		}
+		w.storyStream = stream
 	}
+	stream := w.storyStream
+	w.streamMu.Unlock()
 	m, err := stream.GetLastMsgForSubject(ctx, bus.StorySubject(id))
-	var seq uint64
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, 0, nil
 	case err != nil:
-		return fmt.Errorf("synth: last snapshot of %s: %w", id, err)
-	default:
-		var prev struct {
-			Version int64 `json:"version"`
-		}
-		if json.Unmarshal(m.Data, &prev) == nil {
-			w.cl.SetVersion(id, prev.Version)
-		}
-		seq = m.Sequence
+		return 0, 0, fmt.Errorf("synth: last snapshot of %s: %w", id, err)
 	}
-	w.seqs[id] = seq
-	return nil
+	var prev struct {
+		Version int64 `json:"version"`
+	}
+	if json.Unmarshal(m.Data, &prev) != nil {
+		return 0, m.Sequence, nil
+	}
+	return prev.Version, m.Sequence, nil
 }
 
 // lookupTimeout bounds one look-up of a story's last snapshot.
@@ -591,6 +771,7 @@ func (w *Worker) fence(id string) {
 	}
 	w.cl, w.applied, w.pending, w.parked = cl, 0, nil, nil
 	w.seqs = make(map[string]uint64)
+	w.lookups = nil // look-ups still under way end in objects no one reads
 	w.seen = seenEntries{}
 }
 

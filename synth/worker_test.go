@@ -353,3 +353,59 @@ func fencedOnceAnotherPublished(t *testing.T, ahead bool) {
 		t.Errorf("last snapshot of %s: version %d, members %v; want B's version 4 with e1 and e2", id, last.Version, members)
 	}
 }
+// TestFirstSnapshotContinuesTheVersion checks that a worker's first
+// snapshot of a story continues from the version on WIRE_STORY, both when
+// the look-up runs in the background and when the worker holds so many
+// look-ups that Flush makes it in line.
+func TestFirstSnapshotContinuesTheVersion(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	for _, held := range []bool{false, true} {
+		e := testStream(1)[0]
+		e.ID = fmt.Sprintf("e7e57%t", held)
+		id := StoryID(e.ID)
+		old, err := json.Marshal(wire.Story{Schema: wire.SchemaStory, ID: id, Version: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.JS.Publish(ctx, bus.StorySubject(id), old); err != nil {
+			t.Fatal(err)
+		}
+		nc, js := srv.Connect(t)
+		w, err := NewWorker(ctx, DefaultConfig(), nc, js, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.mu.Lock()
+		if held {
+			w.lookups = make(map[string]*versionLookup)
+			for i := range heldLookups {
+				w.lookups[fmt.Sprint("held", i)] = &versionLookup{done: make(chan struct{})}
+			}
+		}
+		w.cl.Add(e)
+		if !held {
+			w.lookUpVersion(id)
+		}
+		w.mu.Unlock()
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.lookingUp.Wait()
+		stream, err := srv.JS.Stream(ctx, bus.StreamStory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := stream.GetLastMsgForSubject(ctx, bus.StorySubject(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got wire.Story
+		if err := json.Unmarshal(m.Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != 8 {
+			t.Errorf("held=%t: first snapshot of this worker has version %d, want 8", held, got.Version)
+		}
+	}
+}

@@ -232,7 +232,19 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 	} else if seq > w.applied+1 {
-		if err := w.catchUp(ctx, seq-1); err != nil {
+		// Catch up to the stream's end, not only to this entry: the
+		// worker before this one may have published stories from entries
+		// up to there (and merged or closed them), and a worker rebuilt
+		// only to here would publish those stories' older states after
+		// the newer ones. The entries between come again as redeliveries,
+		// which change nothing and are acked once their stories are out.
+		upTo := seq - 1
+		if last, err := w.lastEntrySeq(ctx); err == nil {
+			upTo = max(upTo, last)
+		} else {
+			w.log.Debug("WIRE_ENTRY's last sequence not read; catching up to this entry", zap.Error(err))
+		}
+		if err := w.catchUp(ctx, upTo); err != nil {
 			w.log.Warn("catch-up from WIRE_ENTRY failed; will retry", zap.Error(err))
 			_ = bus.Retry(msg, time.Second, time.Minute)
 			return
@@ -736,6 +748,21 @@ func (w *Worker) lastSnapshot(ctx context.Context, id string) (int64, uint64, er
 		return 0, m.Sequence, nil
 	}
 	return prev.Version, m.Sequence, nil
+}
+
+// lastEntrySeq is the sequence of WIRE_ENTRY's last message.
+func (w *Worker) lastEntrySeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	stream, err := w.js.Stream(ctx, bus.StreamEntry)
+	if err != nil {
+		return 0, err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
 }
 
 // lookupTimeout bounds one look-up of a story's last snapshot.

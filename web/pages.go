@@ -152,6 +152,12 @@ type wirePage struct {
 	Filter  EntryFilter
 	Notice  string
 	Kinds   []string
+	// Query is the text search as the server read it (empty for none),
+	// More whether more entries match than the page shows, Held how many
+	// entries the store searched.
+	Query string
+	More  bool
+	Held  int
 }
 
 type wireLine struct {
@@ -238,14 +244,23 @@ func (s *Server) wirePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	page, _ := s.store.QueryEntries(f, 100, "")
+	page, err := s.store.QueryEntries(f, 100, "")
+	if err != nil {
+		status, _, msg := entryQueryError(err)
+		http.Error(w, msg, status)
+		return
+	}
 	lines := make([]wireLine, 0, len(page.Entries))
 	for _, e := range page.Entries {
 		id, _ := s.store.StoryOf(e.ID)
 		lines = append(lines, wireLine{Entry: e, Story: id})
 	}
-	s.render(w, "wire.html", wirePage{Entries: lines, Filter: f, Kinds: s.store.Kinds(),
-		Notice: s.sourceNotice(r.Context(), len(lines) == 0)})
+	p := wirePage{Entries: lines, Filter: f, Kinds: s.store.Kinds(), More: page.Next != ""}
+	if q, _ := parseQuery(f.Query); !q.empty() {
+		p.Query, p.Held = q.String(), s.store.Len()
+	}
+	p.Notice = s.sourceNotice(r.Context(), len(lines) == 0 && p.Query == "")
+	s.render(w, "wire.html", p)
 }
 
 func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request) {

@@ -58,8 +58,11 @@ const saveInterval = 5 * time.Second
 
 const headBytes = 64 << 10
 
+// Kind is the source kind of replay sources in the configuration.
+const Kind = "replay"
+
 // StateKey is the wire_source key of a replay source.
-func StateKey(sourceID string) string { return ingest.HealthKey("replay", sourceID) }
+func StateKey(sourceID string) string { return ingest.HealthKey(Kind, sourceID) }
 
 // fileHead hashes the first n bytes of f (fewer if it is shorter) and
 // rewinds it; it returns how many bytes it hashed.

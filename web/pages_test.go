@@ -161,8 +161,7 @@ func plural(n int, one, many string) string {
 }
 
 // The page of a story of about 300 posts lists every item, grouped by
-// span, with each group's first posts shown and the rest folded; the
-// script that opens a fold for a link is served.
+// span, with each group's first posts shown and the rest folded.
 func TestBigStoryPageFoldsItsProvenance(t *testing.T) {
 	f := newFixture(t, bigStoryRows(t), Config{})
 	big := f.biggest()
@@ -176,11 +175,5 @@ func TestBigStoryPageFoldsItsProvenance(t *testing.T) {
 	}
 	if items != len(big.Provenance) || folded == 0 || items-folded > provenanceBudget+provenanceShown*len(provenanceFolds(big.Provenance)) {
 		t.Errorf("%d provenance items on the page, %d folded; want all %d, at most %d shown", items, folded, len(big.Provenance), provenanceBudget)
-	}
-	if !strings.Contains(body, `<script src="/static/story.js" defer></script>`) {
-		t.Error("the story page does not load story.js")
-	}
-	if code, js := get(t, f.hs.URL+"/static/story.js"); code != 200 || !strings.Contains(js, "DETAILS") {
-		t.Errorf("/static/story.js: %d", code)
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
@@ -32,15 +32,24 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/tr"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	unicodetok "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/index/upsidedown"
+	"github.com/blevesearch/bleve/v2/index/upsidedown/store/gtreap"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/registry"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/newswire/newswire/wire"
 )
 
 // The full-text index of the entries a Store holds: an in-memory bleve
-// index, fed as entries arrive (so it is rebuilt from WIRE_ENTRY when
+// index (bleve's "upsidedown" index on its in-memory treap store, used
+// through bleve's index, mapping and query packages rather than its
+// top-level package, which would link its disk index and every segment
+// format it ever had: 5.6 MB of binary for nothing used here), fed as
+// entries arrive (so it is rebuilt from WIRE_ENTRY when
 // the store replays the retained window at start), with an entry taken
 // out when the store drops it or its source withdraws it.
 //
@@ -174,8 +183,9 @@ func stemField(lang string) (string, bool) {
 // entryIndex is the full-text index. mu guards its changes and the
 // fields below; bleve's index is safe for concurrent searches itself.
 type entryIndex struct {
-	mu  sync.Mutex
-	idx bleve.Index
+	mu      sync.Mutex
+	mapping *mapping.IndexMappingImpl
+	idx     index.Index
 	// indexed maps an entry id to the store sequence of the copy in the
 	// index, so that dropping an older copy of the same id (a redelivery)
 	// leaves the newer one found.
@@ -183,8 +193,8 @@ type entryIndex struct {
 	errors  int64
 }
 
-func indexMapping() (mapping.IndexMapping, error) {
-	m := bleve.NewIndexMapping()
+func indexMapping() (*mapping.IndexMappingImpl, error) {
+	m := mapping.NewIndexMapping()
 	if err := m.AddCustomAnalyzer(foldedAnalyzer, map[string]any{
 		"type":          custom.Name,
 		"char_filters":  []string{asciifolding.Name},
@@ -193,9 +203,9 @@ func indexMapping() (mapping.IndexMapping, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("web: index mapping: %w", err)
 	}
-	doc := bleve.NewDocumentStaticMapping()
+	doc := mapping.NewDocumentStaticMapping()
 	field := func(analyzer string) *mapping.FieldMapping {
-		f := bleve.NewTextFieldMapping()
+		f := mapping.NewTextFieldMapping()
 		f.Analyzer = analyzer
 		f.Store = false
 		f.IncludeInAll = false
@@ -215,16 +225,24 @@ func indexMapping() (mapping.IndexMapping, error) {
 	return m, nil
 }
 
+// analysisQueue runs the analysis of the documents indexed, for every
+// index of the process, as bleve's top-level package does with its own:
+// its workers live as long as the process (a Store has no Close).
+var analysisQueue = sync.OnceValue(func() *index.AnalysisQueue { return index.NewAnalysisQueue(2) })
+
 func newEntryIndex() (*entryIndex, error) {
 	m, err := indexMapping()
 	if err != nil {
 		return nil, err
 	}
-	idx, err := bleve.NewMemOnly(m)
+	idx, err := upsidedown.NewUpsideDownCouch(gtreap.Name, map[string]any{"path": ""}, analysisQueue()) // "" is memory only
+	if err == nil {
+		err = idx.Open()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("web: open full-text index: %w", err)
 	}
-	return &entryIndex{idx: idx, indexed: make(map[string]uint64)}, nil
+	return &entryIndex{mapping: m, idx: idx, indexed: make(map[string]uint64)}, nil
 }
 
 // add indexes an entry the store holds as seq; a withdrawal takes the
@@ -240,11 +258,16 @@ func (x *entryIndex) add(e wire.Entry, seq uint64) {
 	} else if e.Text != "" {
 		text = e.Text
 	}
-	doc := map[string]any{textField: text}
+	fields := map[string]any{textField: text}
 	if f, ok := stemField(e.Lang); ok {
-		doc[f] = text
+		fields[f] = text
 	}
-	if err := x.idx.Index(e.ID, doc); err != nil {
+	doc := document.NewDocument(e.ID)
+	if err := x.mapping.MapDocument(doc, fields); err != nil {
+		x.errors++
+		return
+	}
+	if err := x.idx.Update(doc); err != nil {
 		x.errors++
 		return
 	}
@@ -272,15 +295,33 @@ func (x *entryIndex) remove(id string) {
 // search returns the ids of every indexed entry that matches q; at most
 // limit of them.
 func (x *entryIndex) search(q searchQuery, limit int) (map[string]bool, error) {
-	req := bleve.NewSearchRequestOptions(q.bleve(), limit, 0, false)
-	req.Score = "none" // the wire is read newest first, not by relevance
-	res, err := x.idx.Search(req)
+	r, err := x.idx.Reader()
 	if err != nil {
 		return nil, fmt.Errorf("web: search: %w", err)
 	}
-	out := make(map[string]bool, len(res.Hits))
-	for _, h := range res.Hits {
-		out[h.ID] = true
+	defer r.Close()
+	// No scores: the wire is read newest first, not by relevance.
+	s, err := q.bleve().Searcher(context.Background(), r, x.mapping, search.SearcherOptions{Score: "none"})
+	if err != nil {
+		return nil, fmt.Errorf("web: search: %w", err)
+	}
+	defer s.Close()
+	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
+	out := make(map[string]bool)
+	for len(out) < limit {
+		dm, err := s.Next(sctx)
+		if err != nil {
+			return nil, fmt.Errorf("web: search: %w", err)
+		}
+		if dm == nil {
+			break
+		}
+		id, err := r.ExternalID(dm.IndexInternalID)
+		if err != nil {
+			return nil, fmt.Errorf("web: search: %w", err)
+		}
+		out[id] = true
+		sctx.DocumentMatchPool.Put(dm)
 	}
 	return out, nil
 }
@@ -368,26 +409,26 @@ func (q searchQuery) bleve() query.Query {
 		alts := make([]query.Query, 0, len(fields))
 		for _, f := range fields {
 			if strings.ContainsRune(c, ' ') {
-				p := bleve.NewMatchPhraseQuery(c)
+				p := query.NewMatchPhraseQuery(c)
 				p.SetField(f)
 				alts = append(alts, p)
 				continue
 			}
 			// One word may still be several tokens ("Jean-Luc",
 			// "5G-Netz"): all of them must be there.
-			m := bleve.NewMatchQuery(c)
+			m := query.NewMatchQuery(c)
 			m.SetField(f)
 			m.SetOperator(query.MatchQueryOperatorAnd)
 			alts = append(alts, m)
 		}
-		return bleve.NewDisjunctionQuery(alts...)
+		return query.NewDisjunctionQuery(alts)
 	}
-	b := bleve.NewBooleanQuery()
+	b := query.NewBooleanQuery(nil, nil, nil)
 	for _, c := range q.must {
 		b.AddMust(clause(c))
 	}
 	if len(q.must) == 0 {
-		b.AddMust(bleve.NewMatchAllQuery())
+		b.AddMust(query.NewMatchAllQuery())
 	}
 	for _, c := range q.not {
 		b.AddMustNot(clause(c))

@@ -9,6 +9,8 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/newswire/newswire/sentence"
 )
 
 // HTMLToText renders HTML as plain text: block elements become line breaks
@@ -441,22 +443,15 @@ func tagsOnly(line string) bool {
 }
 
 // firstSentence returns text up to and including the first sentence end
-// (., !, ?, 。, ！, ？ followed by space or end) that leaves a sentence long
-// enough to stand alone.
+// that leaves a sentence long enough to stand alone; package sentence
+// keeps abbreviations, initials and numbers ("S.T.A.L.K.E.R.", "J. Smith",
+// "No. 5") whole.
 func firstSentence(text string) string {
 	n := 0 // runes before text[i]
-	for i, r := range text {
-		switch r {
-		case '.', '!', '?', '。', '！', '？', '…':
-			if n < 12 {
-				break
-			}
-			next := i + utf8.RuneLen(r)
-			if next == len(text) || r == '。' || r == '！' || r == '？' {
-				return text[:next]
-			}
-			if after, _ := utf8.DecodeRuneInString(text[next:]); unicode.IsSpace(after) {
-				return text[:next]
+	for i := range text {
+		if n >= 12 {
+			if end, ok := sentence.EndAt(text, i); ok {
+				return text[:end]
 			}
 		}
 		n++

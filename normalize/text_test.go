@@ -76,6 +76,11 @@ func TestHeadline(t *testing.T) {
 	}{
 		{"#срочно #москва\n\n⚡️ Взрыв прогремел в центре города. Подробности позже.", 110, "Взрыв прогремел в центре города."},
 		{"Dr. Smith said the plan would fail", 110, "Dr. Smith said the plan would fail"},
+		// A stop inside an abbreviation, an initial or a number is no sentence end.
+		{"Для S.T.A.L.K.E.R. 2 вышел большой патч. Подробности внутри.", 110, "Для S.T.A.L.K.E.R. 2 вышел большой патч."},
+		{"Für S.T.A.L.K.E.R. Fans: Das Update kommt am 3. Oktober. Mehr bald.", 110, "Für S.T.A.L.K.E.R. Fans: Das Update kommt am 3. Oktober."},
+		{"Officials in the U.S. Senate and J. Smith of No. 10 agree. More soon.", 110, "Officials in the U.S. Senate and J. Smith of No. 10 agree."},
+		{"«Мы победили!» Так заявил глава штаба. Итоги завтра.", 110, "«Мы победили!»"}, // the closing quote stays with its sentence
 		{"Malawi's vice-president and nine others died when their plane crashed into a forest in bad weather, officials said on Tuesday", 60, "Malawi's vice-president and nine others died when their…"},
 		{strings.Repeat("中", 200), 20, strings.Repeat("中", 19) + "…"},
 	} {

@@ -3,6 +3,7 @@ package provenance
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,40 @@ func TestHTMLNumbersItems(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("HTML lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A folded list keeps every item, its id, number and "of" link across
+// folds, lists the first Shown of each run and folds the rest, and
+// escapes what came from sources, labels included.
+func TestHTMLFoldedKeepsNumbersAcrossFolds(t *testing.T) {
+	var recs []Record
+	for range 4 {
+		recs = append(recs, hostileRecords()...)
+	}
+	for i := range recs {
+		recs[i].EntryID = fmt.Sprintf("e%d", i+1)
+	}
+	recs[len(recs)-1].Of = "e1"
+	var b bytes.Buffer
+	folds := []Fold{{Label: "Within the hour", Start: 0, End: 3, Shown: 2}, {Label: "<b>later</b>", Start: 3, End: len(recs), Shown: 1}}
+	if err := HTMLFolded(&b, recs, folds); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for i := range recs {
+		if want := fmt.Sprintf(`<li id="p%d" `, i+1); strings.Count(out, want) != 1 {
+			t.Errorf("item %d appears %d times", i+1, strings.Count(out, want))
+		}
+	}
+	for _, want := range []string{`<h4>Within the hour (3)</h4><ol start="1"><li id="p1"`, `<details class="more"><summary>1 more, #3–#3</summary><ol start="3"><li id="p3"`,
+		`<h4>&lt;b&gt;later&lt;/b&gt; (` + fmt.Sprint(len(recs)-3) + `)</h4><ol start="4"><li id="p4"`, `<ol start="5"><li id="p5"`, ` of <a href="#p1">1</a>`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("folded HTML lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "<script>") || strings.Contains(out, "<b>later") {
+		t.Errorf("folded HTML not escaped:\n%s", out)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/newswire/newswire/provenance"
+	sentences "github.com/newswire/newswire/sentence"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -394,34 +395,9 @@ func memberSentences(e wire.Entry) []string {
 	return out
 }
 
-func splitSentences(text string) []string {
-	var out []string
-	start := 0
-	runes := []rune(text)
-	for i, r := range runes {
-		end := false
-		switch r {
-		case '\n', '。', '！', '？', '؟':
-			end = true
-		case '.', '!', '?':
-			// A stop ends a sentence when a space and a capital (or the end) follow.
-			end = i+1 == len(runes) || (unicode.IsSpace(runes[i+1]) && (i+2 >= len(runes) || !unicode.IsLower(runes[i+2])))
-			if r == '.' && end && i > 0 && i-start < 4 {
-				end = false // "U.S." and initials
-			}
-		}
-		if end {
-			if s := strings.TrimSpace(string(runes[start : i+1])); s != "" {
-				out = append(out, s)
-			}
-			start = i + 1
-		}
-	}
-	if s := strings.TrimSpace(string(runes[start:])); s != "" {
-		out = append(out, s)
-	}
-	return out
-}
+// splitSentences splits a brief's source text; package sentence keeps
+// abbreviations, initials and numbers ("U.S.", "J. Smith", "No. 5") whole.
+func splitSentences(text string) []string { return sentences.Split(text) }
 
 // firstReport is the earliest live entry, and how many minutes each later
 // source trailed it.

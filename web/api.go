@@ -89,7 +89,7 @@ func timeParam(r *http.Request, name string) (time.Time, error) {
 // entryFilter reads the entry filters of a request.
 func entryFilter(r *http.Request) (EntryFilter, error) {
 	q := r.URL.Query()
-	f := EntryFilter{Kind: q.Get("kind"), Source: q.Get("source"), Language: q.Get("language"), Story: q.Get("story")}
+	f := EntryFilter{Kind: q.Get("kind"), Source: q.Get("source"), Language: q.Get("language"), Story: q.Get("story"), Query: q.Get("q")}
 	var err error
 	if f.Since, err = timeParam(r, "since"); err != nil {
 		return f, err
@@ -113,7 +113,8 @@ func (s *Server) entries(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := s.store.QueryEntries(f, limit, r.URL.Query().Get("cursor"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadParameter, "cursor: not one this server wrote; start again without it")
+		status, code, msg := entryQueryError(err)
+		writeError(w, status, code, msg)
 		return
 	}
 	out := map[string]any{"entries": page.Entries}
@@ -121,6 +122,23 @@ func (s *Server) entries(w http.ResponseWriter, r *http.Request) {
 		out["next"] = page.Next
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// entryQueryError is the answer to a QueryEntries error.
+func entryQueryError(err error) (status int, code, msg string) {
+	switch {
+	case errors.Is(err, ErrBadCursor):
+		return http.StatusBadRequest, codeBadParameter, "cursor: not one this server wrote; start again without it"
+	case errors.Is(err, ErrNoIndex):
+		return http.StatusServiceUnavailable, codeUnavailable, "q: the full-text index is unavailable on this server; the other filters work"
+	case errors.Is(err, ErrQueryTooLong):
+		return http.StatusBadRequest, codeBadParameter, fmt.Sprintf("q: at most %d bytes", maxQueryBytes)
+	}
+	var qe queryError
+	if errors.As(err, &qe) {
+		return http.StatusBadRequest, codeBadParameter, "q: " + string(qe)
+	}
+	return http.StatusInternalServerError, codeInternal, "q: the search failed: " + err.Error()
 }
 
 func storyFilter(r *http.Request) (StoryFilter, error) {

@@ -303,7 +303,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	big := f.biggest()
 	// Concrete requests for each documented JSON answer.
 	requests := map[string][]string{
-		"/api/v1/entries":                 {"/api/v1/entries?limit=20", "/api/v1/entries?since=nope"},
+		"/api/v1/entries":                 {"/api/v1/entries?limit=20", "/api/v1/entries?since=nope", "/api/v1/entries?q=bitcoin+-gox&limit=5", "/api/v1/entries?q=" + strings.Repeat("a+", 20)},
 		"/api/v1/stories":                 {"/api/v1/stories?limit=20", "/api/v1/stories?cursor=x"},
 		"/api/v1/stories/{id}":            {"/api/v1/stories/" + big.ID, "/api/v1/stories/s0"},
 		"/api/v1/stories/{id}/provenance": {"/api/v1/stories/" + big.ID + "/provenance", "/api/v1/stories/s0/provenance", "/api/v1/stories/" + big.ID + "/provenance?format=x"},
@@ -342,7 +342,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	if want := 2 * (2 + 2 + 2 + 3 + 1); checked != want {
+	if want := 2 * (4 + 2 + 2 + 3 + 1); checked != want {
 		t.Errorf("checked %d answers, want %d", checked, want)
 	}
 	keys := make([]string, 0, len(documented))

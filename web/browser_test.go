@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/provenance"
 	"github.com/newswire/newswire/wire"
 )
@@ -222,4 +223,70 @@ func TestBrowserPages(t *testing.T) {
 // jsString quotes s as a JavaScript string literal (hrefs here are "#p<n>").
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// bigStoryRows are the bundled UCI rows of the aggregator's largest
+// story (322 headlines), which the clusterer makes a story of about 300
+// entries: the page a reader meets for the biggest news.
+func bigStoryRows(t *testing.T) []replay.Item {
+	t.Helper()
+	var out []replay.Item
+	for _, it := range replayRows(t, "uci-news-2014-03.jsonl", 1<<20) {
+		if it.Label == "dHmpog6unxaYYaMzYMEdbkeDeB9iM" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// A story of about 300 entries gives a page a reader can scroll: the
+// provenance list, trail and claims fold their long tails into
+// <details>, and a citation into a folded part still lands on its item.
+func TestBrowserBigStoryPageIsShort(t *testing.T) {
+	ctx := browser(t)
+	f := newFixture(t, bigStoryRows(t), Config{})
+	big := f.biggest()
+	if big.Counts.Entries < 250 {
+		t.Fatalf("the biggest story has %d entries; the test needs one of about 300", big.Counts.Entries)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(f.hs.URL+"/stories/"+big.ID), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
+		t.Fatal(err)
+	}
+	height, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollHeight`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("story %s of %d entries: page %d px tall at 1280 px", big.ID, big.Counts.Entries, height)
+	screenshot(t, ctx, screenshotDir(t), "big-story-1280.png")
+	const most = 6000
+	if height > most {
+		t.Errorf("the page of a %d-entry story is %d px tall at 1280 px; want at most %d", big.Counts.Entries, height, most)
+	}
+	items, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('.wire-provenance li').length, document.querySelectorAll('.wire-provenance details li').length]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0] != len(big.Provenance) || items[1] == 0 {
+		t.Errorf("provenance items on the page (all, folded): %v; want all %d, some folded", items, len(big.Provenance))
+	}
+
+	// A link to a folded item (the trail's and the brief's link to any
+	// item) opens its fold and lands on it.
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const a = Array.from(document.querySelectorAll('a[href^="#p"]')).find(a => {
+			const el = document.getElementById(a.getAttribute('href').slice(1)); return el && el.closest('details') && !el.closest('details').open; });
+		return a ? a.getAttribute('href') : ''; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if href == "" {
+		t.Fatal("no link on the page leads into a folded part of the provenance list")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="`+href+`"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`location.hash === `+jsString(href)+` && document.querySelector(':target') !== null &&
+		document.querySelector(':target').closest('details').open && document.querySelector(':target').getBoundingClientRect().height > 0 &&
+		document.querySelector(':target').getBoundingClientRect().top > -2 && document.querySelector(':target').getBoundingClientRect().top < innerHeight`)); err != nil {
+		t.Fatalf("the link %s into a fold: %v", href, err)
+	}
 }

@@ -122,17 +122,56 @@ var trailSpans = []struct {
 	{0, "more than a week later"},
 }
 
+// A story page lists a provenance of up to provenanceFlat posts whole;
+// a longer one is grouped by the span after the first post that each
+// came in (as the trail is), with the first posts of each group listed
+// (provenanceBudget shared among the groups, at least provenanceShown
+// each) and the rest folded: the page of a 300-post story would
+// otherwise be 20,000 px tall. claimsShown bounds the single-source
+// claims listed before the rest fold.
+const (
+	provenanceFlat   = 40
+	provenanceBudget = 40
+	provenanceShown  = 8
+	claimsShown      = 5
+)
+
+// provenanceFolds groups a provenance list (earliest first) by span.
+func provenanceFolds(recs []provenance.Record) []provenance.Fold {
+	var out []provenance.Fold
+	if len(recs) == 0 {
+		return out
+	}
+	first := recs[0].PublishedAt
+	for i, r := range recs {
+		label := spanLabel(r.PublishedAt.Sub(first).Minutes())
+		label = strings.ToUpper(label[:1]) + label[1:]
+		if len(out) == 0 || out[len(out)-1].Label != label {
+			out = append(out, provenance.Fold{Label: label, Start: i})
+		}
+		out[len(out)-1].End = i + 1
+	}
+	for i := range out {
+		out[i].Shown = max(provenanceShown, provenanceBudget/len(out))
+	}
+	return out
+}
+
+// spanLabel names the span of trailSpans that minutes after the first
+// report fall in.
+func spanLabel(minutes float64) string {
+	for _, sp := range trailSpans[:len(trailSpans)-1] {
+		if minutes < sp.upTo {
+			return sp.label
+		}
+	}
+	return trailSpans[len(trailSpans)-1].label
+}
+
 func groupTrail(trail []provenance.Trail, number map[string]int) []trailGroup {
 	var out []trailGroup
 	for _, t := range trail {
-		span := len(trailSpans) - 1
-		for i, sp := range trailSpans[:len(trailSpans)-1] {
-			if t.Minutes < sp.upTo {
-				span = i
-				break
-			}
-		}
-		label := trailSpans[span].label
+		label := spanLabel(t.Minutes)
 		if len(out) == 0 || out[len(out)-1].Label != label {
 			out = append(out, trailGroup{Label: label})
 		}
@@ -152,6 +191,12 @@ type wirePage struct {
 	Filter  EntryFilter
 	Notice  string
 	Kinds   []string
+	// Query is the text search as the server read it (empty for none),
+	// More whether more entries match than the page shows, Held how many
+	// entries the store searched.
+	Query string
+	More  bool
+	Held  int
 }
 
 type wireLine struct {
@@ -194,6 +239,7 @@ type storyPage struct {
 	TrailLen   int
 	FirstN     int
 	Claims     []claimLine
+	MoreClaims []claimLine // past claimsShown, folded
 	Timeline   []timelineBar
 	Provenance template.HTML
 	LD         template.JS
@@ -238,14 +284,23 @@ func (s *Server) wirePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	page, _ := s.store.QueryEntries(f, 100, "")
+	page, err := s.store.QueryEntries(f, 100, "")
+	if err != nil {
+		status, _, msg := entryQueryError(err)
+		http.Error(w, msg, status)
+		return
+	}
 	lines := make([]wireLine, 0, len(page.Entries))
 	for _, e := range page.Entries {
 		id, _ := s.store.StoryOf(e.ID)
 		lines = append(lines, wireLine{Entry: e, Story: id})
 	}
-	s.render(w, "wire.html", wirePage{Entries: lines, Filter: f, Kinds: s.store.Kinds(),
-		Notice: s.sourceNotice(r.Context(), len(lines) == 0)})
+	p := wirePage{Entries: lines, Filter: f, Kinds: s.store.Kinds(), More: page.Next != ""}
+	if q, _ := parseQuery(f.Query); !q.empty() {
+		p.Query, p.Held = q.String(), s.store.Len()
+	}
+	p.Notice = s.sourceNotice(r.Context(), len(lines) == 0 && p.Query == "")
+	s.render(w, "wire.html", p)
 }
 
 func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request) {
@@ -304,11 +359,22 @@ func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Trail = groupTrail(st.FirstReport.Trail, number)
 	for _, c := range st.SingleSource {
-		p.Claims = append(p.Claims, claimLine{Claim: c, N: number[c.EntryID]})
+		line := claimLine{Claim: c, N: number[c.EntryID]}
+		if len(p.Claims) < claimsShown {
+			p.Claims = append(p.Claims, line)
+		} else {
+			p.MoreClaims = append(p.MoreClaims, line)
+		}
 	}
 	p.Timeline = timeline(st.Provenance)
 	var prov bytes.Buffer
-	if err := provenance.HTML(&prov, st.Provenance); err != nil {
+	var err error
+	if len(st.Provenance) <= provenanceFlat {
+		err = provenance.HTML(&prov, st.Provenance)
+	} else {
+		err = provenance.HTMLFolded(&prov, st.Provenance, provenanceFolds(st.Provenance))
+	}
+	if err != nil {
 		s.log.Warn("rendering provenance failed", zap.Error(err))
 	}
 	// provenance.HTML escapes every value itself, so its output is trusted markup.

@@ -159,3 +159,21 @@ func TestEmptyAndFailingWireSaySo(t *testing.T) {
 func plural(n int, one, many string) string {
 	return pageFuncs["plural"].(func(int, string, string) string)(n, one, many)
 }
+
+// The page of a story of about 300 posts lists every item, grouped by
+// span, with each group's first posts shown and the rest folded.
+func TestBigStoryPageFoldsItsProvenance(t *testing.T) {
+	f := newFixture(t, bigStoryRows(t), Config{})
+	big := f.biggest()
+	code, body := get(t, f.hs.URL+"/stories/"+big.ID)
+	if code != 200 {
+		t.Fatalf("story page: %d", code)
+	}
+	items, folded := strings.Count(body, `<li id="p`), 0
+	for _, d := range strings.Split(body, `<details class="more">`)[1:] {
+		folded += strings.Count(d[:strings.Index(d, "</details>")], `<li id="p`)
+	}
+	if items != len(big.Provenance) || folded == 0 || items-folded > provenanceBudget+provenanceShown*len(provenanceFolds(big.Provenance)) {
+		t.Errorf("%d provenance items on the page, %d folded; want all %d, at most %d shown", items, folded, len(big.Provenance), provenanceBudget)
+	}
+}

@@ -23,6 +23,9 @@ type EntryFilter struct {
 	Since    time.Time
 	Until    time.Time // exclusive
 	Story    string    // only entries of this story
+	// Query is a full-text query over headline and text (see parseQuery):
+	// words that must all match, "phrases", -exclusions.
+	Query string
 }
 
 func (f EntryFilter) match(e wire.Entry, storyOf map[string]string) bool {
@@ -58,8 +61,28 @@ type EntryPage struct {
 }
 
 // QueryEntries returns up to limit entries that match f, newest first,
-// starting after cursor (empty for the first page).
+// starting after cursor (empty for the first page). A text query is
+// answered by the full-text index and then filtered and paged like any
+// other, so the cursor of a query's page continues the same query.
+// Errors: ErrBadCursor, a query that cannot be read (ErrQueryTooLong, too
+// many words) or ErrNoIndex.
 func (s *Store) QueryEntries(f EntryFilter, limit int, cursor string) (EntryPage, error) {
+	var hits map[string]bool
+	if f.Query != "" {
+		q, err := parseQuery(f.Query)
+		if err != nil {
+			return EntryPage{}, err
+		}
+		if !q.empty() {
+			if s.index == nil {
+				return EntryPage{}, ErrNoIndex
+			}
+			// The index holds at most one document per held entry.
+			if hits, err = s.index.search(q, s.maxEntries); err != nil {
+				return EntryPage{}, err
+			}
+		}
+	}
 	before := uint64(math.MaxUint64)
 	if cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -82,7 +105,7 @@ func (s *Store) QueryEntries(f EntryFilter, limit int, cursor string) (EntryPage
 			idx = (s.next - 1 - i + 2*n) % n
 		}
 		he := s.entries[idx]
-		if he.seq >= before || !f.match(he.Entry, s.storyOf) {
+		if he.seq >= before || hits != nil && (!hits[he.ID] || he.Withdrawn) || !f.match(he.Entry, s.storyOf) {
 			continue
 		}
 		if len(page.Entries) == limit {

@@ -37,6 +37,9 @@ type Store struct {
 	// stream client resumes from either kind of event id.
 	events    []Event
 	eventNext int
+	// index is the full-text index of the held entries; nil when it
+	// could not be built, and then a text query is answered ErrNoIndex.
+	index *entryIndex
 }
 
 // heldEntry is an entry and its place in the order the store got them,
@@ -85,9 +88,10 @@ func NewBoundedStore(maxEntries int, maxStoryBytes int64) *Store {
 	if maxStoryBytes <= 0 {
 		maxStoryBytes = DefaultMaxStoryBytes
 	}
+	index, _ := newEntryIndex() // fails only on a broken mapping, which the tests would catch
 	return &Store{maxEntries: maxEntries, maxStories: DefaultMaxStories, maxBytes: maxStoryBytes, now: time.Now,
 		stories: make(map[string]*heldStory), storyOf: make(map[string]string), subs: make(map[chan Event]struct{}),
-		events: make([]Event, 0, 2*maxEntries)}
+		events: make([]Event, 0, 2*maxEntries), index: index}
 }
 
 // record keeps ev in the event log and sends it to the subscribers;
@@ -135,13 +139,21 @@ type StoreStats struct {
 	Stories    int
 	StoryBytes int64
 	Evicted    int64 // stories dropped for the count or byte cap
+	Indexed    int   // entries in the full-text index
+	IndexErrs  int64 // entries the index refused (they are held, but not found by a text query)
 }
 
 // Stats returns what the store holds.
 func (s *Store) Stats() StoreStats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return StoreStats{Stories: len(s.stories), StoryBytes: s.bytes, Evicted: s.evicted}
+	st := StoreStats{Stories: len(s.stories), StoryBytes: s.bytes, Evicted: s.evicted}
+	if s.index != nil {
+		s.index.mu.Lock()
+		st.Indexed, st.IndexErrs = len(s.index.indexed), s.index.errors
+		s.index.mu.Unlock()
+	}
+	return st
 }
 
 // Subscribe returns a channel of live events and a function that ends the
@@ -176,20 +188,36 @@ func (s *Store) notify(ev Event) {
 	}
 }
 
-// AddEntry records an entry.
+// AddEntry records an entry, and indexes its text.
 func (s *Store) AddEntry(e wire.Entry) {
 	data, _ := json.Marshal(e)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.seq++
 	he := heldEntry{Entry: e, seq: s.seq}
+	var old heldEntry
 	if len(s.entries) < s.maxEntries {
 		s.entries = append(s.entries, he)
 	} else {
+		old = s.entries[s.next]
 		s.entries[s.next] = he
 		s.next = (s.next + 1) % s.maxEntries
 	}
 	s.record(Event{Kind: "entry", ID: e.ID, Data: data})
+	if s.index == nil {
+		s.mu.Unlock()
+		return
+	}
+	// Indexing takes a millisecond or two; readers of the store need not
+	// wait for it. Taking the index's lock before letting go of the
+	// store's keeps the index's changes in the store's order, so that an
+	// entry is never indexed after the drop that should remove it.
+	s.index.mu.Lock()
+	s.mu.Unlock()
+	defer s.index.mu.Unlock()
+	if old.seq != 0 {
+		s.index.drop(old.ID, old.seq)
+	}
+	s.index.add(e, he.seq)
 }
 
 // PutStory records a snapshot unless a newer one is held.
@@ -385,6 +413,13 @@ func (s *Store) Follow(ctx context.Context, js jetstream.JetStream, log *zap.Log
 	defer scc.Stop()
 	<-ctx.Done()
 	return nil
+}
+
+// Len returns how many entries the store holds.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.entries)
 }
 
 // RecentEntryEvents returns the n latest entries as events, oldest first.

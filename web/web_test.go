@@ -19,7 +19,12 @@ import (
 	"github.com/newswire/newswire/wire"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// bleve starts its analysis workers when the package loads; they are
+		// shared by every index and live as long as the process.
+		goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+}
 
 func publishJSON(t *testing.T, srv *bustest.Server, subject string, v any) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/ingest/rss"
 	"github.com/newswire/newswire/web"
 )
@@ -29,6 +30,11 @@ func cmdSources(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "import" {
 		return cmdSourcesImport(args[1:])
 	}
+	return listSources(ctx, args, os.Stdout)
+}
+
+// listSources prints the configured sources with their health to out.
+func listSources(ctx context.Context, args []string, out io.Writer) error {
 	opts, rest, err := sourceFlags(args, map[string]bool{"json": true})
 	if err != nil {
 		return err
@@ -67,20 +73,20 @@ func cmdSources(ctx context.Context, args []string) error {
 		}
 	}
 	if opts["json"] != "" {
-		out := make([]map[string]any, 0, len(cfg.Sources))
+		list := make([]map[string]any, 0, len(cfg.Sources))
 		for _, s := range cfg.Sources {
 			m := map[string]any{"id": s.ID, "kind": s.Kind, "code": s.Code, "name": s.Name, "url": s.URL, "tags": s.Tags}
 			if h, ok := health[s.ID]; ok {
 				m["health"] = h
 				m["quiet"] = h.Quiet(time.Now())
 			}
-			out = append(out, m)
+			list = append(list, m)
 		}
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(list)
 	}
-	printHealth(os.Stdout, cfg.Sources, health, time.Now())
+	printHealth(out, cfg.Sources, health, time.Now())
 	return nil
 }
 
@@ -93,6 +99,10 @@ type sourceHealth struct {
 	URL        string `json:"url,omitempty"`
 	LastStatus int    `json:"last_status,omitempty"`
 	WebSub     string `json:"websub,omitempty"`
+	// A replay's position: the last line handed to the bus, and when a
+	// run last read the file to its end.
+	Line     int       `json:"line,omitempty"`
+	Finished time.Time `json:"finished,omitzero"`
 }
 
 // readHealth reads a source's state. The rss collector's layout is known;
@@ -130,6 +140,13 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 	if err != nil {
 		return sourceHealth{}, err
 	}
+	if s.Kind == replay.Kind {
+		var st replay.State
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			return sourceHealth{}, fmt.Errorf("replay state: %w", err)
+		}
+		return sourceHealth{Polled: true, Health: st.Health, Line: st.Line, Finished: st.Finished}, nil
+	}
 	c, err := ingest.ReadHealth(e.Value())
 	if err != nil {
 		return sourceHealth{}, err
@@ -137,10 +154,16 @@ func readHealth(ctx context.Context, kv jetstream.KeyValue, s config.Source) (so
 	return sourceHealth{Polled: true, Health: c}, nil
 }
 
+// lastErrorWidth is the width of the table's LAST ERROR column: the
+// cause (the innermost part of the error chain) fits there; the whole
+// error follows the table on its own lines.
+const lastErrorWidth = 60
+
 func printHealth(w io.Writer, sources []config.Source, health map[string]sourceHealth, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tCODE\tSTATUS\tLAST POLL\tNEXT POLL\tPUBLISHED\tLAST ERROR")
 	failing, quiet := 0, 0
+	var errs []string
 	for _, s := range sources {
 		h, ok := health[s.ID]
 		status, last, next, pub, lastErr := "unknown", "-", "-", "-", ""
@@ -158,6 +181,13 @@ func printHealth(w io.Writer, sources []config.Source, health map[string]sourceH
 				status = "ok"
 				if h.LastStatus != 0 {
 					status += fmt.Sprintf(" (%d)", h.LastStatus)
+				}
+			}
+			if s.Kind == replay.Kind && h.Polled {
+				if !h.Finished.IsZero() {
+					status += fmt.Sprintf(", finished %s (line %d)", ago(now, h.Finished), h.Line)
+				} else {
+					status += fmt.Sprintf(", at line %d", h.Line)
 				}
 			}
 			if h.URL != "" {
@@ -182,12 +212,57 @@ func printHealth(w io.Writer, sources []config.Source, health map[string]sourceH
 			if h.Polled {
 				pub = fmt.Sprint(h.Published)
 			}
-			lastErr = h.LastError
+			if lastErr = clean(h.LastError); lastErr != "" {
+				errs = append(errs, wrap(clean(s.ID)+": "+lastErr, 100, "    "))
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.ID), s.Kind, clean(s.Code), clean(status), last, next, pub, clean(trimTo(lastErr, 120)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.ID), s.Kind, clean(s.Code), clean(status), last, next, pub, cause(lastErr, lastErrorWidth))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d sources, %d failing, %d quiet\n", len(sources), failing, quiet)
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\nlast errors, whole (--json gives them too):\n%s\n", strings.Join(errs, "\n"))
+	}
+}
+
+// cause is the inner end of an error chain, as many of its parts as fit
+// in width ("rss: fetch …: Get …: dial tcp: lookup x: no such host" →
+// "dial tcp: lookup x: no such host"): what went wrong. The outer parts
+// say where; the whole error is printed below the table.
+func cause(msg string, width int) string {
+	parts := strings.Split(msg, ": ")
+	c := parts[len(parts)-1]
+	for i := len(parts) - 2; i >= 0; i-- {
+		longer := parts[i] + ": " + c
+		if len([]rune(longer)) > width {
+			break
+		}
+		c = longer
+	}
+	return trimTo(c, width)
+}
+
+// wrap breaks s into lines of at most width runes at spaces (a longer
+// word, such as a URL, gets a line of its own), the lines after the
+// first indented.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Fields(s) {
+		n := len([]rune(word))
+		switch {
+		case i == 0:
+		case line+1+n > width:
+			b.WriteString("\n" + indent)
+			line = len(indent)
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(word)
+		line += n
+	}
+	return b.String()
 }
 
 // ago renders t relative to now: "3m ago" or "in 4m".

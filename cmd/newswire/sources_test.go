@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/newswire/newswire/bus/bustest"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest"
+	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/ingest/rss"
 )
 
@@ -72,5 +75,97 @@ func TestSourcesShowQuietFeeds(t *testing.T) {
 		if !strings.Contains(strings.ReplaceAll(out.String(), "  ", "\t"), tc.want) {
 			t.Errorf("after %v the listing is:\n%s\nwant %q", tc.after, out.String(), tc.want)
 		}
+	}
+}
+
+// `newswire sources` against an embedded NATS: a replay source that has
+// published shows its position and last poll (not "never polled"), and
+// a long error shows its cause in the table and whole below it, and
+// whole in --json.
+func TestSourcesShowReplayPositionAndWholeErrors(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := os.ReadFile("../../testdata/replay/uci-news-2014-03.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfterN(string(rows), "\n", 301)
+	path := writeFile(t, "uci-300.jsonl", strings.Join(lines[:300], ""))
+	c, err := replay.New(replay.Config{ID: "uci-news", Path: path}, ingest.NewJetStreamPublisher(srv.JS), kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	longErr := "rss: fetch https://feeds.example.org/news/world/very/long/path/rss.xml?format=full&edition=international\x1b[31m: " +
+		`Get "https://feeds.example.org/news/world/very/long/path/rss.xml?format=full&edition=international": ` +
+		"dial tcp: lookup feeds.example.org: server misbehaving"
+	st := rss.State{Source: "world", ConfiguredURL: "https://feeds.example.org/rss", URL: "https://feeds.example.org/rss", Errors: 3, LastError: longErr,
+		LastPoll: time.Now().Add(-time.Minute)}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, rss.StateKey("world"), b); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "sources.yaml", fmt.Sprintf(`nats: {urls: [%s]}
+sources:
+  - {id: uci-news, kind: replay, path: %s}
+  - {id: world, kind: rss, url: "https://feeds.example.org/rss"}
+  - {id: later, kind: replay, path: %s}
+`, srv.Embedded.ClientURL(), path, path))
+
+	var out strings.Builder
+	if err := listSources(ctx, []string{"--config", cfg}, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	t.Logf("listing:\n%s", text)
+	table := strings.Split(text, "\n")
+	if len(table) < 4 || !strings.Contains(table[1], "uci-news") || !strings.Contains(table[1], "ok, finished") ||
+		!strings.Contains(table[1], "(line 300)") || !strings.Contains(table[1], " ago ") || !strings.Contains(table[1], " 300 ") {
+		t.Errorf("the replay's row does not show its position, poll and items:\n%s", text)
+	}
+	if !strings.Contains(table[3], "later") || !strings.Contains(table[3], "never polled") {
+		t.Errorf("a replay that never ran:\n%s", text)
+	}
+	if !strings.Contains(table[2], "FAILING x3") || !strings.HasSuffix(strings.TrimSpace(table[2]), "  dial tcp: lookup feeds.example.org: server misbehaving") {
+		t.Errorf("the failing feed's row does not end in its cause:\n%s", table[2])
+	}
+	whole := text[strings.Index(text, "last errors"):]
+	if !strings.Contains(strings.Join(strings.Fields(whole), " "), "world: "+strings.Replace(longErr, "\x1b", " ", 1)) {
+		t.Errorf("the whole error is not below the table:\n%s", whole)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.ContainsRune(l, 0x1b) {
+			t.Errorf("a control character reached the terminal: %q", l)
+		}
+		if strings.HasPrefix(l, "world:") || strings.HasPrefix(l, "    ") {
+			if n := len([]rune(l)); n > 100 && strings.Contains(l, " ") {
+				t.Errorf("an error line of %d runes was not wrapped: %q", n, l)
+			}
+		}
+	}
+
+	out.Reset()
+	if err := listSources(ctx, []string{"--config", cfg, "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var list []struct {
+		ID     string
+		Health sourceHealth
+	}
+	if err := json.Unmarshal([]byte(out.String()), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 || list[0].Health.Line != 300 || list[0].Health.Published != 300 || list[0].Health.Finished.IsZero() ||
+		list[1].Health.LastError != longErr {
+		t.Errorf("--json: %s", out.String())
 	}
 }

@@ -294,8 +294,9 @@ func (c *Collector) Stats() Stats {
 // Run publishes the file and returns when it is done or ctx ends. A line
 // that is not a valid item is logged, counted and skipped; it does not stop
 // the replay. With a state store it starts after the last line an earlier
-// run stored, and stores its own position every saveEvery lines, at the
-// end and when ctx ends.
+// run stored, and stores its own position (with its health) after the
+// first item, every saveEvery lines or saveInterval, at the end and when
+// ctx ends.
 func (c *Collector) Run(ctx context.Context) error {
 	f, err := os.Open(c.cfg.Path)
 	if err != nil {
@@ -316,8 +317,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.resumed.Store(0)
 	skip := st.Line
 	saved := st.Line
+	var savedAt time.Time
+	done := false // read to the end: saved even when the position did not move
 	save := func() {
-		if c.kv == nil || st.Line == saved {
+		if c.kv == nil || st.Line == saved && !done {
 			return
 		}
 		// The position is saved even when ctx has ended: that is when a
@@ -331,13 +334,14 @@ func (c *Collector) Run(ctx context.Context) error {
 			c.log.Warn("replay: position not saved; a restart re-reads the lines since the last save", zap.Error(err))
 			return
 		}
-		saved = st.Line
+		saved, savedAt = st.Line, c.now()
 	}
 	defer save()
 	var firstPub, start time.Time
 	for c.cfg.Limit == 0 || int(c.published.Load()+c.duplicates.Load()) < c.cfg.Limit {
 		it, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			st.Finished, done = c.now().UTC(), true
 			break
 		}
 		if err != nil && !errors.Is(err, ErrBadLine) {
@@ -381,7 +385,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 		st.Line = r.Line()
 		st.LastSuccess = c.now().UTC()
-		if st.Line-saved >= saveEvery {
+		if st.Line-saved >= saveEvery || c.now().Sub(savedAt) >= saveInterval {
 			save()
 		}
 	}

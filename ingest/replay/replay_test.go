@@ -362,3 +362,82 @@ func TestPublishRetriesKeepExactlyOnce(t *testing.T) {
 		t.Errorf("retries %d, want 1", got)
 	}
 }
+
+// peeking reads the stored state before each publish after the first.
+type peeking struct {
+	next   ingest.Publisher
+	kv     StateStore
+	seen   []State
+	errors []error
+}
+
+func (p *peeking) Publish(ctx context.Context, it wire.RawItem) (ingest.Ack, error) {
+	if e, err := p.kv.Get(ctx, StateKey("demo")); err == nil {
+		var st State
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			p.errors = append(p.errors, err)
+		}
+		p.seen = append(p.seen, st)
+	}
+	return p.next.Publish(ctx, it)
+}
+
+// The stored state is the source's health (newswire sources, the API):
+// it is there from the first item, not after the first 256 lines, and
+// says when the file was read to its end.
+func TestHealthIsStoredFromTheFirstItemAndSaysWhenDone(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := &peeking{next: ingest.NewJetStreamPublisher(srv.JS), kv: kv}
+	c, err := New(Config{ID: "demo", Path: path}, pub, kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { at = at.Add(time.Second); return at }
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.errors) > 0 || len(pub.seen) < 2 {
+		t.Fatalf("states seen before the publishes: %+v (%v); want one saved after the first item", pub.seen, pub.errors)
+	}
+	if first := pub.seen[0]; first.Published != 1 || first.LastPoll.IsZero() || !first.Finished.IsZero() {
+		t.Errorf("state after the first item: %+v", first)
+	}
+	e, err := kv.Get(ctx, StateKey("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Published != 3 || st.Finished.IsZero() || st.LastPoll.Before(st.Finished) {
+		t.Errorf("state at the end: %+v, want 3 published, finished, polled", st)
+	}
+	// A restart on a finished file publishes nothing, and records its poll.
+	c2, err := New(Config{ID: "demo", Path: path}, pub, kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.now = c.now
+	if err := c2.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = kv.Get(ctx, StateKey("demo"))
+	var st2 State
+	if err := json.Unmarshal(e.Value(), &st2); err != nil {
+		t.Fatal(err)
+	}
+	if !st2.LastPoll.After(st.LastPoll) || st2.Published != 3 {
+		t.Errorf("state after a restart on the finished file: %+v", st2)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -37,6 +38,9 @@ type State struct {
 	// Line is the last line handed to the bus (or skipped as bad); the
 	// next run starts after it.
 	Line int `json:"line"`
+	// Finished is when a run last read the file to its end (zero while
+	// it has not): a source that publishes nothing more is done, not stuck.
+	Finished time.Time `json:"finished,omitzero"`
 	ingest.Health
 }
 
@@ -46,10 +50,19 @@ type State struct {
 // keep them from becoming second entries after the duplicate window.
 const saveEvery = 256
 
+// saveInterval is the longest the collector goes without saving a
+// position that moved, so that its health (last poll, items published)
+// is current within seconds on a paced replay, and is there from the
+// first item rather than after the first saveEvery lines.
+const saveInterval = 5 * time.Second
+
 const headBytes = 64 << 10
 
+// Kind is the source kind of replay sources in the configuration.
+const Kind = "replay"
+
 // StateKey is the wire_source key of a replay source.
-func StateKey(sourceID string) string { return ingest.HealthKey("replay", sourceID) }
+func StateKey(sourceID string) string { return ingest.HealthKey(Kind, sourceID) }
 
 // fileHead hashes the first n bytes of f (fewer if it is shorter) and
 // rewinds it; it returns how many bytes it hashed.

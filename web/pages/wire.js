@@ -3,7 +3,9 @@
 // text inert; only http(s) links are made.
 (function(){
   var list=document.getElementById('wire');
-  if(!window.EventSource||!list)return;
+  // A text search is answered by the server's index: a live entry cannot
+  // be matched here, so a search result stays as the server sent it.
+  if(!window.EventSource||!list||list.dataset.query)return;
   var kind=(list.dataset.kind||'').toLowerCase(), source=(list.dataset.source||'').toLowerCase(), lang=(list.dataset.language||'').toLowerCase();
   function primary(l){return (l||'').toLowerCase().split(/[-_]/)[0]}
   function matches(e){

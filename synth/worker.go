@@ -84,6 +84,9 @@ type Worker struct {
 	// that it is still the subject's last (see fence). A story without
 	// one is looked up before its first publish (learnVersion).
 	seqs map[string]uint64
+	// behind is a story whose last snapshot came from a worker that had
+	// placed more entries than this one (HeaderApplied): the flush fences.
+	behind string
 	// flushing makes one flush at a time; a flush holds mu only while it
 	// builds and sends snapshots and while it handles their PubAcks.
 	flushing sync.Mutex
@@ -468,7 +471,7 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 	defer w.flushing.Unlock()
 	w.mu.Lock()
 	sent, stale, err := w.publishDue(ctx, all)
-	if err == nil && len(sent) == 0 && len(w.pending) == 0 {
+	if err == nil && len(sent) == 0 && len(w.pending) == 0 && w.behind == "" {
 		w.mu.Unlock()
 		return nil
 	}
@@ -514,6 +517,10 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 			}
 		}
 	}
+	if fenced == "" {
+		fenced = w.behind
+	}
+	w.behind = ""
 	if fenced != "" {
 		w.fence(fenced)
 		return fmt.Errorf("synth: another synthesizer published story %s since this worker last did; state dropped, rebuilding from %s", fenced, bus.StreamEntry)
@@ -570,6 +577,7 @@ func (w *Worker) publishDue(ctx context.Context, all bool) (sent []published, st
 			msg := nats.NewMsg(bus.StorySubject(id))
 			msg.Data = data
 			msg.Header.Set(bus.HeaderMsgID, "story:"+id+":"+strconv.FormatInt(st.Version, 10))
+			msg.Header.Set(HeaderApplied, strconv.FormatUint(w.applied, 10))
 			var f jetstream.PubAckFuture
 			if f, eerr = w.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(w.seqs[id])); eerr == nil {
 				sent = append(sent, published{id, f})
@@ -607,10 +615,11 @@ const (
 // snapshot on WIRE_STORY (zero for none), read in the background; done is
 // closed when they or err are set.
 type versionLookup struct {
-	done chan struct{}
-	v    int64
-	seq  uint64
-	err  error
+	done    chan struct{}
+	v       int64
+	seq     uint64
+	applied uint64 // HeaderApplied of the snapshot
+	err     error
 }
 
 // lookUpVersions starts reading the last snapshot of each story in ids
@@ -652,7 +661,7 @@ func (w *Worker) lookUpVersion(id string) *versionLookup {
 		defer close(lk.done)
 		w.lookupSlots <- struct{}{}
 		defer func() { <-w.lookupSlots }()
-		lk.v, lk.seq, lk.err = w.lastSnapshot(w.lookupCtx, id)
+		lk.v, lk.seq, lk.applied, lk.err = w.lastSnapshot(w.lookupCtx, id)
 	}()
 	return lk
 }
@@ -684,7 +693,7 @@ func (w *Worker) learnVersions(ctx context.Context, ids []string, all bool) ([]s
 				continue
 			}
 			lk = &versionLookup{done: make(chan struct{})}
-			lk.v, lk.seq, lk.err = w.lastSnapshot(ctx, id)
+			lk.v, lk.seq, lk.applied, lk.err = w.lastSnapshot(ctx, id)
 			close(lk.done)
 			w.lookups[id] = lk
 		}
@@ -706,6 +715,13 @@ func (w *Worker) learnVersions(ctx context.Context, ids []string, all bool) ([]s
 			errs = append(errs, lk.err)
 			continue
 		}
+		if lk.applied > w.applied {
+			// The worker that published it had placed more entries than
+			// this one: this worker's state is behind (see fence).
+			w.cl.dirty[id] = true
+			w.behind = id
+			continue
+		}
 		w.cl.SetVersion(id, lk.v)
 		w.seqs[id] = lk.seq
 		ready = append(ready, id)
@@ -718,7 +734,7 @@ func (w *Worker) learnVersions(ctx context.Context, ids []string, all bool) ([]s
 
 // lastSnapshot is the version and stream sequence of the story's last
 // snapshot on WIRE_STORY, zeros when it has none.
-func (w *Worker) lastSnapshot(ctx context.Context, id string) (int64, uint64, error) {
+func (w *Worker) lastSnapshot(ctx context.Context, id string) (version int64, seq, applied uint64, err error) {
 	// One request must not wait long while a cluster elects the stream's
 	// leader: the story stays changed and is looked up again.
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
@@ -728,7 +744,7 @@ func (w *Worker) lastSnapshot(ctx context.Context, id string) (int64, uint64, er
 		stream, err := w.js.Stream(ctx, bus.StreamStory)
 		if err != nil {
 			w.streamMu.Unlock()
-			return 0, 0, fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
+			return 0, 0, 0, fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
 		}
 		w.storyStream = stream
 	}
@@ -737,18 +753,27 @@ func (w *Worker) lastSnapshot(ctx context.Context, id string) (int64, uint64, er
 	m, err := stream.GetLastMsgForSubject(ctx, bus.StorySubject(id))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	case err != nil:
-		return 0, 0, fmt.Errorf("synth: last snapshot of %s: %w", id, err)
+		return 0, 0, 0, fmt.Errorf("synth: last snapshot of %s: %w", id, err)
 	}
+	applied, _ = strconv.ParseUint(m.Header.Get(HeaderApplied), 10, 64)
 	var prev struct {
 		Version int64 `json:"version"`
 	}
 	if json.Unmarshal(m.Data, &prev) != nil {
-		return 0, m.Sequence, nil
+		return 0, m.Sequence, applied, nil
 	}
-	return prev.Version, m.Sequence, nil
+	return prev.Version, m.Sequence, applied, nil
 }
+
+// HeaderApplied on a snapshot is the highest WIRE_ENTRY sequence the
+// worker that published it had placed. A worker that reads a story's last
+// snapshot before publishing it and finds a higher one than its own is
+// behind the worker that published it — it took the pin back after a
+// stall, or woke up after losing it — and is fenced instead of publishing
+// an older state over a newer one.
+const HeaderApplied = "Newswire-Applied-Seq"
 
 // lastEntrySeq is the sequence of WIRE_ENTRY's last message.
 func (w *Worker) lastEntrySeq(ctx context.Context) (uint64, error) {

@@ -409,3 +409,45 @@ func TestFirstSnapshotContinuesTheVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerBehindThePublisherIsFenced: a worker that took the pin back
+// after a stall, or woke up after losing it, may read a story's last
+// snapshot after the other worker published it, and its conditional
+// publish would then pass; the snapshot's HeaderApplied tells it that
+// the other worker had placed more entries, and it is fenced instead.
+func TestWorkerBehindThePublisherIsFenced(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	newWorker := func() *Worker {
+		nc, js := srv.Connect(t)
+		w, err := NewWorker(ctx, DefaultConfig(), nc, js, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	head := "Storm floods the old town of Prague as the Vltava rises"
+	e1, e2, e3 := entry("e1", "ctk", head, "", 0), entry("e2", "rferl", head, "", 1), entry("e3", "dpa", head, "", 2)
+	a, b := newWorker(), newWorker()
+	b.cl.Add(e1)
+	id := b.cl.Add(e2)
+	b.applied = 2
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.cl.Add(e1)
+	a.applied = 1
+	if got := a.cl.Add(e3); got != id {
+		t.Fatalf("e3 went to %s, want %s", got, id)
+	}
+	if err := a.Flush(ctx); err == nil {
+		t.Fatal("the worker behind published")
+	}
+	if a.Stats().Fenced.Load() != 1 {
+		t.Errorf("fenced %d times, want 1", a.Stats().Fenced.Load())
+	}
+	l := readStoryLog(t, srv.JS)
+	if n := len(l.snaps[id]); n != 1 {
+		t.Errorf("%d snapshots of %s, want B's one", n, id)
+	}
+}

@@ -353,6 +353,7 @@ func fencedOnceAnotherPublished(t *testing.T, ahead bool) {
 		t.Errorf("last snapshot of %s: version %d, members %v; want B's version 4 with e1 and e2", id, last.Version, members)
 	}
 }
+
 // TestFirstSnapshotContinuesTheVersion checks that a worker's first
 // snapshot of a story continues from the version on WIRE_STORY, both when
 // the look-up runs in the background and when the worker holds so many

@@ -317,6 +317,10 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	}
 	ackFloor := info.AckFloor.Stream
 	republish := make(map[string]bool)
+	// Another worker handled the entries of the gap and may have
+	// published any story since this worker last did: what it knew of
+	// the stories' last snapshots is read again before each publish.
+	clear(w.seqs)
 	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, cfg)
 	if err != nil {
 		return fmt.Errorf("synth: catch-up consumer: %w", err)

@@ -321,6 +321,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	// published any story since this worker last did: what it knew of
 	// the stories' last snapshots is read again before each publish.
 	clear(w.seqs)
+	clear(w.lookups)
 	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, cfg)
 	if err != nil {
 		return fmt.Errorf("synth: catch-up consumer: %w", err)

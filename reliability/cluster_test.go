@@ -183,15 +183,7 @@ func (c *natsCluster) node(name string) int {
 // whichever node is up.
 func clusterClient(t *testing.T, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, "pw-"+user), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	return connect(t, strings.Join(urls, ","), nats.UserInfo(user, "pw-"+user))
 }
 
 // replicated says which stream or consumer is not yet led with both its

@@ -237,7 +237,14 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() string)
 // it reconnects across server restarts.
 func client(t *testing.T, url, dir string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Token(tokenOf(t, dir)), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+	return connect(t, url, nats.Token(tokenOf(t, dir)))
+}
+
+// connect connects the test to url with auth, reconnecting for as long as
+// it takes (servers and nodes are killed and started again).
+func connect(t *testing.T, url string, auth nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, auth, nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

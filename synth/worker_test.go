@@ -294,20 +294,33 @@ func TestStalledWorkerIsFencedOnceAnotherPublished(t *testing.T) {
 	}
 }
 
-func fencedOnceAnotherPublished(t *testing.T, ahead bool) {
-	srv := bustest.Start(t)
-	ctx := context.Background()
+// twoWorkers makes two workers on one server, each on its own
+// connection, driven by hand (no Run): the fencing tests place entries
+// and flush them themselves.
+func twoWorkers(t *testing.T) (srv *bustest.Server, a, b *Worker) {
+	t.Helper()
+	srv = bustest.Start(t)
 	newWorker := func() *Worker {
 		nc, js := srv.Connect(t)
-		w, err := NewWorker(ctx, DefaultConfig(), nc, js, nil)
+		w, err := NewWorker(context.Background(), DefaultConfig(), nc, js, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return w
 	}
+	return srv, newWorker(), newWorker()
+}
+
+// floodReports are three reports of one event from three sources.
+func floodReports() (e1, e2, e3 wire.Entry) {
 	head := "Storm floods the old town of Prague as the Vltava rises"
-	e1, e2, e3 := entry("e1", "ctk", head, "", 0), entry("e2", "rferl", head, "", 1), entry("e3", "dpa", head, "", 2)
-	a, b := newWorker(), newWorker()
+	return entry("e1", "ctk", head, "", 0), entry("e2", "rferl", head, "", 1), entry("e3", "dpa", head, "", 2)
+}
+
+func fencedOnceAnotherPublished(t *testing.T, ahead bool) {
+	srv, a, b := twoWorkers(t)
+	ctx := context.Background()
+	e1, e2, e3 := floodReports()
 	id := a.cl.Add(e1)
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -417,19 +430,9 @@ func TestFirstSnapshotContinuesTheVersion(t *testing.T) {
 // publish would then pass; the snapshot's HeaderApplied tells it that
 // the other worker had placed more entries, and it is fenced instead.
 func TestWorkerBehindThePublisherIsFenced(t *testing.T) {
-	srv := bustest.Start(t)
+	srv, a, b := twoWorkers(t)
 	ctx := context.Background()
-	newWorker := func() *Worker {
-		nc, js := srv.Connect(t)
-		w, err := NewWorker(ctx, DefaultConfig(), nc, js, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
-	head := "Storm floods the old town of Prague as the Vltava rises"
-	e1, e2, e3 := entry("e1", "ctk", head, "", 0), entry("e2", "rferl", head, "", 1), entry("e3", "dpa", head, "", 2)
-	a, b := newWorker(), newWorker()
+	e1, e2, e3 := floodReports()
 	b.cl.Add(e1)
 	id := b.cl.Add(e2)
 	b.applied = 2

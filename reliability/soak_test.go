@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +31,12 @@ type sample struct {
 // its RSS (/proc/PID/status), goroutines (go_goroutines on /metrics) and
 // open files (/proc/PID/fd) every second, and checks that after warm-up
 // the second half of the samples is not above the first half beyond a
-// tolerance: nothing grows without bound.
+// tolerance: nothing grows without bound. Stories go stale after 20 s of
+// stream time (the normalizer's clock, which here is the wall clock), and
+// the merge pass that lets merged-away stories go runs every 20 s, so the
+// synthesizer's state reaches its steady size within the warm-up the
+// comparison leaves out; with the defaults (24 h, 5 min) it would grow,
+// by design, through the whole run and hide a leak in that growth.
 func TestSoakHoldsMemoryGoroutinesAndFiles(t *testing.T) {
 	const rate = 200
 	seconds := 20
@@ -53,8 +59,9 @@ normalize:
   near_duplicate_max_entries: 2000
   max_in_flight: %d
 synth:
-  window: 20m
-  stale_after: 10m
+  window: 1m
+  stale_after: 20s
+  merge_pass_interval: 20s
 sources:
   - {id: soak, kind: replay, path: %s, speed: %d}
 `, dir, natsPort, httpPort, soakMaxInFlight, feed, rate)), 0o600); err != nil {
@@ -133,8 +140,12 @@ sources:
 
 // checkNoGrowth drops the first fifth (warm-up: model loading, stream
 // creation, the first stories) and compares the last half with the
-// first: RSS peaks may differ by 25 % plus 64 MiB (the Go heap breathes
-// with GC); open files' peaks by 10. Goroutines come and go with the raw
+// first: the median RSS may differ by 25 % plus 64 MiB; open files'
+// peaks by 10. RSS is compared by its median, not its peak: its peaks are
+// the Go heap's GC cycle and the embedded server's 8 MiB block buffers,
+// which come and go by the dozen as the streams' blocks are read and
+// written (a peak of 497 MiB against a median near 350 in one loaded CI
+// run), while a leak lifts every sample. Goroutines come and go with the raw
 // items in flight — up to normalize.max_in_flight of them when the
 // stages fall behind, which on a loaded machine can happen in either
 // half — so comparing halves says nothing; instead no sample may exceed
@@ -145,6 +156,14 @@ func checkNoGrowth(t *testing.T, samples []sample, idleGoroutines int64) {
 	t.Helper()
 	rest := samples[len(samples)/5:]
 	first, second := rest[:len(rest)/2], rest[len(rest)/2:]
+	median := func(ss []sample, f func(sample) int64) int64 {
+		v := make([]int64, len(ss))
+		for i, s := range ss {
+			v[i] = f(s)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
 	peak := func(ss []sample, f func(sample) int64) int64 {
 		var m int64
 		for _, s := range ss {
@@ -158,7 +177,7 @@ func checkNoGrowth(t *testing.T, samples []sample, idleGoroutines int64) {
 		f          func(sample) int64
 		limit      func(int64) int64
 	}{
-		{"RSS (KiB)", "peak", peak, func(s sample) int64 { return s.rssKiB }, func(v int64) int64 { return v*5/4 + 64<<10 }},
+		{"RSS (KiB)", "median", median, func(s sample) int64 { return s.rssKiB }, func(v int64) int64 { return v*5/4 + 64<<10 }},
 		{"open files", "peak", peak, func(s sample) int64 { return s.fds }, func(v int64) int64 { return v + 10 }},
 	} {
 		a, b := c.agg(first, c.f), c.agg(second, c.f)

@@ -572,12 +572,14 @@ func (w *Worker) publishDue(ctx context.Context, all bool) (sent []published, st
 	w.lookUpVersions(w.cl.dirty) // changed stories not yet due: their look-ups start now
 	ids, err := w.learnVersions(ctx, due, all)
 	sent = make([]published, 0, len(ids))
+	sizes := make([]int, len(ids))
 	for k, id := range ids {
 		st, ok := w.cl.Snapshot(id)
 		if !ok {
 			continue
 		}
 		data, eerr := w.encode(&st)
+		sizes[k] = len(data)
 		if eerr == nil {
 			msg := nats.NewMsg(bus.StorySubject(id))
 			msg.Data = data
@@ -601,8 +603,8 @@ func (w *Worker) publishDue(ctx context.Context, all bool) (sent []published, st
 		err = errors.Join(err, eerr)
 		break
 	}
-	for _, id := range ids {
-		w.cl.MarkPublished(id, now)
+	for k, id := range ids {
+		w.cl.MarkPublished(id, now, sizes[k])
 	}
 	return sent, stale, err
 }

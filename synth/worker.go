@@ -64,6 +64,12 @@ type Stats struct {
 	// Fenced counts the times another synthesizer had published a story
 	// since this worker last did: the worker dropped its state (see fence).
 	Fenced atomic.Int64
+	// StoriesHeld and EntriesHeld are what the worker holds in memory
+	// after its last flush: its stories (the active ones, and stale or
+	// merged ones until their last snapshot is out and the merge pass has
+	// run), and the entries of its active stories.
+	StoriesHeld atomic.Int64 `metric:"gauge"`
+	EntriesHeld atomic.Int64 `metric:"gauge"`
 }
 
 // Worker consumes WIRE_ENTRY and publishes story snapshots on WIRE_STORY.
@@ -461,6 +467,13 @@ type published struct {
 	f  jetstream.PubAckFuture
 }
 
+// noteHeld updates the gauges of what the worker holds. The caller
+// holds w.mu.
+func (w *Worker) noteHeld() {
+	w.stats.StoriesHeld.Store(int64(len(w.cl.stories)))
+	w.stats.EntriesHeld.Store(int64(len(w.cl.byEntry)))
+}
+
 // flush publishes the stories due a snapshot (all changed stories when
 // all is set), then acknowledges the entries whose stories are out.
 //
@@ -501,6 +514,7 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.noteHeld()
 	var failed error
 	fenced := ""
 	for k, p := range sent {

@@ -95,7 +95,7 @@ type natsCluster struct {
 	urls  []string
 }
 
-func startCluster(t *testing.T, dir, logDir string) *natsCluster {
+func startCluster(t testing.TB, dir, logDir string) *natsCluster {
 	t.Helper()
 	bin := upstreamServer(t)
 	env := []string{"NATS_ROUTE_PASSWORD=pw-route", "NATS_SYSTEM_PASSWORD=pw-system"}
@@ -103,7 +103,10 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 		env = append(env, "NEWSWIRE_"+strings.ToUpper(r)+"_PASSWORD=pw-"+r)
 	}
 	var routes []string
-	routePorts := []int{freePort(t), freePort(t), freePort(t)}
+	// Every port is chosen up front, the monitoring ones too: a port the
+	// kernel hands out for "-m -1" may be one chosen here and released.
+	ports := freePorts(t, 9)
+	routePorts, clientPorts, monitorPorts := ports[:3], ports[3:6], ports[6:]
 	for _, p := range routePorts {
 		routes = append(routes, fmt.Sprintf("nats-route://route:pw-route@127.0.0.1:%d", p))
 	}
@@ -122,7 +125,7 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 	c := &natsCluster{}
 	for i := range 3 {
 		name := fmt.Sprintf("nats-%d", i+1)
-		port := freePort(t)
+		port := clientPorts[i]
 		// nats-server refuses a store_dir both in the file and as a flag:
 		// the node's copy of the file has its own, and accounts.conf
 		// beside it for the include.
@@ -141,7 +144,7 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 		c.nodes = append(c.nodes, &proc{name: name, bin: bin, logDir: logDir, owner: t,
 			env: append([]string{"NATS_SERVER_NAME=" + name}, env...),
 			args: []string{"-c", filepath.Join(nodeDir, "cluster.conf"),
-				"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "-1",
+				"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(monitorPorts[i]),
 				"--cluster", fmt.Sprintf("nats://route:pw-route@127.0.0.1:%d", routePorts[i]),
 				"--routes", strings.Join(routes, ",")}})
 	}
@@ -155,7 +158,7 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 }
 
 // waitUp waits until node i takes clients again.
-func (c *natsCluster) waitUp(t *testing.T, i int) {
+func (c *natsCluster) waitUp(t testing.TB, i int) {
 	t.Helper()
 	waitFor(t, 60*time.Second, c.nodes[i].name+" ready", func() string {
 		if c.nodes[i].exited() {
@@ -181,7 +184,7 @@ func (c *natsCluster) node(name string) int {
 
 // clusterClient connects as user to every node's URL; it reconnects to
 // whichever node is up.
-func clusterClient(t *testing.T, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
+func clusterClient(t testing.TB, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	return connect(t, strings.Join(urls, ","), nats.UserInfo(user, "pw-"+user))
 }
@@ -245,34 +248,25 @@ func leaderOf(js jetstream.JetStream, stream string) (string, error) {
 	return ci.Leader, nil
 }
 
-// clusterRig is the cluster, the stages on it, and the test's view of
-// them: an admin connection and a watcher of every story snapshot.
-type clusterRig struct {
-	began   time.Time
+// splitPipeline is the shipped cluster and the split pipeline's newswire
+// processes on it — collect, the normalizers, two synth, serve — each as
+// its role's user, with R3 streams, buckets and consumers, and an admin
+// connection to all three nodes.
+type splitPipeline struct {
 	cl      *natsCluster
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	stages  []*proc
-	collect *proc
+	collect *proc // not started here: its replay file (feedTo) starts empty
 	logDir  string
 	feedTo  string
 	apiPort int
-	items   []replay.Item
-	// chunks of the replay file: the clean part, then two for each kill
-	// (one flows as the node goes, one while it is down) and a last one.
-	chunks []string
-	fed    int // items handed to the collector so far
-
-	mu      sync.Mutex
-	history map[string][]snapshot
-	watched uint64
 }
 
-func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
+func startSplitPipeline(t testing.TB, dir string, normalizers int) *splitPipeline {
 	t.Helper()
-	r := &clusterRig{began: time.Now(), history: map[string][]snapshot{}}
 	newswire, _ := binaries(t)
-	dir := t.TempDir()
+	r := &splitPipeline{}
 	// The processes' logs outlive a failed run, for its report.
 	var err error
 	if r.logDir, err = os.MkdirTemp("", "newswire-cluster-logs-"); err != nil {
@@ -285,14 +279,6 @@ func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
 		}
 		os.RemoveAll(r.logDir)
 	})
-	all, items := replaySlice(t, dir, plan.clean+plan.underKills)
-	r.items = items
-	text, err := os.ReadFile(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(text), "\n")
-	r.chunks = append([]string{strings.Join(lines[:plan.clean], "")}, splitLines(strings.Join(lines[plan.clean:], ""), 2*len(plan.kills)+1)...)
 	r.feedTo = filepath.Join(dir, "feed.jsonl")
 	if err := os.WriteFile(r.feedTo, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -352,8 +338,8 @@ sources:
 		return p
 	}
 	r.collect = stage("collect", "collect")
-	for _, name := range []string{"normalize-1", "normalize-2"} {
-		stage("normalize", name)
+	for i := range normalizers {
+		stage("normalize", fmt.Sprintf("normalize-%d", i+1))
 	}
 	for _, name := range []string{"synth-1", "synth-2"} {
 		stage("synth", name)
@@ -370,6 +356,38 @@ sources:
 		}
 	})
 	waitFor(t, time.Minute, "R3 streams, buckets and consumers", func() string { return replicated(r.js) })
+	return r
+}
+
+// clusterRig is the split pipeline and the test's view of it: a watcher
+// of every story snapshot, and the replay fed to the collector.
+type clusterRig struct {
+	*splitPipeline
+	began time.Time
+	items []replay.Item
+	// chunks of the replay file: the clean part, then two for each kill
+	// (one flows as the node goes, one while it is down) and a last one.
+	chunks []string
+	fed    int // items handed to the collector so far
+
+	mu      sync.Mutex
+	history map[string][]snapshot
+	watched uint64
+}
+
+func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
+	t.Helper()
+	r := &clusterRig{began: time.Now(), history: map[string][]snapshot{}}
+	dir := t.TempDir()
+	all, items := replaySlice(t, dir, plan.clean+plan.underKills)
+	r.items = items
+	text, err := os.ReadFile(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(text), "\n")
+	r.chunks = append([]string{strings.Join(lines[:plan.clean], "")}, splitLines(strings.Join(lines[plan.clean:], ""), 2*len(plan.kills)+1)...)
+	r.splitPipeline = startSplitPipeline(t, dir, 2)
 
 	wctx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
@@ -395,7 +413,7 @@ sources:
 
 // stopped fails the test if a stage stopped on its own: losing a node is
 // the clients' to ride out by reconnecting to the others.
-func (r *clusterRig) stopped(t *testing.T) {
+func (r *splitPipeline) stopped(t testing.TB) {
 	t.Helper()
 	for _, p := range r.stages {
 		if p.exited() {

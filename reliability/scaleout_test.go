@@ -44,7 +44,7 @@ func BenchmarkClusterScaleOut(b *testing.B) {
 	for _, normalizers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("normalizers=%d", normalizers), func(b *testing.B) {
 			n := *flagClusterItems
-			p := startSplitPipeline(b, b.TempDir(), normalizers)
+			p := startSplitPipeline(b, b.TempDir(), normalizers, false)
 			nc, js := clusterClient(b, p.cl.urls, "collect")
 			b.Cleanup(nc.Close)
 			ctx := context.Background()

@@ -27,7 +27,9 @@ func Handler(reg *prometheus.Registry) http.Handler {
 
 // Stats is a prometheus.Collector over a component's counter struct: every
 // integer field (int, int64 or anything with Load() int64, such as
-// atomic.Int64) becomes newswire_<subsystem>_<field>_total. A map from
+// atomic.Int64) becomes newswire_<subsystem>_<field>_total; a field
+// tagged `metric:"gauge"` (how much is held now, not how many since
+// start) becomes the gauge newswire_<subsystem>_<field>. A map from
 // source id to such a struct (per-channel counters) gives the same metrics
 // with a "source" label. Stats are read on every scrape, so the component
 // needs no knowledge of Prometheus.
@@ -94,6 +96,12 @@ func (s *Stats) emit(ch chan<- prometheus.Metric, v reflect.Value, source string
 		}
 		n, ok := intValue(v.Field(i))
 		if !ok {
+			continue
+		}
+		if f.Tag.Get("metric") == "gauge" {
+			name := prometheus.BuildFQName("newswire", s.subsystem, snake(f.Name))
+			desc := prometheus.NewDesc(name, s.subsystem+" "+f.Name+" now", varLabels, s.labels)
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), values...)
 			continue
 		}
 		name := prometheus.BuildFQName("newswire", s.subsystem, snake(f.Name)+"_total")

@@ -23,6 +23,7 @@ type workerStats struct {
 	Entries     atomic.Int64
 	NotModified int64
 	InvalidUTF8 int
+	Held        atomic.Int64 `metric:"gauge"`
 	Name        string
 }
 
@@ -46,6 +47,7 @@ func TestStatsAndSourceHealth(t *testing.T) {
 
 	ws := &workerStats{NotModified: 7, InvalidUTF8: 2, Name: "x"}
 	ws.Entries.Store(42)
+	ws.Held.Store(5)
 	reg := NewRegistry()
 	reg.MustRegister(NewStats("normalize", nil, func() any { return ws }))
 	reg.MustRegister(NewStats("tgweb", nil, func() any { return map[string]channelStats{"nikkeiasia": {Published: 9, Gaps: 1}} }))
@@ -59,6 +61,8 @@ func TestStatsAndSourceHealth(t *testing.T) {
 		"newswire_normalize_entries_total 42",
 		"newswire_normalize_not_modified_total 7",
 		"newswire_normalize_invalid_utf8_total 2",
+		"# TYPE newswire_normalize_held gauge",
+		"newswire_normalize_held 5",
 		`newswire_tgweb_published_total{source="nikkeiasia"} 9`,
 		`newswire_tgweb_gaps_total{source="nikkeiasia"} 1`,
 		`newswire_source_errors{kind="rss",source="allafrica"} 3`,

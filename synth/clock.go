@@ -3,13 +3,21 @@ package synth
 import "time"
 
 // Periods of the clusterer's housekeeping on the stream clock. Expiry is
-// cheap next to a join and a minute is finer than any staleness anyone
-// sets; forgetting terms walks the whole vocabulary, and an hour is a
-// small step of a df half-life of hours or days.
+// cheap next to a join, and runs every minute, or every quarter of
+// stale_after when that is shorter, so that a story is out of memory at
+// most a quarter later than it went stale; forgetting terms walks the
+// whole vocabulary, and an hour is a small step of a df half-life of
+// hours or days.
 const (
 	expirePeriod = time.Minute
 	forgetPeriod = time.Hour
 )
+
+// expiryPeriod is how often expire runs: expirePeriod, or a quarter of
+// StaleAfter when that is shorter.
+func (c *Clusterer) expiryPeriod() time.Duration {
+	return min(expirePeriod, max(c.cfg.StaleAfter/4, time.Second))
+}
 
 // schedule runs a periodic task on the stream clock (the latest observed
 // time seen), not on how many entries came in: an entry counter starts
@@ -53,7 +61,7 @@ func (s *schedule) due(clock time.Time, every time.Duration) bool {
 // anything looks for a home; then the vocabulary; then the merge pass
 // over what changed since the last one.
 func (c *Clusterer) runDue() {
-	if c.expiry.due(c.clock, expirePeriod) {
+	if c.expiry.due(c.clock, c.expiryPeriod()) {
 		c.expire()
 	}
 	if c.vocab.due(c.clock, forgetPeriod) {

@@ -375,8 +375,10 @@ type story struct {
 	version    int64
 	mergedInto string
 	// published is when the worker last published a snapshot of the story
-	// (wall time, for rate limiting only; it never affects clustering).
-	published time.Time
+	// (wall time, for rate limiting only; it never affects clustering),
+	// and publishedBytes that snapshot's size.
+	published      time.Time
+	publishedBytes int
 	// passEpoch is one more than the number of the merge pass for which
 	// the story is already queued: zero is never queued.
 	passEpoch uint64
@@ -1346,20 +1348,24 @@ func (c *Clusterer) TakeDirty() []string {
 	return ids
 }
 
-// coalesceStep is how many members stretch a story's snapshot interval by
-// one more SnapshotInterval: a snapshot's size grows with its members, so
-// publishing big stories less often keeps the bytes a story puts on the
-// bus per second bounded while small stories stay fast.
-const coalesceStep = 100
+// storyBytesPerSecond bounds the snapshot bytes one story puts on the bus
+// per second: a story whose last snapshot was b bytes waits b ÷ this
+// before its next, when that is longer than SnapshotInterval. A snapshot
+// costs the synthesizer, the server's disk and every reader in
+// proportion to its size, so a big story is published less often and
+// its cost per second stays bounded, while stories of up to ~200 KiB
+// (a few hundred headlines) keep the plain interval and their latency.
+const storyBytesPerSecond = 4 << 20
 
 // TakeDue returns, in a deterministic order, the changed stories whose
-// last snapshot is at least every old at now, and clears them; stories
-// published more recently stay changed for a later call. The first change
-// to a quiet story goes out at once, a burst is coalesced.
+// last snapshot is old enough at now (every, or longer for a big story:
+// see storyBytesPerSecond), and clears them; stories published more
+// recently stay changed for a later call. The first change to a quiet
+// story goes out at once, a burst is coalesced.
 func (c *Clusterer) TakeDue(now time.Time, every time.Duration) []string {
 	ids := make([]string, 0, len(c.dirty))
 	for id := range c.dirty {
-		if s, ok := c.stories[id]; ok && now.Sub(s.published) < every*time.Duration(1+len(s.members)/coalesceStep) {
+		if s, ok := c.stories[id]; ok && now.Sub(s.published) < s.snapshotGap(every) {
 			continue
 		}
 		ids = append(ids, id)
@@ -1371,10 +1377,18 @@ func (c *Clusterer) TakeDue(now time.Time, every time.Duration) []string {
 	return ids
 }
 
-// MarkPublished records when a story's snapshot went out.
-func (c *Clusterer) MarkPublished(id string, at time.Time) {
+// snapshotGap is the least time between two of the story's snapshots.
+func (s *story) snapshotGap(every time.Duration) time.Duration {
+	if every <= 0 {
+		return 0
+	}
+	return max(every, time.Duration(s.publishedBytes)*time.Second/storyBytesPerSecond)
+}
+
+// MarkPublished records when a story's snapshot of size bytes went out.
+func (c *Clusterer) MarkPublished(id string, at time.Time, size int) {
 	if s, ok := c.stories[id]; ok {
-		s.published = at
+		s.published, s.publishedBytes = at, size
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -783,4 +784,51 @@ func looseStory(t *testing.T, cfg Config) (*Clusterer, *story) {
 		}
 	}
 	return c, loose
+}
+
+// TestBigStoriesWaitLongerBetweenSnapshots: a changed story is due
+// SnapshotInterval after its last snapshot, or, when that snapshot was
+// big, after its size ÷ storyBytesPerSecond; a quiet story's first change
+// is due at once, and a flush of everything (every 0) takes all.
+func TestBigStoriesWaitLongerBetweenSnapshots(t *testing.T) {
+	c := newTestClusterer(t)
+	small := c.Add(entry("a1", "x", "Storm closes airport in Oslo", "", 0))
+	big := c.Add(entry("b1", "y", "Parliament passes budget after all-night session", "", 1))
+	if small == "" || big == "" || small == big {
+		t.Fatalf("stories %q and %q", small, big)
+	}
+	every := 50 * time.Millisecond
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if due := c.TakeDue(now, every); len(due) != 2 {
+		t.Fatalf("first changes: %v due, want both", due)
+	}
+	c.MarkPublished(small, now, 20<<10)
+	c.MarkPublished(big, now, 1<<20) // 256 ms at storyBytesPerSecond
+	// Each step changes both stories again and asks what is due that long
+	// after the snapshots above.
+	for _, step := range []struct {
+		after time.Duration
+		all   bool
+		want  []string
+	}{
+		{10 * time.Millisecond, false, nil},
+		{60 * time.Millisecond, false, []string{small}},
+		{200 * time.Millisecond, false, []string{small}},
+		{260 * time.Millisecond, false, []string{small, big}},
+		{20 * time.Millisecond, true, []string{small, big}},
+	} {
+		c.dirty[small], c.dirty[big] = true, true
+		every := every
+		if step.all {
+			every = 0
+		}
+		got := c.TakeDue(now.Add(step.after), every)
+		slices.Sort(got)
+		want := slices.Clone(step.want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s after the snapshots (every %s): %v due, want %v", step.after, every, got, want)
+		}
+		clear(c.dirty)
+	}
 }

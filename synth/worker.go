@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 
 	"github.com/newswire/newswire/bus"
@@ -64,6 +65,12 @@ type Stats struct {
 	// Fenced counts the times another synthesizer had published a story
 	// since this worker last did: the worker dropped its state (see fence).
 	Fenced atomic.Int64
+	// StoriesHeld and EntriesHeld are what the worker holds in memory
+	// after its last flush: its stories (the active ones, and stale or
+	// merged ones until their last snapshot is out and the merge pass has
+	// run), and the entries of its active stories.
+	StoriesHeld atomic.Int64 `metric:"gauge"`
+	EntriesHeld atomic.Int64 `metric:"gauge"`
 }
 
 // Worker consumes WIRE_ENTRY and publishes story snapshots on WIRE_STORY.
@@ -87,6 +94,18 @@ type Worker struct {
 	// behind is a story whose last snapshot came from a worker that had
 	// placed more entries than this one (HeaderApplied): the flush fences.
 	behind string
+	// tail is the last WIRE_STORY sequence that this worker accounts for:
+	// its own last snapshot, or the stream's end when it (re)built its
+	// state. Every snapshot is published on the condition that the
+	// stream's last message is the one before it (Nats-Expected-Last-
+	// Sequence), so a snapshot anyone else stored since — a worker on the
+	// other side of a partition, one that took the pin while this one
+	// stalled — refuses this worker's next and fences it. tailState says
+	// how tail is to be read before the next publish.
+	tail      uint64
+	tailState tailState
+	// writer names this worker on its snapshots (HeaderWriter).
+	writer string
 	// flushing makes one flush at a time; a flush holds mu only while it
 	// builds and sends snapshots and while it handles their PubAcks.
 	flushing sync.Mutex
@@ -142,7 +161,66 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 	return &Worker{
 		cfg: cfg, js: js, cons: cons, log: log.Named(Stage), cl: cl,
 		maxPayload: int(nc.MaxPayload()), seqs: make(map[string]uint64),
+		writer: nuid.Next(),
 	}, nil
+}
+
+// tailState says what a worker knows of WIRE_STORY's last sequence.
+type tailState int
+
+const (
+	// tailAdopt: the worker's state was built from WIRE_ENTRY with no
+	// snapshot of its own since (it started, or was fenced), so it takes
+	// the stream's end as it finds it: whatever others published is
+	// checked story by story (lastSnapshot, HeaderApplied) before it
+	// publishes over it.
+	tailAdopt tailState = iota
+	// tailKnown: tail is the sequence of this worker's last snapshot.
+	tailKnown
+	// tailVerify: a publish's outcome is unknown (no PubAck: a timeout, a
+	// lost connection, a partition). The stream's last message is read:
+	// if this worker wrote it, nothing came between; otherwise another
+	// worker published and this one is fenced.
+	tailVerify
+)
+
+// HeaderWriter on a snapshot names the worker that published it, a random
+// id for each worker made.
+const HeaderWriter = "Newswire-Writer"
+
+// learnTail reads WIRE_STORY's last sequence as tailState asks, and
+// returns the story of the stream's last message when another worker
+// wrote it since this worker's publish of unknown outcome: the caller
+// fences.
+func (w *Worker) learnTail(ctx context.Context) (string, error) {
+	if w.tailState == tailKnown {
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	stream, err := w.stream(ctx)
+	if err != nil {
+		return "", err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("synth: %s's last sequence: %w", bus.StreamStory, err)
+	}
+	last := info.State.LastSeq
+	if w.tailState == tailVerify && last != w.tail && last != 0 {
+		m, err := stream.GetMsg(ctx, last)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			// Gone already (a story's history limit): read again.
+			return "", fmt.Errorf("synth: %s's last message %d: gone while read", bus.StreamStory, last)
+		case err != nil:
+			return "", fmt.Errorf("synth: %s's last message %d: %w", bus.StreamStory, last, err)
+		case m.Header.Get(HeaderWriter) != w.writer:
+			return m.Subject, nil
+		}
+	}
+	w.tail, w.tailState = last, tailKnown
+	return "", nil
 }
 
 // Stats returns the worker's counters.
@@ -322,6 +400,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	// the stories' last snapshots is read again before each publish.
 	clear(w.seqs)
 	clear(w.lookups)
+	w.tailState = tailAdopt
 	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, cfg)
 	if err != nil {
 		return fmt.Errorf("synth: catch-up consumer: %w", err)
@@ -461,6 +540,13 @@ type published struct {
 	f  jetstream.PubAckFuture
 }
 
+// noteHeld updates the gauges of what the worker holds. The caller
+// holds w.mu.
+func (w *Worker) noteHeld() {
+	w.stats.StoriesHeld.Store(int64(len(w.cl.stories)))
+	w.stats.EntriesHeld.Store(int64(len(w.cl.byEntry)))
+}
+
 // flush publishes the stories due a snapshot (all changed stories when
 // all is set), then acknowledges the entries whose stories are out.
 //
@@ -501,8 +587,10 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.noteHeld()
 	var failed error
 	fenced := ""
+	unknown := false // a snapshot after the last one stored may be stored or not
 	for k, p := range sent {
 		switch o := outcomes[k]; {
 		case o.ack != nil && o.ack.Duplicate:
@@ -511,16 +599,21 @@ func (w *Worker) flush(ctx context.Context, all bool) error {
 			delete(w.seqs, p.id)
 		case o.ack != nil:
 			w.seqs[p.id] = o.ack.Sequence
+			w.tail, unknown = max(w.tail, o.ack.Sequence), false
 			w.stats.Snapshots.Add(1)
 		case wrongLastSequence(o.err):
 			delete(w.seqs, p.id)
 			fenced = p.id
 		default:
 			delete(w.seqs, p.id)
+			unknown = true
 			if failed == nil {
 				failed = fmt.Errorf("synth: snapshot of %s not stored: %w", p.id, o.err)
 			}
 		}
+	}
+	if unknown {
+		w.tailState = tailVerify
 	}
 	if fenced == "" {
 		fenced = w.behind
@@ -571,20 +664,38 @@ func (w *Worker) publishDue(ctx context.Context, all bool) (sent []published, st
 	due := w.cl.TakeDue(now, every)
 	w.lookUpVersions(w.cl.dirty) // changed stories not yet due: their look-ups start now
 	ids, err := w.learnVersions(ctx, due, all)
+	if len(ids) > 0 {
+		foreign, terr := w.learnTail(ctx)
+		if terr != nil || foreign != "" {
+			// Nothing goes out until the stream's end is known; another
+			// worker's snapshot there fences this one (see flush).
+			for _, id := range ids {
+				w.cl.dirty[id] = true
+			}
+			if foreign != "" {
+				w.behind = foreign
+			}
+			return nil, nil, errors.Join(err, terr)
+		}
+	}
 	sent = make([]published, 0, len(ids))
+	sizes := make([]int, len(ids))
 	for k, id := range ids {
 		st, ok := w.cl.Snapshot(id)
 		if !ok {
 			continue
 		}
 		data, eerr := w.encode(&st)
+		sizes[k] = len(data)
 		if eerr == nil {
 			msg := nats.NewMsg(bus.StorySubject(id))
 			msg.Data = data
 			msg.Header.Set(bus.HeaderMsgID, "story:"+id+":"+strconv.FormatInt(st.Version, 10))
 			msg.Header.Set(HeaderApplied, strconv.FormatUint(w.applied, 10))
+			msg.Header.Set(HeaderWriter, w.writer)
 			var f jetstream.PubAckFuture
-			if f, eerr = w.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(w.seqs[id])); eerr == nil {
+			if f, eerr = w.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(w.seqs[id]),
+				jetstream.WithExpectLastSequence(w.tail+uint64(len(sent)))); eerr == nil {
 				sent = append(sent, published{id, f})
 				if st.Status != wire.StatusDeveloping {
 					stale = append(stale, id)
@@ -601,8 +712,8 @@ func (w *Worker) publishDue(ctx context.Context, all bool) (sent []published, st
 		err = errors.Join(err, eerr)
 		break
 	}
-	for _, id := range ids {
-		w.cl.MarkPublished(id, now)
+	for k, id := range ids {
+		w.cl.MarkPublished(id, now, sizes[k])
 	}
 	return sent, stale, err
 }
@@ -744,17 +855,10 @@ func (w *Worker) lastSnapshot(ctx context.Context, id string) (version int64, se
 	// leader: the story stays changed and is looked up again.
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	w.streamMu.Lock()
-	if w.storyStream == nil {
-		stream, err := w.js.Stream(ctx, bus.StreamStory)
-		if err != nil {
-			w.streamMu.Unlock()
-			return 0, 0, 0, fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
-		}
-		w.storyStream = stream
+	stream, err := w.stream(ctx)
+	if err != nil {
+		return 0, 0, 0, err
 	}
-	stream := w.storyStream
-	w.streamMu.Unlock()
 	m, err := stream.GetLastMsgForSubject(ctx, bus.StorySubject(id))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -770,6 +874,20 @@ func (w *Worker) lastSnapshot(ctx context.Context, id string) (version int64, se
 		return 0, m.Sequence, applied, nil
 	}
 	return prev.Version, m.Sequence, applied, nil
+}
+
+// stream opens WIRE_STORY once.
+func (w *Worker) stream(ctx context.Context) (jetstream.Stream, error) {
+	w.streamMu.Lock()
+	defer w.streamMu.Unlock()
+	if w.storyStream == nil {
+		stream, err := w.js.Stream(ctx, bus.StreamStory)
+		if err != nil {
+			return nil, fmt.Errorf("synth: open %s: %w", bus.StreamStory, err)
+		}
+		w.storyStream = stream
+	}
+	return w.storyStream, nil
 }
 
 // HeaderApplied on a snapshot is the highest WIRE_ENTRY sequence the
@@ -828,6 +946,7 @@ func (w *Worker) fence(id string) {
 	}
 	w.cl, w.applied, w.pending, w.parked = cl, 0, nil, nil
 	w.seqs = make(map[string]uint64)
+	w.tailState = tailAdopt
 	w.lookups = nil // look-ups still under way end in objects no one reads
 	w.seen = seenEntries{}
 }

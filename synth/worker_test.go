@@ -455,3 +455,65 @@ func TestWorkerBehindThePublisherIsFenced(t *testing.T) {
 		t.Errorf("%d snapshots of %s, want B's one", n, id)
 	}
 }
+
+// TestWorkerThatMissedAnotherWritersSnapshotIsFenced: two workers that
+// each believe they are the active one (the pin moved while one was cut
+// off by a partition) publish different stories, so no story's own last
+// sequence tells them apart. Every snapshot is published on the
+// condition of the stream's last sequence too: A, whose last snapshot is
+// no longer the stream's last, is refused and fenced. After a publish of
+// unknown outcome the worker reads the stream's last message: its own
+// lets it go on, another worker's fences it.
+func TestWorkerThatMissedAnotherWritersSnapshotIsFenced(t *testing.T) {
+	srv, a, b := twoWorkers(t)
+	ctx := context.Background()
+	e1, e2, _ := floodReports()
+	other := entry("f1", "bbc", "Central bank leaves interest rates unchanged in Oslo", "", 1)
+	x := a.cl.Add(e1)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	y := b.cl.Add(other)
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.cl.Add(e2); got != x {
+		t.Fatalf("e2 went to %s, want %s", got, x)
+	}
+	if err := a.Flush(ctx); err == nil {
+		t.Fatal("A published although B had written to the stream since A's last snapshot")
+	}
+	if n := a.Stats().Fenced.Load(); n != 1 {
+		t.Errorf("A fenced %d times, want 1", n)
+	}
+	l := readStoryLog(t, srv.JS)
+	if len(l.snaps[x]) != 1 || len(l.snaps[y]) != 1 {
+		t.Errorf("%d snapshots of %s and %d of %s, want one each", len(l.snaps[x]), x, len(l.snaps[y]), y)
+	}
+
+	// B's publish of unknown outcome, its own snapshot last: B goes on.
+	b.mu.Lock()
+	b.tailState = tailVerify
+	b.tail = 0 // what it knew before: not the stream's end
+	b.mu.Unlock()
+	b.cl.Add(entry("f2", "nrk", "Central bank leaves interest rates unchanged in Oslo", "", 2))
+	if err := b.Flush(ctx); err != nil {
+		t.Fatalf("B after its own last snapshot: %v", err)
+	}
+	// A, rebuilt, publishes; then B's outcome is unknown again: fenced.
+	a.cl.Add(e1)
+	a.cl.Add(e2)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatalf("A after its rebuild: %v", err)
+	}
+	b.mu.Lock()
+	b.tailState = tailVerify
+	b.mu.Unlock()
+	b.cl.Add(entry("f3", "yle", "Central bank leaves interest rates unchanged in Oslo", "", 3))
+	if err := b.Flush(ctx); err == nil {
+		t.Fatal("B published although A had written the stream's last message")
+	}
+	if n := b.Stats().Fenced.Load(); n != 1 {
+		t.Errorf("B fenced %d times, want 1", n)
+	}
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,6 +41,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+	store "github.com/blevesearch/upsidedown_store_api"
 
 	"github.com/newswire/newswire/wire"
 )
@@ -191,7 +193,14 @@ type entryIndex struct {
 	// leaves the newer one found.
 	indexed map[string]uint64
 	errors  int64
+	// removed counts removals since the last sweep of the term
+	// dictionary (see sweepDictionary).
+	removed int
 }
+
+// sweepEvery is how many removals from the index run between two sweeps
+// of its term dictionary.
+const sweepEvery = 4096
 
 func indexMapping() (*mapping.IndexMappingImpl, error) {
 	m := mapping.NewIndexMapping()
@@ -290,7 +299,70 @@ func (x *entryIndex) remove(id string) {
 	if err := x.idx.Delete(id); err != nil {
 		x.errors++
 	}
+	if x.removed++; x.removed >= sweepEvery {
+		x.removed = 0
+		if _, err := x.sweepDictionary(); err != nil {
+			x.errors++
+		}
+	}
 }
+
+// sweepDictionary deletes the term dictionary's rows whose count has
+// fallen to zero, and returns how many it deleted. upsidedown counts a
+// term's documents down as they are deleted but never deletes the row,
+// so a store that turns its entries over — every word, name and number
+// of weeks of news passing through 1,000 held entries — would otherwise
+// hold a row for each term it ever saw. The caller holds x.mu, under
+// which every change to the index is made, so no count changes during
+// the sweep; searches read their own snapshot of the treap.
+func (x *entryIndex) sweepDictionary() (int, error) {
+	adv, ok := x.idx.(interface{ Advanced() (store.KVStore, error) })
+	if !ok {
+		return 0, nil
+	}
+	kv, err := adv.Advanced()
+	if err != nil {
+		return 0, fmt.Errorf("web: full-text index store: %w", err)
+	}
+	r, err := kv.Reader()
+	if err != nil {
+		return 0, fmt.Errorf("web: full-text index store: %w", err)
+	}
+	var empty [][]byte
+	it := r.PrefixIterator([]byte{dictionaryRowPrefix})
+	for {
+		k, v, valid := it.Current()
+		if !valid {
+			break
+		}
+		if n, read := binary.Uvarint(v); read > 0 && n == 0 {
+			empty = append(empty, bytes.Clone(k))
+		}
+		it.Next()
+	}
+	err = errors.Join(it.Close(), r.Close())
+	if err != nil || len(empty) == 0 {
+		return 0, err
+	}
+	w, err := kv.Writer()
+	if err != nil {
+		return 0, fmt.Errorf("web: full-text index store: %w", err)
+	}
+	b := w.NewBatch()
+	for _, k := range empty {
+		b.Delete(k)
+	}
+	err = errors.Join(w.ExecuteBatch(b), b.Close(), w.Close())
+	if err != nil {
+		return 0, fmt.Errorf("web: sweep the term dictionary: %w", err)
+	}
+	return len(empty), nil
+}
+
+// dictionaryRowPrefix starts the key of each of upsidedown's term
+// dictionary rows: 'd', the field number, the term; the value is the
+// number of documents holding the term, as a uvarint.
+const dictionaryRowPrefix = 'd'
 
 // search returns the ids of every indexed entry that matches q; at most
 // limit of them.

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	store "github.com/blevesearch/upsidedown_store_api"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/provenance"
@@ -296,4 +299,73 @@ func TestWirePageSearch(t *testing.T) {
 	if strings.Contains(body, "data-query") || strings.Contains(body, `id="matches"`) {
 		t.Error("the page without a query says it is a search")
 	}
+}
+
+// TestIndexForgetsTheTermsOfDroppedEntries turns a 10-entry store over
+// 2 × sweepEvery times with a word no other entry has in each, as weeks
+// of names and numbers do: the term dictionary must stay near the held
+// entries' terms instead of keeping a row for every word ever indexed,
+// and searches must still find what is held, and only that.
+func TestIndexForgetsTheTermsOfDroppedEntries(t *testing.T) {
+	s := NewStore(10)
+	src := provenance.Source{ID: "w", Kind: "rss", Code: "W"}
+	at := time.Date(2024, 6, 11, 10, 0, 0, 0, time.UTC)
+	const n = 2 * sweepEvery
+	for i := range n {
+		s.AddEntry(wire.Entry{ID: fmt.Sprintf("e%d", i), Source: src, Lang: "en", PublishedAt: at,
+			Headline: fmt.Sprintf("Markets open as unique%d trades", i)})
+		at = at.Add(time.Second)
+	}
+	rows := dictionaryRows(t, s.index)
+	// Each entry brings one word of its own, "unique<i>", to each of
+	// the text and stem fields; the dropped entries' rows wait for the
+	// next sweep, at most sweepEvery of them. Without sweeps the rows
+	// would be 2n and more.
+	if limit := 2*(sweepEvery+10) + 50; rows > limit {
+		t.Errorf("%d term dictionary rows after %d entries went through a 10-entry store; want at most %d", rows, n, limit)
+	}
+	t.Logf("%d term dictionary rows after %d entries", rows, n)
+	for _, c := range []struct {
+		q    string
+		want int
+	}{
+		{fmt.Sprintf("unique%d", n-1), 1},  // held
+		{fmt.Sprintf("unique%d", n-11), 0}, // dropped
+		{"unique0", 0},                     // dropped before the first sweep
+		{"markets", 10},                    // every held entry
+	} {
+		page, err := s.QueryEntries(EntryFilter{Query: c.q}, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Entries) != c.want {
+			t.Errorf("q=%q: %d entries, want %d", c.q, len(page.Entries), c.want)
+		}
+	}
+	if st := s.Stats(); st.IndexErrs != 0 {
+		t.Errorf("%d index errors", st.IndexErrs)
+	}
+}
+
+func dictionaryRows(t *testing.T, x *entryIndex) int {
+	t.Helper()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	kv, err := x.idx.(interface{ Advanced() (store.KVStore, error) }).Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := kv.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	it := r.PrefixIterator([]byte{dictionaryRowPrefix})
+	defer it.Close()
+	n := 0
+	for _, _, valid := it.Current(); valid; _, _, valid = it.Current() {
+		n++
+		it.Next()
+	}
+	return n
 }

@@ -136,10 +136,10 @@ func (s *Store) StoryOf(entryID string) (string, bool) {
 
 // StoreStats describes what a Store holds.
 type StoreStats struct {
-	Stories    int
-	StoryBytes int64
+	Stories    int   `metric:"gauge"`
+	StoryBytes int64 `metric:"gauge"`
 	Evicted    int64 // stories dropped for the count or byte cap
-	Indexed    int   // entries in the full-text index
+	Indexed    int   `metric:"gauge"` // entries in the full-text index
 	IndexErrs  int64 // entries the index refused (they are held, but not found by a text query)
 }
 

@@ -69,7 +69,7 @@ func ceiling(b *testing.B, r *rig, n int) float64 {
 	}()
 	start := time.Now()
 	for i := range n {
-		if err := publish(ctx, r.js, ceilingMsg(i, kib)); err != nil {
+		if err := Publish(ctx, r.js, ceilingMsg(i, kib)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -124,11 +124,11 @@ func BenchmarkPipeline(b *testing.B) {
 			ctx := context.Background()
 			start := time.Now()
 			for i := range n {
-				msg, err := rawMsg(items, i)
+				msg, err := RawMsg(items, i)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := publish(ctx, r.js, msg); err != nil {
+				if err := Publish(ctx, r.js, msg); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -231,7 +231,7 @@ func BenchmarkLatency(b *testing.B) {
 				if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
 					time.Sleep(d)
 				}
-				msg, err := rawMsg(items, i)
+				msg, err := RawMsg(items, i)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -242,7 +242,7 @@ func BenchmarkLatency(b *testing.B) {
 					warm[id] = true
 				}
 				mu.Unlock()
-				if err := publish(ctx, r.js, msg); err != nil {
+				if err := Publish(ctx, r.js, msg); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -315,7 +315,7 @@ func ceilingRoundTrip(b *testing.B, r *rig, rate int, seconds float64) []time.Du
 		mu.Lock()
 		sent[i] = time.Now()
 		mu.Unlock()
-		if err := publish(ctx, r.js, ceilingMsg(i, kib)); err != nil {
+		if err := Publish(ctx, r.js, ceilingMsg(i, kib)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,12 +2,9 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,11 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/newswire/newswire/bus"
-	"github.com/newswire/newswire/ingest"
 	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/synth"
-	"github.com/newswire/newswire/wire"
 )
 
 // Sizes of one run; cmd/benchreport passes smaller ones for a quick report.
@@ -69,71 +64,14 @@ func (r *rig) connect(b *testing.B) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// publish sends msg asynchronously; when too many PubAcks are outstanding
-// it waits for them rather than fail, as the eval publisher does.
-func publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg) error {
-	_, err := js.PublishMsgAsync(msg)
-	for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-		select {
-		case <-js.PublishAsyncComplete():
-		case <-time.After(20 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		_, err = js.PublishMsgAsync(msg)
-	}
-	return err
-}
-
-// corpus is the bundled real data, interleaved so that a stretch of the
-// wire mixes English headlines, Russian Telegram posts and long articles
-// in the files' proportions.
+// corpus is the bundled real data (Corpus) for a benchmark.
 func corpus(b *testing.B) []replay.Item {
 	b.Helper()
-	type keyed struct {
-		at float64
-		it replay.Item
+	items, err := Corpus("../testdata/replay")
+	if err != nil {
+		b.Fatal(err)
 	}
-	var all []keyed
-	for _, f := range []string{"uci-news-2014-03.jsonl", "telegram-ru-news-sample.jsonl.gz", "ecbplus-dev.jsonl"} {
-		items, err := replay.ReadFile("../testdata/replay/" + f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i, it := range items {
-			all = append(all, keyed{float64(i) / float64(len(items)), it})
-		}
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].at < all[j].at })
-	out := make([]replay.Item, len(all))
-	for i := range all {
-		out[i] = all[i].it
-	}
-	return out
-}
-
-// rawItem is the i-th item of the corpus looped: every pass after the
-// first republishes each post under a fresh id and at a fresh URL, as a
-// syndicated copy would be, so that exact dedupe lets it through and the
-// normalizer and synthesizer do the full work for it.
-func rawItem(items []replay.Item, i int, observed time.Time) wire.RawItem {
-	it := items[i%len(items)]
-	round := i / len(items)
-	raw := it.Raw(observed)
-	if round > 0 {
-		raw.NativeID = fmt.Sprintf("%s~%d", it.ID, round)
-		raw.URL = copyURL(it, round)
-	}
-	return raw
-}
-
-func copyURL(it replay.Item, round int) string {
-	u, err := url.Parse(it.URL)
-	if err != nil || u.Host == "" {
-		return fmt.Sprintf("https://copy%d.example/%s", round, url.PathEscape(it.ID))
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + fmt.Sprintf("/copy-%d", round)
-	return u.String()
+	return items
 }
 
 // pipeline is the real normalizer (one or more workers sharing the
@@ -226,11 +164,6 @@ func (p *pipeline) waitDone(ctx context.Context, n int64) error {
 	entries, other := p.handled()
 	return fmt.Errorf("bench: pipeline not done after 5 minutes: %d entries and %d other of %d raw items, synthesizer at %d",
 		entries, other, n, p.sw.Stats().Entries.Load())
-}
-
-// rawMsg is the message of the i-th looped corpus item, observed now.
-func rawMsg(items []replay.Item, i int) (*nats.Msg, error) {
-	return ingest.RawMsg(rawItem(items, i, time.Now().UTC()))
 }
 
 // percentiles returns the p-th percentiles (p in per mille) of d in ms.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"time"
 )
+
+// ErrBenchmarkFailed is a benchmark that printed a failure.
+var ErrBenchmarkFailed = errors.New("bench: a benchmark failed")
 
 // Job is one `go test -bench` invocation of the suite.
 type Job struct {
@@ -61,6 +65,12 @@ func (j Job) Run(ctx context.Context, goTool string, log io.Writer) ([]Sample, e
 	cmd.Stderr = log
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", j.Command(), err)
+	}
+	// A sub-benchmark that fails can leave go test's exit status 0 (seen
+	// with b.Fatal in the cluster benchmark): its run would be missing
+	// from the figures without a word.
+	if bytes.Contains(out.Bytes(), []byte("--- FAIL")) {
+		return nil, fmt.Errorf("bench: %s: %w", j.Command(), ErrBenchmarkFailed)
 	}
 	samples := Parse(&out)
 	if len(samples) == 0 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/newswire/newswire/bus"
@@ -91,5 +92,60 @@ func TestStatsAndSourceHealth(t *testing.T) {
 	}
 	if strings.Contains(body, "newswire_normalize_name") {
 		t.Error("a string field became a metric")
+	}
+}
+
+// TestWatchOutlastsAMissingBucket: a watch that cannot be set up (here the
+// bucket is gone; on a cluster, JetStream without a quorum) is retried
+// instead of ending, and the gauges follow the bucket once it is back.
+func TestWatchOutlastsAMissingBucket(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kv, err := srv.JS.KeyValue(ctx, bus.BucketSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg jetstream.KeyValueConfig
+	for _, c := range bus.DefaultTopology().Buckets() {
+		if c.Bucket == bus.BucketSource {
+			cfg = c
+		}
+	}
+	if err := srv.JS.DeleteKeyValue(ctx, bus.BucketSource); err != nil {
+		t.Fatal(err)
+	}
+	src := NewSources()
+	done := make(chan error, 1)
+	go func() { done <- src.Watch(ctx, kv, nil) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Watch returned with the bucket gone: %v", err)
+	case <-time.After(1500 * time.Millisecond): // its first retry has failed too
+	}
+	if kv, err = srv.JS.CreateKeyValue(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "rss.back", []byte(`{"errors":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	reg := NewRegistry()
+	reg.MustRegister(src)
+	const want = `newswire_source_errors{kind="rss",source="back"} 2`
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rec := httptest.NewRecorder()
+		Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if strings.Contains(rec.Body.String(), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q a minute after the bucket came back", want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch: %v", err)
 	}
 }

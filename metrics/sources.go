@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -55,11 +56,38 @@ func (s *Sources) WithClock(now func() time.Time) *Sources {
 	return s
 }
 
-// Watch follows the bucket until ctx ends.
+// Watch follows the bucket until ctx ends. A watch that cannot be set up
+// or that ends (the bus unreachable, JetStream without a quorum while a
+// node is cut off) is set up again after a pause that doubles from one
+// second to half a minute, each failure logged with its count: the health
+// gauges are not worth stopping a stage for.
 func (s *Sources) Watch(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	pause, failures := time.Second, 0
+	for {
+		err := s.follow(ctx, kv, log)
+		if ctx.Err() != nil {
+			return nil
+		}
+		failures++
+		log.Warn("metrics: source states not followed; retrying", zap.Error(err),
+			zap.Int("failures", failures), zap.Duration("retry_in", pause))
+		if ingest.Sleep(ctx, pause) != nil {
+			return nil
+		}
+		pause = min(2*pause, watchRetryMax)
+	}
+}
+
+// watchRetryMax is the longest pause before the source states' watch is
+// set up again.
+const watchRetryMax = 30 * time.Second
+
+// follow watches the bucket until ctx ends or the watch does, and says why
+// it ended.
+func (s *Sources) follow(ctx context.Context, kv jetstream.KeyValue, log *zap.Logger) error {
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("metrics: watch source states: %w", err)
@@ -71,7 +99,7 @@ func (s *Sources) Watch(ctx context.Context, kv jetstream.KeyValue, log *zap.Log
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				return errors.New("metrics: the watch of source states ended")
 			}
 			if e == nil { // initial values delivered
 				continue

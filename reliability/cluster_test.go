@@ -41,10 +41,17 @@ var clusterRoles = []string{"admin", "collect", "normalize", "synth", "serve", "
 //     WIRE_ENTRY's leader, and the three again) — the next chunk goes
 //     through the two others, and the node is started again on its store.
 //     No stage stops; at the end nothing is lost or doubled, over all items.
+//   - Partition: the nodes reach each other only through TCP proxies on
+//     loopback (routeMesh); while a chunk flows, WIRE_RAW's leader is cut
+//     off from the two others (it keeps running, and the stages connected
+//     to it stay connected), the next chunk is handed over, the majority
+//     side elects new leaders, and after a while the partition heals (in
+//     the full version twice). At the end nothing is lost or doubled, and
+//     no story history is damaged, over all items.
 func TestCluster(t *testing.T) {
-	plan := clusterPlan{clean: 80, underKills: 120, kills: []victim{nonLeader, rawLeader}}
+	plan := clusterPlan{clean: 80, underKills: 160, kills: []victim{nonLeader, rawLeader}, partitions: 1}
 	if full() {
-		plan = clusterPlan{clean: 1000, underKills: 2000, kills: []victim{nonLeader, rawLeader, entryLeader, nonLeader, rawLeader, entryLeader}}
+		plan = clusterPlan{clean: 1000, underKills: 2500, kills: []victim{nonLeader, rawLeader, entryLeader, nonLeader, rawLeader, entryLeader}, partitions: 2}
 	}
 	rig := startClusterRig(t, plan)
 	ok := t.Run("SplitPipeline", func(t *testing.T) {
@@ -55,13 +62,26 @@ func TestCluster(t *testing.T) {
 	if !ok {
 		return
 	}
-	t.Run("NodeLoss", func(t *testing.T) {
-		var killed []string
+	var killed []string
+	ok = t.Run("NodeLoss", func(t *testing.T) {
 		for ev, v := range plan.kills {
 			killed = append(killed, rig.killUnderLoad(t, ev, v))
 		}
-		rig.feed(t, len(rig.chunks)-1) // and once all are back
+		rig.feed(t, 1+2*len(plan.kills)) // and once all are back
 		rig.idle(t)
+		rig.check(t, killed)
+	})
+	if !ok {
+		return
+	}
+	t.Run("Partition", func(t *testing.T) {
+		var cut []string
+		for ev := range plan.partitions {
+			cut = append(cut, rig.partitionUnderLoad(t, ev, 2+2*len(plan.kills)+2*ev))
+		}
+		rig.feed(t, len(rig.chunks)-1) // and once all are together again
+		rig.idle(t)
+		t.Logf("partitioned: %v", cut)
 		rig.check(t, killed)
 	})
 }
@@ -84,6 +104,7 @@ func (v victim) String() string {
 type clusterPlan struct {
 	clean, underKills int
 	kills             []victim
+	partitions        int // nodes cut off and healed after the kills
 }
 
 // natsCluster is deploy/nats/cluster.conf run as three nats-server
@@ -93,9 +114,10 @@ type clusterPlan struct {
 type natsCluster struct {
 	nodes []*proc
 	urls  []string
+	mesh  *routeMesh // the proxies the routes go through, when asked for
 }
 
-func startCluster(t *testing.T, dir, logDir string) *natsCluster {
+func startCluster(t testing.TB, dir, logDir string, proxied bool) *natsCluster {
 	t.Helper()
 	bin := upstreamServer(t)
 	env := []string{"NATS_ROUTE_PASSWORD=pw-route", "NATS_SYSTEM_PASSWORD=pw-system"}
@@ -103,7 +125,10 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 		env = append(env, "NEWSWIRE_"+strings.ToUpper(r)+"_PASSWORD=pw-"+r)
 	}
 	var routes []string
-	routePorts := []int{freePort(t), freePort(t), freePort(t)}
+	// Every port is chosen up front, the monitoring ones too: a port the
+	// kernel hands out for "-m -1" may be one chosen here and released.
+	ports := freePorts(t, 9)
+	routePorts, clientPorts, monitorPorts := ports[:3], ports[3:6], ports[6:]
 	for _, p := range routePorts {
 		routes = append(routes, fmt.Sprintf("nats-route://route:pw-route@127.0.0.1:%d", p))
 	}
@@ -120,9 +145,12 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 		t.Fatalf("cluster.conf: no single %q to move", store)
 	}
 	c := &natsCluster{}
+	if proxied {
+		c.mesh = newRouteMesh(t, routePorts)
+	}
 	for i := range 3 {
 		name := fmt.Sprintf("nats-%d", i+1)
-		port := freePort(t)
+		port := clientPorts[i]
 		// nats-server refuses a store_dir both in the file and as a flag:
 		// the node's copy of the file has its own, and accounts.conf
 		// beside it for the include.
@@ -138,12 +166,16 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 			t.Fatal(err)
 		}
 		c.urls = append(c.urls, fmt.Sprintf("nats://127.0.0.1:%d", port))
+		args := []string{"-c", filepath.Join(nodeDir, "cluster.conf"),
+			"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(monitorPorts[i]),
+			"--cluster", fmt.Sprintf("nats://route:pw-route@127.0.0.1:%d", routePorts[i])}
+		if c.mesh != nil {
+			args = append(args, "--routes", strings.Join(c.mesh.routes(i), ","), "--cluster_advertise", c.mesh.deadEnd.Addr().String())
+		} else {
+			args = append(args, "--routes", strings.Join(routes, ","))
+		}
 		c.nodes = append(c.nodes, &proc{name: name, bin: bin, logDir: logDir, owner: t,
-			env: append([]string{"NATS_SERVER_NAME=" + name}, env...),
-			args: []string{"-c", filepath.Join(nodeDir, "cluster.conf"),
-				"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "-1",
-				"--cluster", fmt.Sprintf("nats://route:pw-route@127.0.0.1:%d", routePorts[i]),
-				"--routes", strings.Join(routes, ",")}})
+			env: append([]string{"NATS_SERVER_NAME=" + name}, env...), args: args})
 	}
 	for _, n := range c.nodes {
 		n.start(t)
@@ -155,7 +187,7 @@ func startCluster(t *testing.T, dir, logDir string) *natsCluster {
 }
 
 // waitUp waits until node i takes clients again.
-func (c *natsCluster) waitUp(t *testing.T, i int) {
+func (c *natsCluster) waitUp(t testing.TB, i int) {
 	t.Helper()
 	waitFor(t, 60*time.Second, c.nodes[i].name+" ready", func() string {
 		if c.nodes[i].exited() {
@@ -181,7 +213,7 @@ func (c *natsCluster) node(name string) int {
 
 // clusterClient connects as user to every node's URL; it reconnects to
 // whichever node is up.
-func clusterClient(t *testing.T, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
+func clusterClient(t testing.TB, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	return connect(t, strings.Join(urls, ","), nats.UserInfo(user, "pw-"+user))
 }
@@ -245,34 +277,25 @@ func leaderOf(js jetstream.JetStream, stream string) (string, error) {
 	return ci.Leader, nil
 }
 
-// clusterRig is the cluster, the stages on it, and the test's view of
-// them: an admin connection and a watcher of every story snapshot.
-type clusterRig struct {
-	began   time.Time
+// splitPipeline is the shipped cluster and the split pipeline's newswire
+// processes on it — collect, the normalizers, two synth, serve — each as
+// its role's user, with R3 streams, buckets and consumers, and an admin
+// connection to all three nodes.
+type splitPipeline struct {
 	cl      *natsCluster
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	stages  []*proc
-	collect *proc
+	collect *proc // not started here: its replay file (feedTo) starts empty
 	logDir  string
 	feedTo  string
 	apiPort int
-	items   []replay.Item
-	// chunks of the replay file: the clean part, then two for each kill
-	// (one flows as the node goes, one while it is down) and a last one.
-	chunks []string
-	fed    int // items handed to the collector so far
-
-	mu      sync.Mutex
-	history map[string][]snapshot
-	watched uint64
 }
 
-func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
+func startSplitPipeline(t testing.TB, dir string, normalizers int, proxied bool) *splitPipeline {
 	t.Helper()
-	r := &clusterRig{began: time.Now(), history: map[string][]snapshot{}}
 	newswire, _ := binaries(t)
-	dir := t.TempDir()
+	r := &splitPipeline{}
 	// The processes' logs outlive a failed run, for its report.
 	var err error
 	if r.logDir, err = os.MkdirTemp("", "newswire-cluster-logs-"); err != nil {
@@ -285,20 +308,12 @@ func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
 		}
 		os.RemoveAll(r.logDir)
 	})
-	all, items := replaySlice(t, dir, plan.clean+plan.underKills)
-	r.items = items
-	text, err := os.ReadFile(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(text), "\n")
-	r.chunks = append([]string{strings.Join(lines[:plan.clean], "")}, splitLines(strings.Join(lines[plan.clean:], ""), 2*len(plan.kills)+1)...)
 	r.feedTo = filepath.Join(dir, "feed.jsonl")
 	if err := os.WriteFile(r.feedTo, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	r.cl = startCluster(t, dir, r.logDir)
+	r.cl = startCluster(t, dir, r.logDir, proxied)
 	r.nc, r.js = clusterClient(t, r.cl.urls, "admin")
 	t.Cleanup(r.nc.Close)
 
@@ -352,8 +367,8 @@ sources:
 		return p
 	}
 	r.collect = stage("collect", "collect")
-	for _, name := range []string{"normalize-1", "normalize-2"} {
-		stage("normalize", name)
+	for i := range normalizers {
+		stage("normalize", fmt.Sprintf("normalize-%d", i+1))
 	}
 	for _, name := range []string{"synth-1", "synth-2"} {
 		stage("synth", name)
@@ -370,6 +385,41 @@ sources:
 		}
 	})
 	waitFor(t, time.Minute, "R3 streams, buckets and consumers", func() string { return replicated(r.js) })
+	return r
+}
+
+// clusterRig is the split pipeline and the test's view of it: a watcher
+// of every story snapshot, and the replay fed to the collector.
+type clusterRig struct {
+	*splitPipeline
+	began time.Time
+	items []replay.Item
+	// chunks of the replay file: the clean part, then two for each kill
+	// (one flows as the node goes, one while it is down), one once all are
+	// back, two for each partition, and a last one.
+	chunks []string
+	fed    int // items handed to the collector so far
+
+	mu      sync.Mutex
+	history map[string][]snapshot
+	watched uint64
+}
+
+func startClusterRig(t *testing.T, plan clusterPlan) *clusterRig {
+	t.Helper()
+	r := &clusterRig{began: time.Now(), history: map[string][]snapshot{}}
+	dir := t.TempDir()
+	all, items := replaySlice(t, dir, plan.clean+plan.underKills)
+	r.items = items
+	text, err := os.ReadFile(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(text), "\n")
+	// After the clean part: two chunks for each kill, one once all are
+	// back, two for each partition, and a last one.
+	r.chunks = append([]string{strings.Join(lines[:plan.clean], "")}, splitLines(strings.Join(lines[plan.clean:], ""), 2*len(plan.kills)+2*plan.partitions+2)...)
+	r.splitPipeline = startSplitPipeline(t, dir, 2, true)
 
 	wctx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
@@ -395,7 +445,7 @@ sources:
 
 // stopped fails the test if a stage stopped on its own: losing a node is
 // the clients' to ride out by reconnecting to the others.
-func (r *clusterRig) stopped(t *testing.T) {
+func (r *splitPipeline) stopped(t testing.TB) {
 	t.Helper()
 	for _, p := range r.stages {
 		if p.exited() {
@@ -412,19 +462,7 @@ func (r *clusterRig) feed(t *testing.T, i int) {
 	t.Helper()
 	raw, _ := streamMsgs(r.js, bus.StreamRaw)
 	entries, _ := streamMsgs(r.js, bus.StreamEntry)
-	f, err := os.OpenFile(r.feedTo, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(r.chunks[i]); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	r.fed += strings.Count(r.chunks[i], "\n")
-	if r.collect.starts > 0 {
-		r.collect.stop()
-	}
-	r.collect.start(t)
+	r.handOver(t, i)
 	waitFor(t, 2*time.Minute, fmt.Sprintf("chunk %d flowing", i), func() string {
 		r.stopped(t)
 		rn, err := streamMsgs(r.js, bus.StreamRaw)
@@ -440,6 +478,24 @@ func (r *clusterRig) feed(t *testing.T, i int) {
 		}
 		return ""
 	})
+}
+
+// handOver appends chunk i to the collector's file and starts it again.
+func (r *clusterRig) handOver(t *testing.T, i int) {
+	t.Helper()
+	f, err := os.OpenFile(r.feedTo, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(r.chunks[i]); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r.fed += strings.Count(r.chunks[i], "\n")
+	if r.collect.starts > 0 {
+		r.collect.stop()
+	}
+	r.collect.start(t)
 }
 
 // killUnderLoad is event ev: once every replica is current, it hands the

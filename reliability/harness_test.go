@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 
 // binaries builds the newswire binary and the natsserver helper once per
 // test run and returns their paths.
-func binaries(t *testing.T) (newswire, natsserver string) {
+func binaries(t testing.TB) (newswire, natsserver string) {
 	t.Helper()
 	binOnce.Do(func() {
 		binDir, binError = os.MkdirTemp("", "newswire-reliability-")
@@ -76,7 +76,7 @@ var (
 // upstreamServer builds nats-server's own main, at the version go.mod pins
 // for the embedded server, and returns its path: the cluster tests run the
 // shipped cluster.conf with the binary operators run.
-func upstreamServer(t *testing.T) string {
+func upstreamServer(t testing.TB) string {
 	t.Helper()
 	newswire, _ := binaries(t) // makes binDir
 	upstreamOnce.Do(func() {
@@ -92,14 +92,25 @@ func upstreamServer(t *testing.T) string {
 	return upstreamBin
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago:
+// all are held until all are chosen, so that none is chosen twice.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // proc is one child process, started again by the test as a supervisor
@@ -112,14 +123,14 @@ type proc struct {
 	logDir string
 	// owner, when set, is the test whose end kills the process (a process
 	// that outlives the subtest that starts it); else the starting test.
-	owner  *testing.T
+	owner  testing.TB
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
 	starts int
 }
 
-func (p *proc) start(t *testing.T) {
+func (p *proc) start(t testing.TB) {
 	t.Helper()
 	p.starts++
 	logf, err := os.Create(filepath.Join(p.logDir, fmt.Sprintf("%s.%d.log", p.name, p.starts)))
@@ -167,9 +178,9 @@ func (p *proc) kill() {
 }
 
 // stop asks the process to stop (SIGTERM) and waits, killing it after a
-// minute.
+// minute. A process never started is left alone.
 func (p *proc) stop() {
-	if p.exited() {
+	if p.starts == 0 || p.exited() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -218,7 +229,7 @@ func tokenOf(t *testing.T, dir string) string {
 
 // waitFor polls cond (which says what is still missing, "" when done)
 // until it holds or the deadline passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() string) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -242,7 +253,7 @@ func client(t *testing.T, url, dir string) (*nats.Conn, jetstream.JetStream) {
 
 // connect connects the test to url with auth, reconnecting for as long as
 // it takes (servers and nodes are killed and started again).
-func connect(t *testing.T, url string, auth nats.Option) (*nats.Conn, jetstream.JetStream) {
+func connect(t testing.TB, url string, auth nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url, auth, nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
 	if err != nil {

@@ -236,7 +236,7 @@ func (r *Report) clusterVerdict() string {
 		b.WriteString("Serve, which reads every snapshot into its view, used more CPU than the synthesizer that writes them. ")
 	}
 	if top == "servers" {
-		b.WriteString("The next bottleneck is the servers' R3 replication: every stored message (raw item, entry, fingerprint claim and markers, snapshot) is written by three replicas and acknowledged only after a Raft round trip to a follower, and the three servers take the largest share of the CPU. On three hosts that work spreads over three machines; after it, the synthesizer is the stage that adding processes cannot scale, since one synth is active by design.")
+		b.WriteString("The next bottleneck is the servers' R3 replication: every stored message (raw item, entry, fingerprint claim and markers, snapshot) is written by three replicas and acknowledged only after a Raft round trip to a follower, and the three servers take the largest share of the pipeline's CPU. On three hosts that work spreads over three machines; after it, the synthesizer is the stage that adding processes cannot scale, since one synth is active by design.")
 	} else {
 		fmt.Fprintf(&b, "The next bottleneck is %s, the largest user of the CPU here; the servers' R3 replication (every stored message written by three replicas after a Raft round trip) comes after it.", clusterLabel(top))
 	}

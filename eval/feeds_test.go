@@ -216,8 +216,8 @@ func TestFeeds(t *testing.T) {
 		t.Logf("related events of one publisher in one story (tolerated): %s", s)
 	}
 	// The issue asks for no mixed story and no split event; the shipped
-	// model does not get there (README.md, Evaluation: 10 stories mix
-	// reports of one publisher, 4 events are split). These ceilings hold
+	// model does not get there (README.md, Evaluation: 5 stories mix
+	// reports of one publisher, 5 events are split). These ceilings hold
 	// it from getting worse, and a change that lowers the counts should
 	// lower them too.
 	t.Logf("stories mixing different events of one publisher: %d; events of several publishers split: %d", mixed, split)
@@ -230,8 +230,8 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed   = 8
-	maxSplit   = 6
+	maxMixed   = 5
+	maxSplit   = 5
 	minFeedsF1 = 0.80
 )
 

@@ -54,7 +54,8 @@ func TestPipelineIsDeterministic(t *testing.T) {
 // and the clusterer, and holds the mean and the worst order to floors a
 // little under what the shipped model scores (README.md, Evaluation), so
 // that a change that loses quality fails here. The ECB+ target (0.90) is
-// above its floor; see the README.
+// above its floor (the shipped model's mean is 0.901, its worst order
+// 0.886); the UCI worst-order floor is the issue's own bound.
 func TestDevSetsHoldTheirScores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole-file evaluation")
@@ -62,8 +63,8 @@ func TestDevSetsHoldTheirScores(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	floors := map[string]struct{ meanB, meanP, worst float64 }{
-		"uci-news-2014-03.jsonl": {0.90, 0.89, 0.89},
-		"ecbplus-dev.jsonl":      {0.87, 0.83, 0.81},
+		"uci-news-2014-03.jsonl": {0.90, 0.89, 0.88},
+		"ecbplus-dev.jsonl":      {0.89, 0.85, 0.83},
 	}
 	for _, path := range []string{"../testdata/replay/uci-news-2014-03.jsonl", "../testdata/replay/ecbplus-dev.jsonl"} {
 		items, err := replay.ReadFile(path)

@@ -245,7 +245,14 @@ type bagTerm struct {
 	f      float64
 	proper bool
 	head   bool // the term is in the headline
-	ref    *stemmed
+	// capped is set for a capitalised word of a Title Case text, or one
+	// that starts a sentence, where the capital says nothing and the
+	// stream decides (see docFreq.named).
+	capped bool
+	// named and plain count the word's capitalised and small-letter
+	// occurrences inside sentences of texts whose capitals mark names.
+	named, plain float64
+	ref          *stemmed
 }
 
 // hit is what retrieval accumulates for one story, by its dense number:
@@ -273,7 +280,17 @@ type docFreq struct {
 	term      string
 	// word is how the term reads in text (the term may be a stem).
 	word string
+	// named and plain count, over the stream, the term's capitalised and
+	// small-letter occurrences inside sentences of texts whose capitals
+	// mark names. A Title Case headline ("Ferry Capsizes on Zimbabwe's
+	// Lake Kariba") marks no names by itself; a word of it the stream
+	// mostly writes with a capital is taken for one: truecasing by the
+	// stream's own usage, in any language that has capitals.
+	named, plain float64
 }
+
+// isName reports whether the stream mostly writes the term with a capital.
+func (d *docFreq) isName() bool { return d != nil && !d.forgotten && d.named > d.plain }
 
 type decayed struct {
 	v  float64
@@ -494,6 +511,8 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 		}
 		vec[i].t = d.term
 		d.add(c.clock, c.cfg.DFHalfLife, 1)
+		d.named += c.bag[i].named
+		d.plain += c.bag[i].plain
 	}
 	c.docs.add(c.clock, c.cfg.DFHalfLife, 1)
 	independent := e.DuplicateOf == "" && e.RepostOf == ""
@@ -555,20 +574,14 @@ func firstNonEmpty(a, b string) string {
 func (c *Clusterer) vector(e wire.Entry) []term {
 	bag := c.bag[:0]
 	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
-	names := !titleCase(c.toks)
-	for _, t := range c.toks {
-		bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: c.cfg.TitleWeight, proper: t.proper || names && t.capital, head: true, ref: t.ref})
-	}
+	bag = appendWords(bag, c.toks, c.cfg.TitleWeight, true)
 	body := e.Text
 	if strings.HasPrefix(body, e.Headline) {
 		body = body[len(e.Headline):]
 	}
 	if c.cfg.MaxBodyTokens > 0 && body != "" {
 		c.toks = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
-		names := !titleCase(c.toks)
-		for _, t := range c.toks {
-			bag = append(bag, bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: 1, proper: t.proper || names && t.capital, ref: t.ref})
-		}
+		bag = appendWords(bag, c.toks, 1, false)
 	}
 	if c.cfg.SlugWeight > 0 {
 		// The words of the link's slug: often the first headline, or
@@ -594,6 +607,9 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 			bag[n-1].f += bag[i].f
 			bag[n-1].proper = bag[n-1].proper || bag[i].proper
 			bag[n-1].head = bag[n-1].head || bag[i].head
+			bag[n-1].capped = bag[n-1].capped || bag[i].capped
+			bag[n-1].named += bag[i].named
+			bag[n-1].plain += bag[i].plain
 			if bag[n-1].ref == nil {
 				bag[n-1].ref = bag[i].ref
 			}
@@ -617,6 +633,9 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if d != nil {
 			df, t = d.value(c.clock, c.cfg.DFHalfLife), d.term
 		}
+		if x.capped && !x.proper && d.isName() {
+			x.proper = true
+		}
 		dfs, refs = append(dfs, d), append(refs, x.ref)
 		// A term seen once in the slug or headline weighs f = slug_weight
 		// or title_weight; below 1/e its log-scaled frequency would turn
@@ -631,6 +650,29 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	c.vecDF, c.vecRef, c.vecOf = dfs, refs, vec
 	unitLength(vec)
 	return vec
+}
+
+// appendWords adds the words of one text to bag, each counting f.
+// Capitals mark names inside sentences, except in a Title Case text, whose
+// capitalised words, like a sentence's first, are names only if the
+// stream says so (docFreq.named); the other texts add to that evidence.
+func appendWords(bag []bagTerm, toks []token, f float64, head bool) []bagTerm {
+	title := titleCase(toks)
+	for _, t := range toks {
+		x := bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: f, proper: t.proper, head: head, ref: t.ref}
+		switch {
+		case t.initial:
+			x.capped = true
+		case title:
+			x.capped = t.capital
+		case t.capital:
+			x.proper, x.named = true, 1
+		case t.lower:
+			x.plain = 1
+		}
+		bag = append(bag, x)
+	}
+	return bag
 }
 
 // refsOf returns the stemmer cache entries of vec's terms, by place, when

@@ -21,6 +21,12 @@ type token struct {
 	// sentence; in a Title Case headline that says nothing, so the caller
 	// decides (see titleCase).
 	capital bool
+	// lower is set for a word that starts with a small letter: in a text
+	// whose capitals mark names, evidence that the word is not one.
+	lower bool
+	// initial is set for a word that starts a sentence with a capital,
+	// which says nothing of whether it is a name.
+	initial bool
 }
 
 // titleCase reports whether most content words of a text are capitalised,
@@ -77,12 +83,14 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		// other story; figures with three or more digits identify one.
 		proper := digits && !isCommonNumber(w) || allCaps
 		capital := upper && !sentenceStart
+		lower := unicode.IsLower(first)
+		initial := upper && sentenceStart
 		sentenceStart = false
 		if i := apostrophe(w); i > 0 {
 			w = w[:i] // possessives and elisions: "Obama's" → "Obama"
 		}
 		if ref := st.written(lang, w); ref != nil {
-			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital})
+			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital, lower: lower, initial: initial})
 		}
 	}
 	for i, r := range text {

@@ -1,11 +1,14 @@
 package synth
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/newswire/newswire/wire"
 )
 
 // The terms a link's slug adds, stemmed as words of an entry in an
@@ -142,5 +145,48 @@ func TestWordHelpersMatchTheStringsPackage(t *testing.T) {
 		if got, want := apostrophe(w), strings.IndexAny(w, "'’"); got != want {
 			t.Fatalf("apostrophe(%q) = %d, want %d", w, got, want)
 		}
+	}
+}
+
+// TestTitleCaseNamesFollowTheStream checks truecasing by the stream: in
+// a Title Case headline, or at the start of a sentence, a capital says
+// nothing, and a word counts as a name when the stream's other texts
+// mostly write it with one.
+func TestTitleCaseNamesFollowTheStream(t *testing.T) {
+	c := newTestClusterer(t)
+	names := func(e wire.Entry) []string {
+		var out []string
+		for _, x := range c.vector(e) {
+			if x.p {
+				out = append(out, x.t)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	head := entry("e1", "nyt", "Ferry Capsizes on Zimbabwe’s Lake Kariba", "", 0)
+	if got := names(head); len(got) != 0 {
+		t.Fatalf("before the stream said anything: names %q, want none", got)
+	}
+	// Sentence-case texts: "Kariba" and "Zimbabwe" inside sentences with
+	// a capital, "ferry" and "lake" in small letters; "Lake" once with a
+	// capital, as part of the name, which the small-letter uses outweigh.
+	for i, text := range []string{
+		"A ferry sank on Lake Kariba in Zimbabwe on Sunday.",
+		"Police in Zimbabwe said the ferry was over capacity. The lake was rough.",
+		"Rescuers searched the lake near Kariba for a second day.",
+		"The lake is a popular ferry route.",
+	} {
+		c.Add(entry(fmt.Sprintf("e%d", i+2), "bbc", "Report", text, i+1))
+	}
+	if got, want := names(head), []string{"kariba", "zimbabw"}; !slices.Equal(got, want) {
+		t.Errorf("Title Case headline names %q, want %q", got, want)
+	}
+	// The first word of a sentence is judged the same way.
+	if got, want := names(entry("e9", "aj", "Zimbabwe mourns as divers search the lake", "", 9)), []string{"zimbabw"}; !slices.Equal(got, want) {
+		t.Errorf("sentence-initial name: names %q, want %q", got, want)
+	}
+	if got := names(entry("e10", "aj", "Ferry disasters: the lake gives up its dead", "", 10)); len(got) != 0 {
+		t.Errorf("sentence-initial common word: names %q, want none", got)
 	}
 }

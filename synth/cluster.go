@@ -810,7 +810,9 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		// The best member match the bound allows: when even it leaves
 		// the story under the threshold, the members need not be read.
 		f[featMember] = r.bound()
-		if f[featNoNames] == 0 {
+		// A member can share a name with the entry only if the centroid
+		// holds that term as a name: no shared name, no names cosine.
+		if f[featNamesCentroid] > 0 {
 			f[featNamesMember] = 1
 		}
 		f[featShared] = math.Log1p(float64(r.n))

@@ -198,7 +198,9 @@ type Clusterer struct {
 	// Housekeeping runs on the stream clock (see schedule): expiry,
 	// forgetting decayed terms, and the merge pass.
 	expiry, vocab, passing schedule
-	// scratch space reused by every Add, so that the hot path does not allocate per candidate
+	// scratch space reused by every Add, so that the hot path does not allocate per candidate;
+	// after vector, bag[:len(vecOf)] holds, by place, the folded words vecOf was built
+	// from, whose casing counts Add adds to the stream's (docFreq.named)
 	bag []bagTerm
 	// vecDF holds, by place, the document-frequency entry of each term of
 	// the vector vector returned last (nil for a term not seen before),

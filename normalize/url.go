@@ -183,6 +183,13 @@ func canonicalURL(raw string, depth int) string {
 	} else {
 		u.Host = host
 	}
+	if u.Fragment != "" || u.RawFragment != "" || strings.HasSuffix(raw, "#") {
+		// The query is kept as written, so space in front of a cut fragment
+		// ("…?q=1  #top") would end the link, where TrimSpace above removes
+		// it on the next call: trimmed now, so canonicalizing twice is once.
+		// (A path's space is escaped to %20 and stays.)
+		u.RawQuery = strings.TrimRight(u.RawQuery, " \t\n\r\v\f")
+	}
 	u.Fragment, u.RawFragment = "", ""
 	u.User = nil
 	// The path is edited as the source escaped it, so that a character it

@@ -183,13 +183,6 @@ func canonicalURL(raw string, depth int) string {
 	} else {
 		u.Host = host
 	}
-	if u.Fragment != "" || u.RawFragment != "" || strings.HasSuffix(raw, "#") {
-		// The query is kept as written, so space in front of a cut fragment
-		// ("…?q=1  #top") would end the link, where TrimSpace above removes
-		// it on the next call: trimmed now, so canonicalizing twice is once.
-		// (A path's space is escaped to %20 and stays.)
-		u.RawQuery = strings.TrimRight(u.RawQuery, " \t\n\r\v\f")
-	}
 	u.Fragment, u.RawFragment = "", ""
 	u.User = nil
 	// The path is edited as the source escaped it, so that a character it
@@ -213,11 +206,28 @@ func canonicalURL(raw string, depth int) string {
 	if p, err := url.PathUnescape(path); err == nil {
 		u.Path, u.RawPath = p, path
 	}
-	if u.RawQuery != "" {
-		u.RawQuery = canonicalQuery(u.RawQuery, host)
-	}
+	u.RawQuery = tidyQuery(u.RawQuery, host)
 	u.ForceQuery = false
 	return u.String()
+}
+
+// tidyQuery canonicalizes a query kept as written. Space can end it once
+// what followed is gone: a cut fragment ("…?q=1  #top"), or parameters
+// canonicalQuery drops ("?q=1 &utm_source=x"). Such space would end the
+// link, and TrimSpace would remove it on the next call, so it is trimmed
+// here until nothing changes, and canonicalizing twice is once.
+func tidyQuery(q, host string) string {
+	for range 4 {
+		t := strings.TrimRight(q, " \t\n\r\v\f")
+		if t != "" {
+			t = canonicalQuery(t, host)
+		}
+		if t == q {
+			break
+		}
+		q = t
+	}
+	return q
 }
 
 // unwrapRedirect finds the link a redirector stands for: Google's

@@ -235,7 +235,23 @@ type Clusterer struct {
 	// labelOf, set only while collecting examples on the model's own
 	// decisions (see PolicyExamples), holds each placed entry's gold story.
 	labelOf map[string]string
+	// changes counts what Add did to stories since the clusterer was made.
+	changes StoryChanges
 }
+
+// StoryChanges counts stories founded, merged away into another and gone
+// stale. The worker reads them around each live Add, so that what a
+// rebuild replays is not counted again.
+type StoryChanges struct {
+	Founded, Merged, Stale int64
+}
+
+// Changes returns the story changes since the clusterer was made.
+func (c *Clusterer) Changes() StoryChanges { return c.changes }
+
+// Active is the number of active stories: those in the index, which
+// entries can still join.
+func (c *Clusterer) Active() int { return len(c.live) - len(c.free) }
 
 // bagTerm is one token occurrence on its way into a vector. Sorting the
 // occurrences by term and adding up each run replaces a map per entry;
@@ -560,6 +576,7 @@ func (c *Clusterer) foundStory(e wire.Entry, vec []term, independent bool, at ti
 	c.nextSeq++
 	c.number(s)
 	c.stories[s.id] = s
+	c.changes.Founded++
 	c.join(s, e, vec, independent)
 	return s
 }
@@ -1179,6 +1196,7 @@ func (c *Clusterer) merge(keep, gone *story) {
 	c.times[keep.num] = storyTimes{keep.first, keep.last, keep.seen}
 	gone.active = false
 	gone.mergedInto = keep.id
+	c.changes.Merged++
 	gone.recent, gone.sigs, gone.rpn = nil, nil, nil
 	c.dirty[keep.id] = true
 	c.dirty[gone.id] = true
@@ -1254,6 +1272,7 @@ func (c *Clusterer) expire() {
 		return
 	}
 	sort.Slice(gone, func(i, j int) bool { return gone[i].seq < gone[j].seq })
+	c.changes.Stale += int64(len(gone))
 	for _, s := range gone {
 		s.active = false
 		s.recent, s.sigs, s.rpn = nil, nil, nil

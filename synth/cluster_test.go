@@ -311,9 +311,13 @@ func TestMergePublishesPointer(t *testing.T) {
 	if !c.agree(sa, sb) {
 		t.Fatal("the two reports' stories do not agree; the test proves nothing")
 	}
+	before := c.Changes()
 	got := c.Add(entry("e3", "z", "Los Angeles wildfire spreads, thousands forced to evacuate as evacuations are ordered", "", 2))
 	if got != a {
 		t.Fatalf("bridging entry went to %s, want the older story %s", got, a)
+	}
+	if d := c.Changes(); d.Merged-before.Merged != 1 || d.Founded != before.Founded || d.Stale != before.Stale {
+		t.Errorf("story changes went from %+v to %+v, want one more merged and nothing else", before, d)
 	}
 	st, ok := c.Snapshot(b)
 	if !ok || st.Status != wire.StatusMerged || st.MergedInto != a {

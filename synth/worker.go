@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/newswire/newswire/bus"
@@ -65,6 +66,18 @@ type Stats struct {
 	// Fenced counts the times another synthesizer had published a story
 	// since this worker last did: the worker dropped its state (see fence).
 	Fenced atomic.Int64
+	// StoriesFounded, StoriesMerged and StoriesStale count the stories
+	// founded, merged away into another and gone stale while the worker
+	// placed live entries. What a rebuild from WIRE_ENTRY replays (at
+	// start, after a fence) is not counted again: the worker that first
+	// placed it counted it, or, for entries published while no worker ran,
+	// no one does.
+	StoriesFounded atomic.Int64
+	StoriesMerged  atomic.Int64
+	StoriesStale   atomic.Int64
+	// StoriesActive is how many stories can still take entries, after the
+	// worker's last flush.
+	StoriesActive atomic.Int64 `metric:"gauge"`
 	// StoriesHeld and EntriesHeld are what the worker holds in memory
 	// after its last flush: its stories (the active ones, and stale or
 	// merged ones until their last snapshot is out and the merge pass has
@@ -126,6 +139,9 @@ type Worker struct {
 	// seen holds the ids of the entries placed, for late duplicates.
 	seen  seenEntries
 	stats Stats
+	// assignment observes the seconds from an entry's storing on
+	// WIRE_ENTRY to its placing in a story, for live entries only.
+	assignment prometheus.Histogram
 }
 
 // parkedStory is a merged-away story kept until the clusterer has made
@@ -162,7 +178,20 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 		cfg: cfg, js: js, cons: cons, log: log.Named(Stage), cl: cl,
 		maxPayload: int(nc.MaxPayload()), seqs: make(map[string]uint64),
 		writer: nuid.Next(),
+		assignment: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "newswire", Subsystem: "synth", Name: "assignment_latency_seconds",
+			Help: "seconds from an entry's storing on " + bus.StreamEntry + " to its placing in a story, " +
+				"for entries placed live (not those a rebuild replays)",
+			// 2 ms to about a minute: a worker keeping up places an entry
+			// in milliseconds; one behind, in as long as its backlog takes.
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 15),
+		}),
 	}, nil
+}
+
+// Collectors returns the worker's metrics that are not counters in Stats.
+func (w *Worker) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{w.assignment}
 }
 
 // tailState says what a worker knows of WIRE_STORY's last sequence.
@@ -331,7 +360,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 	}
-	if md.Sequence.Stream > w.applied {
+	// An entry at or below applied was placed before: by this worker, or
+	// by the catch-up just run, which replays it with the history.
+	live := md.Sequence.Stream > w.applied
+	if live {
 		w.applied = md.Sequence.Stream
 	}
 	if w.lateDuplicate(e) {
@@ -345,7 +377,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	// A redelivered entry the clusterer already holds changes nothing and
 	// publishes nothing: its story went out when it was first applied.
+	before := w.cl.Changes()
 	id := w.cl.Add(e)
+	if live && id != "" && !e.Withdrawn {
+		w.assignment.Observe(max(0, time.Since(md.Timestamp).Seconds()))
+	}
+	w.noteChanges(before)
 	w.noteSeen(e)
 	w.stats.Entries.Add(1)
 	if id == "" {
@@ -543,8 +580,18 @@ type published struct {
 // noteHeld updates the gauges of what the worker holds. The caller
 // holds w.mu.
 func (w *Worker) noteHeld() {
+	w.stats.StoriesActive.Store(int64(w.cl.Active()))
 	w.stats.StoriesHeld.Store(int64(len(w.cl.stories)))
 	w.stats.EntriesHeld.Store(int64(len(w.cl.byEntry)))
+}
+
+// noteChanges counts the story changes the clusterer made since before.
+// The caller holds w.mu.
+func (w *Worker) noteChanges(before StoryChanges) {
+	after := w.cl.Changes()
+	w.stats.StoriesFounded.Add(after.Founded - before.Founded)
+	w.stats.StoriesMerged.Add(after.Merged - before.Merged)
+	w.stats.StoriesStale.Add(after.Stale - before.Stale)
 }
 
 // flush publishes the stories due a snapshot (all changed stories when

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
@@ -516,4 +517,81 @@ func TestWorkerThatMissedAnotherWritersSnapshotIsFenced(t *testing.T) {
 	if n := b.Stats().Fenced.Load(); n != 1 {
 		t.Errorf("B fenced %d times, want 1", n)
 	}
+}
+
+// TestStoryCountsAndAssignmentLatency: the story counters and the
+// assignment latency follow the entries a worker places live, as an
+// uninterrupted clusterer counts them, and a restarted worker's rebuild
+// from WIRE_ENTRY adds neither counts nor observations.
+func TestStoryCountsAndAssignmentLatency(t *testing.T) {
+	srv := bustest.Start(t)
+	stream := testStream(60)
+	// A report long after the others leaves every earlier story stale.
+	late := entry("e9001", "src1", "volcano iceland eruption lava reykjavik", "", 0)
+	late.ObservedAt = stream[len(stream)-1].ObservedAt.Add(2 * DefaultConfig().StaleAfter)
+	late.PublishedAt = late.ObservedAt.Add(-time.Second)
+	stream = append(stream, late)
+	ref := newTestClusterer(t)
+	for _, e := range stream {
+		ref.Add(e)
+	}
+	want := ref.Changes()
+	if want.Founded == 0 || want.Stale == 0 {
+		t.Fatalf("the stream should found stories and leave some stale: %+v", want)
+	}
+	t.Logf("story changes %+v, %d active", want, ref.Active())
+
+	w, stop := startWorker(t, srv)
+	publishEntries(t, srv.JS, stream)
+	waitAcked(t, srv.JS, uint64(len(stream)))
+	stop()
+	st := w.Stats()
+	got := StoryChanges{st.StoriesFounded.Load(), st.StoriesMerged.Load(), st.StoriesStale.Load()}
+	if got != want {
+		t.Errorf("story changes counted %+v, an uninterrupted clusterer made %+v", got, want)
+	}
+	if n, want := st.StoriesActive.Load(), int64(ref.Active()); n != want {
+		t.Errorf("active stories %d, want %d", n, want)
+	}
+	if n := assignments(t, w); n != uint64(len(stream)) {
+		t.Errorf("assignment latency observed %d times, want %d (one per entry)", n, len(stream))
+	}
+
+	// The first entry after a restart sets off the rebuild, which places
+	// it with the history: nothing is counted. The next is placed live.
+	w2, stop2 := startWorker(t, srv)
+	defer stop2()
+	again := entry("e9002", "src2", "volcano iceland eruption lava flights", "", 0)
+	again.PublishedAt, again.ObservedAt = late.PublishedAt.Add(time.Minute), late.ObservedAt.Add(time.Minute)
+	publishEntries(t, srv.JS, []wire.Entry{again})
+	waitAcked(t, srv.JS, uint64(len(stream)+1))
+	if w2.Stats().CaughtUp.Load() == 0 {
+		t.Fatal("the restarted worker did not rebuild from WIRE_ENTRY")
+	}
+	if n := w2.Stats().StoriesFounded.Load() + w2.Stats().StoriesStale.Load(); n != 0 {
+		t.Errorf("the rebuild counted %d story changes", n)
+	}
+	if n := assignments(t, w2); n != 0 {
+		t.Errorf("the rebuild observed %d assignment latencies", n)
+	}
+	fresh := entry("e9003", "src3", "glacier antarctica shelf collapse penguins", "", 0)
+	fresh.PublishedAt, fresh.ObservedAt = again.PublishedAt.Add(time.Minute), again.ObservedAt.Add(time.Minute)
+	publishEntries(t, srv.JS, []wire.Entry{fresh})
+	waitAcked(t, srv.JS, uint64(len(stream)+2))
+	if n := w2.Stats().StoriesFounded.Load(); n != 1 {
+		t.Errorf("stories founded after the restart: %d, want 1", n)
+	}
+	if n := assignments(t, w2); n != 1 {
+		t.Errorf("assignment latencies after the restart: %d, want 1", n)
+	}
+}
+
+// assignments is how many assignment latencies the worker observed.
+func assignments(t *testing.T, w *Worker) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := w.assignment.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }

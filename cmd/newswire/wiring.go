@@ -375,6 +375,7 @@ func (p *parts) addSynth(ctx context.Context, g *run.Group) error {
 	addActor(g, p.log, "synth", w.Run, false)
 	p.watch(bus.StreamEntry, synth.ConsumerName)
 	p.reg.MustRegister(metrics.NewStats("synth", nil, func() any { return w.Stats() }))
+	p.reg.MustRegister(w.Collectors()...)
 	return nil
 }
 

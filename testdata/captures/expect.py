@@ -20,6 +20,10 @@ CHARSET = {}
 PT_DAYS = {"Dom":"Sun","Seg":"Mon","Ter":"Tue","Qua":"Wed","Qui":"Thu","Sex":"Fri","Sab":"Sat","Sáb":"Sat"}
 PT_MONTHS = {"Jan":"Jan","Fev":"Feb","Mar":"Mar","Abr":"Apr","Mai":"May","Jun":"Jun","Jul":"Jul","Ago":"Aug","Set":"Sep","Out":"Oct","Nov":"Nov","Dez":"Dec"}
 
+# Month names spelt out or cut at four letters ("Sept"), as some RFC 822
+# writers do.
+LONG_MONTHS = {"January":"Jan","February":"Feb","March":"Mar","April":"Apr","June":"Jun","July":"Jul","Sept":"Sep","September":"Sep","October":"Oct","November":"Nov","December":"Dec"}
+
 def parse_date(s):
     """(utc datetime or None, note) - note names forms ParseTime may not know."""
     s = s.strip()
@@ -44,6 +48,12 @@ def parse_date(s):
         return dt.astimezone(timezone.utc), ""
     x = re.sub(r" Z$", " +0000", s)
     note = "zone letter Z" if x != s else ""
+    m = re.match(r"^(\w{3}, \d{1,2} )([A-Z][a-z]{3,8})( \d{4} .*)$", x)
+    if m and m.group(2) in LONG_MONTHS:
+        x = m.group(1) + LONG_MONTHS[m.group(2)] + m.group(3)
+        note = "long month name"
+    if re.search(r"\d:\d\d[+-]\d{4}$", x):
+        note = note or "zone glued to the time"
     try:
         dt = parsedate_to_datetime(x)
     except Exception:
@@ -95,7 +105,10 @@ def xml_root(data, name):
     if enc is None:
         if valid: enc = "utf-8"
         else: enc = "cp1252"; guessed = True
-    if enc == "gb2312": enc = "gb18030"
+    # Labels read as the WHATWG Encoding Standard reads them (as browsers
+    # and Go's x/net/html/charset do): the served bytes use the superset.
+    # TIS-620 feeds carry windows-874's curly quotes at 0x93/0x94.
+    enc = {"gb2312": "gb18030", "tis-620": "cp874"}.get(enc, enc)
     s = data.decode(enc)
     s = re.sub(r'^\s*<\?xml[^>]*\?>', '', s)
     return ET.fromstring(s), guessed
@@ -192,5 +205,5 @@ def build_all(n):
         out["titles"] = HEADLINES[n]
     return out
 
-res = [build_all(n) for n in sorted(os.listdir(D)) if not n.endswith((".md", ".py")) and n != "expected.json"]
+res = [build_all(n) for n in sorted(os.listdir(D)) if os.path.isfile(os.path.join(D, n)) and not n.endswith((".md", ".py")) and n != "expected.json"]
 json.dump(res, open(os.path.join(D, "expected.json"), "w"), ensure_ascii=False, indent=1)

@@ -190,6 +190,7 @@ type wirePage struct {
 	Entries []wireLine
 	Filter  EntryFilter
 	Notice  string
+	Quiet   []quietSource
 	Kinds   []string
 	// Query is the text search as the server read it (empty for none),
 	// More whether more entries match than the page shows, Held how many
@@ -209,6 +210,7 @@ type storiesPage struct {
 	Next    string
 	Filter  StoryFilter
 	Notice  string
+	Quiet   []quietSource
 }
 
 type cite struct {
@@ -245,18 +247,30 @@ type storyPage struct {
 	LD         template.JS
 }
 
-// sourceNotice says on the page that the wire is empty, and why when the
-// sources' health tells: an offline machine's wire is empty because every
-// source fails, and a reader should see that rather than empty headings.
-func (s *Server) sourceNotice(ctx context.Context, empty bool) string {
+// quietSource is a source the pages name as quiet: it answers, but has
+// brought nothing new for far longer than it usually takes.
+type quietSource struct {
+	Name    string
+	Silent  string // "9h", how long since its last new item
+	Cadence string // "40m", its learned interval between new items
+}
+
+// sourceNotes reads the sources' health for the pages: a notice that the
+// wire is empty, and why when the sources' health tells (an offline
+// machine's wire is empty because every source fails, and a reader should
+// see that rather than empty headings), and the sources that have gone
+// quiet, which a reader would otherwise take for a slow news day.
+func (s *Server) sourceNotes(ctx context.Context, empty bool) (string, []quietSource) {
 	var failing, total int
 	var lastErr string
+	var quiet []quietSource
 	if s.cfg.Sources != nil {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		list, err := s.cfg.Sources.Sources(ctx)
 		cancel()
 		if err == nil {
 			total = len(list)
+			now := time.Now()
 			for _, st := range list {
 				if st.Status == "failing" {
 					failing++
@@ -264,19 +278,37 @@ func (s *Server) sourceNotice(ctx context.Context, empty bool) string {
 						lastErr = st.ID + ": " + st.LastError
 					}
 				}
+				if st.Quiet {
+					quiet = append(quiet, quietSource{Name: st.label(), Silent: span(now.Sub(st.LastNew)),
+						Cadence: span(time.Duration(st.CadenceSeconds * float64(time.Second)))})
+				}
 			}
 		}
 	}
 	switch {
 	case total > 0 && failing == total:
-		return fmt.Sprintf("All %d sources are failing, so nothing reaches the wire (first: %s). See /api/v1/sources or `newswire sources`.", total, lastErr)
+		return fmt.Sprintf("All %d sources are failing, so nothing reaches the wire (first: %s). See /api/v1/sources or `newswire sources`.", total, lastErr), quiet
 	case failing > 0:
-		return fmt.Sprintf("%d of %d sources are failing (first: %s). See /api/v1/sources.", failing, total, lastErr)
+		return fmt.Sprintf("%d of %d sources are failing (first: %s). See /api/v1/sources.", failing, total, lastErr), quiet
 	case empty:
-		return "The wire is empty: no entry has arrived yet. Collectors publish as they poll; this page shows them as they come."
+		return "The wire is empty: no entry has arrived yet. Collectors publish as they poll; this page shows them as they come.", quiet
 	}
-	return ""
+	return "", quiet
 }
+
+// label names a source for a reader: its name, else its code, else its id.
+func (st SourceStatus) label() string {
+	switch {
+	case st.Name != "":
+		return st.Name
+	case st.Code != "":
+		return st.Code
+	}
+	return st.ID
+}
+
+// span renders a duration as Delta does, without the sign: "40m", "9h".
+func span(d time.Duration) string { return strings.TrimPrefix(Delta(d.Minutes()), "+") }
 
 func (s *Server) wirePage(w http.ResponseWriter, r *http.Request) {
 	f, err := entryFilter(r)
@@ -299,7 +331,7 @@ func (s *Server) wirePage(w http.ResponseWriter, r *http.Request) {
 	if q, _ := parseQuery(f.Query); !q.empty() {
 		p.Query, p.Held = q.String(), s.store.Len()
 	}
-	p.Notice = s.sourceNotice(r.Context(), len(lines) == 0 && p.Query == "")
+	p.Notice, p.Quiet = s.sourceNotes(r.Context(), len(lines) == 0 && p.Query == "")
 	s.render(w, "wire.html", p)
 }
 
@@ -314,11 +346,11 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cursor: not one this server wrote", http.StatusBadRequest)
 		return
 	}
-	notice := s.sourceNotice(r.Context(), false)
+	notice, quiet := s.sourceNotes(r.Context(), false)
 	if len(page.Stories) == 0 && notice == "" {
 		notice = "No stories yet: a story opens with the first entry the synthesizer reads."
 	}
-	s.render(w, "stories.html", storiesPage{Stories: page.Stories, Next: page.Next, Filter: f, Notice: notice})
+	s.render(w, "stories.html", storiesPage{Stories: page.Stories, Next: page.Next, Filter: f, Notice: notice, Quiet: quiet})
 }
 
 // entryRedirect sends a reader from an entry to its story's provenance item.

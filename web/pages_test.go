@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/newswire/newswire/provenance"
 )
@@ -175,5 +176,40 @@ func TestBigStoryPageFoldsItsProvenance(t *testing.T) {
 	}
 	if items != len(big.Provenance) || folded == 0 || items-folded > provenanceBudget+provenanceShown*len(provenanceFolds(big.Provenance)) {
 		t.Errorf("%d provenance items on the page, %d folded; want all %d, at most %d shown", items, folded, len(big.Provenance), provenanceBudget)
+	}
+}
+
+// A source that answers but has gone quiet is named on both pages, with
+// how long it has been silent and its usual cadence; its name is source
+// text and is escaped like the rest.
+func TestQuietSourcesAreNamedOnThePages(t *testing.T) {
+	now := time.Now()
+	sources := listedSources{
+		{ID: "bbc", Kind: "rss", Code: "BBC", Name: "BBC <World>", Status: "ok",
+			Quiet: true, LastNew: now.Add(-9 * time.Hour), CadenceSeconds: 40 * 60},
+		{ID: "dw", Kind: "rss", Code: "DW", Status: "ok", LastNew: now.Add(-10 * time.Minute), CadenceSeconds: 600},
+	}
+	hs := httptest.NewServer(NewServer(Config{Sources: sources}, NewStore(10), nil).Handler())
+	defer hs.Close()
+	for _, page := range []string{"/", "/stories"} {
+		code, body := get(t, hs.URL+page)
+		if code != 200 {
+			t.Fatalf("%s: %d", page, code)
+		}
+		if want := "BBC &lt;World&gt; — nothing new for 9h, usually every 40m"; !strings.Contains(body, want) {
+			t.Errorf("%s does not say %q:\n%s", page, want, body)
+		}
+		if strings.Contains(body, "<World>") {
+			t.Errorf("%s does not escape the source's name", page)
+		}
+		if strings.Contains(body, "DW —") {
+			t.Errorf("%s names a source that is not quiet", page)
+		}
+	}
+	// Without quiet sources the pages say nothing of them.
+	hs2 := httptest.NewServer(NewServer(Config{Sources: sources[1:]}, NewStore(10), nil).Handler())
+	defer hs2.Close()
+	if _, body := get(t, hs2.URL+"/"); strings.Contains(body, `id="quiet"`) {
+		t.Errorf("a quiet notice with no quiet source:\n%s", body)
 	}
 }

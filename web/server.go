@@ -33,8 +33,13 @@ type Config struct {
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Sources, when set, reports every configured source with its health
-	// (/api/v1/sources and the pages' notice of failing sources).
+	// (/api/v1/sources and the pages' notices of failing and quiet sources).
 	Sources SourceLister
+	// Ready, when set, says whether the process can do its work: nil once
+	// it is up and its health checks pass, otherwise why not. /readyz
+	// answers 503 with that reason; without Ready, /readyz answers as
+	// /healthz does.
+	Ready func(ctx context.Context) error
 }
 
 // SourceLister reports the configured sources and their health.
@@ -57,6 +62,12 @@ type SourceStatus struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
 	Published   int64     `json:"published"`
+	// Quiet marks a source that answers but has brought nothing new since
+	// LastNew for far longer than its learned cadence (CadenceSeconds,
+	// zero while it is still learned).
+	Quiet          bool      `json:"quiet,omitempty"`
+	LastNew        time.Time `json:"last_new,omitzero"`
+	CadenceSeconds float64   `json:"cadence_seconds,omitempty"`
 }
 
 // Stats counts the event-stream clients.
@@ -98,7 +109,8 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 		cfg.StreamWriteTimeout = 10 * time.Second
 	}
 	s := &Server{cfg: cfg, store: store, log: log.Named("web"), mux: http.NewServeMux(), quit: make(chan struct{})}
-	s.handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.handle("GET /healthz", healthz)
+	s.handle("GET /readyz", s.readyz)
 	for _, prefix := range []string{"/api/v1", "/api"} { // /api/… are the unversioned aliases
 		s.handle("GET "+prefix+"/entries", s.entries)
 		s.handle("GET "+prefix+"/stories", s.stories)
@@ -131,16 +143,43 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 // Routes lists the registered patterns ("GET /api/v1/entries", …).
 func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
-// NewMetricsServer serves only /metrics (and /healthz) on addr, for the
-// stage processes that have no API.
-func NewMetricsServer(addr string, metrics http.Handler, log *zap.Logger) *Server {
+// NewMetricsServer serves only /metrics, /healthz and /readyz (asking
+// ready, which may be nil) on addr, for the stage processes that have no API.
+func NewMetricsServer(addr string, metrics http.Handler, ready func(context.Context) error, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{cfg: Config{Listen: addr, Metrics: metrics}, log: log.Named("metrics"), mux: http.NewServeMux(), quit: make(chan struct{})}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s := &Server{cfg: Config{Listen: addr, Metrics: metrics, Ready: ready}, log: log.Named("metrics"), mux: http.NewServeMux(), quit: make(chan struct{})}
+	s.mux.HandleFunc("GET /healthz", healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", metrics)
 	return s
+}
+
+// readyTimeout bounds a readiness check, well below the period of any
+// probe that would call it.
+const readyTimeout = 3 * time.Second
+
+// healthz is liveness: the process answers.
+func healthz(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+
+// readyz is readiness: 200 "ready" while cfg.Ready passes, 503 with its
+// reason otherwise, so a load balancer or probe takes a process that
+// lost the bus or stalled out of rotation without restarting it.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		err := s.cfg.Ready(ctx)
+		cancel()
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(err.Error() + "\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
 }
 
 // Close ends the open event streams; Run calls it on shutdown.

@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -307,5 +309,37 @@ func TestStoreHoldsABoundedNumberOfStories(t *testing.T) {
 	}
 	if _, ok := store.Story("s0"); ok {
 		t.Error("the oldest story was kept")
+	}
+}
+
+// /healthz says the process answers; /readyz says whether it can work,
+// and why not.
+func TestReadyzAnswersTheHealthChecks(t *testing.T) {
+	var failing error
+	ready := func(ctx context.Context) error {
+		if _, ok := ctx.Deadline(); !ok {
+			return errors.New("check without a deadline")
+		}
+		return failing
+	}
+	for name, h := range map[string]http.Handler{
+		"api":     NewServer(Config{Ready: ready}, NewStore(1), nil).Handler(),
+		"metrics": NewMetricsServer("", http.NotFoundHandler(), ready, nil).Handler(),
+	} {
+		hs := httptest.NewServer(h)
+		failing = nil
+		if code, body := get(t, hs.URL+"/readyz"); code != 200 || body != "ready\n" {
+			t.Errorf("%s: ready process: %d %q", name, code, body)
+		}
+		failing = errors.Join(fmt.Errorf("%w (RECONNECTING)", errors.New("service: not connected to NATS")),
+			errors.New("service: consumer stalled: normalize on WIRE_RAW holds 12 messages"))
+		code, body := get(t, hs.URL+"/readyz")
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "not connected to NATS (RECONNECTING)\n") || !strings.Contains(body, "holds 12 messages") {
+			t.Errorf("%s: failing checks: %d %q", name, code, body)
+		}
+		if code, body := get(t, hs.URL+"/healthz"); code != 200 || body != "ok\n" {
+			t.Errorf("%s: /healthz of a live but unready process: %d %q", name, code, body)
+		}
+		hs.Close()
 	}
 }

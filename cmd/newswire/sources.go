@@ -395,7 +395,7 @@ func sourceFlags(args []string, bools map[string]bool) (map[string]string, []str
 }
 
 // sourceLister reports the configured sources' health to the web server
-// (/api/v1/sources and the pages' notice of failing sources).
+// (/api/v1/sources and the pages' notices of failing and quiet sources).
 type sourceLister struct{ p *parts }
 
 func (l sourceLister) Sources(ctx context.Context) ([]web.SourceStatus, error) {
@@ -404,17 +404,20 @@ func (l sourceLister) Sources(ctx context.Context) ([]web.SourceStatus, error) {
 		return nil, err
 	}
 	out := make([]web.SourceStatus, 0, len(l.p.cfg.Sources))
+	now := time.Now()
 	for _, s := range l.p.cfg.Sources {
 		h, err := readHealth(ctx, kv, s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.ID, err)
 		}
-		out = append(out, webStatus(s, h))
+		out = append(out, webStatus(s, h, now))
 	}
 	return out, nil
 }
 
-func webStatus(s config.Source, h sourceHealth) web.SourceStatus {
+// webStatus is a source's health as the web server shows it, quiet or
+// not at now.
+func webStatus(s config.Source, h sourceHealth, now time.Time) web.SourceStatus {
 	st := web.SourceStatus{ID: s.ID, Kind: s.Kind, Code: s.Code, Name: s.Name, URL: s.URL, Status: "never polled",
 		Errors: h.Errors, LastError: h.LastError, LastPoll: h.LastPoll, LastSuccess: h.LastSuccess, NextPoll: h.NextPoll, Published: h.Published}
 	switch {
@@ -423,5 +426,6 @@ func webStatus(s config.Source, h sourceHealth) web.SourceStatus {
 	case h.Polled || h.Published > 0:
 		st.Status = "ok"
 	}
+	st.Quiet, st.LastNew, st.CadenceSeconds = h.Quiet(now), h.LastNew, h.Cadence().Seconds()
 	return st
 }

@@ -75,6 +75,11 @@ func TestSourcesShowQuietFeeds(t *testing.T) {
 		if !strings.Contains(strings.ReplaceAll(out.String(), "  ", "\t"), tc.want) {
 			t.Errorf("after %v the listing is:\n%s\nwant %q", tc.after, out.String(), tc.want)
 		}
+		// The pages read the same flag and cadence (web tests render them).
+		ws := webStatus(src, h, t0.Add(tc.after))
+		if quiet := tc.after > time.Hour; ws.Quiet != quiet || ws.CadenceSeconds != 600 || !ws.LastNew.Equal(t0) {
+			t.Errorf("after %v the web status is quiet %v, cadence %vs, last new %v", tc.after, ws.Quiet, ws.CadenceSeconds, ws.LastNew)
+		}
 	}
 }
 

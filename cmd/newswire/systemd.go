@@ -35,13 +35,28 @@ func (p *parts) check(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// errStarting is /readyz's reason before the process has told systemd it
+// is ready.
+var errStarting = errors.New("starting")
+
+// ready is /readyz's check: the process has become ready (addWatchdog)
+// and every health check passes now.
+func (p *parts) ready(ctx context.Context) error {
+	if !p.started.Load() {
+		return errStarting
+	}
+	return p.check(ctx)
+}
+
 // addWatchdog pings systemd's watchdog while the health checks pass, and
 // tells systemd the process is ready: the bus is connected, the topology
-// exists and every part is built, so the group is about to run.
+// exists and every part is built, so the group is about to run. From then
+// on /readyz answers the health checks.
 func (p *parts) addWatchdog(g *run.Group, fallbackStream string) {
 	if len(p.health) == 0 {
 		p.watch(fallbackStream, "")
 	}
 	addActor(g, p.log, "watchdog", func(ctx context.Context) error { return p.notify.Watchdog(ctx, p.check) }, false)
+	p.started.Store(true)
 	p.notify.Ready()
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/run"
+	"go.uber.org/zap"
+
+	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/service"
+	"github.com/newswire/newswire/web"
 )
 
 // TestMain lets a test run this test binary as the newswire command: with
@@ -27,10 +38,13 @@ func TestMain(m *testing.M) {
 // TestSystemdNotifyProtocol runs `newswire normalize` as systemd would run
 // a Type=notify unit with WatchdogSec=: it must say READY=1 once connected
 // with the topology in place, ping WATCHDOG=1 while healthy, and say
-// STOPPING=1 on SIGTERM before it exits cleanly.
+// STOPPING=1 on SIGTERM before it exits cleanly. Once ready, its metrics
+// listener answers /readyz.
 func TestSystemdNotifyProtocol(t *testing.T) {
 	srv := bustest.Start(t)
-	cfgFile := writeFile(t, "stage.yaml", fmt.Sprintf("log: {level: info, format: auto}\nnats:\n  urls: [%s]\n", srv.Embedded.ClientURL()))
+	metricsPort := freePort(t)
+	cfgFile := writeFile(t, "stage.yaml", fmt.Sprintf("log: {level: info, format: auto}\nnats:\n  urls: [%s]\nmetrics: {listen: 127.0.0.1:%d}\n",
+		srv.Embedded.ClientURL(), metricsPort))
 
 	dir, err := os.MkdirTemp("", "sd") // socket paths are limited to 108 bytes
 	if err != nil {
@@ -116,6 +130,22 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 	if _, err := srv.JS.Consumer(t.Context(), "WIRE_RAW", "normalize"); err != nil {
 		t.Fatalf("READY before the normalizer's consumer exists: %v", err)
 	}
+	// The listener starts with the group, just after READY.
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", metricsPort)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(readyz)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "ready\n" {
+				t.Fatalf("/readyz of a ready normalizer: %d %q", resp.StatusCode, b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %v", err)
+		}
+	}
 	for i := range 2 {
 		if m := next("WATCHDOG=1"); m != "WATCHDOG=1" {
 			t.Fatalf("message %d after READY is %q, want WATCHDOG=1", i+1, m)
@@ -154,5 +184,46 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("newswire did not exit within 60s of SIGTERM")
+	}
+}
+
+// /readyz answers "starting" until the process has told systemd it is
+// ready, then the health checks: ready while they pass, and the failing
+// check's error once the bus connection is gone.
+func TestReadyzFollowsTheHealthChecks(t *testing.T) {
+	srv := bustest.Start(t)
+	nc, err := nats.Connect(srv.Embedded.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &parts{log: zap.NewNop(), nc: nc, js: js, notify: service.NewNotifier(nil)}
+	hs := httptest.NewServer(web.NewMetricsServer("", http.NotFoundHandler(), p.ready, nil).Handler())
+	defer hs.Close()
+	readyz := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(hs.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := readyz(); code != http.StatusServiceUnavailable || body != "starting\n" {
+		t.Errorf("before READY: %d %q", code, body)
+	}
+	var g run.Group
+	p.addWatchdog(&g, bus.StreamRaw)
+	if code, body := readyz(); code != 200 || body != "ready\n" {
+		t.Errorf("after READY: %d %q", code, body)
+	}
+	nc.Close()
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "not connected to NATS (CLOSED)") {
+		t.Errorf("with the connection closed: %d %q", code, body)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -260,6 +261,8 @@ type parts struct {
 	// notify speaks to systemd; health is what its watchdog requires.
 	notify *service.Notifier
 	health []*service.Health
+	// started is set once the process has told systemd it is ready.
+	started atomic.Bool
 	// storeLimit is the embedded server's max_store (0 on a cluster, whose
 	// accounts carry their own limit).
 	storeLimit int64
@@ -383,7 +386,7 @@ func (p *parts) addServer(g *run.Group) {
 	h := p.cfg.HTTP
 	store := web.NewBoundedStore(h.RecentEntries, int64(h.MaxStoryBytes))
 	srv := web.NewServer(web.Config{Listen: h.Listen, RecentEntries: h.RecentEntries, MaxStreams: h.MaxStreams, Metrics: metrics.Handler(p.reg),
-		Sources: sourceLister{p}}, store, p.log)
+		Sources: sourceLister{p}, Ready: p.ready}, store, p.log)
 	p.reg.MustRegister(metrics.NewStats("web", nil, func() any { return srv.Stats() }))
 	p.reg.MustRegister(metrics.NewStats("web_store", nil, func() any { return store.Stats() }))
 	addActor(g, p.log, "web store", func(ctx context.Context) error { return store.Follow(ctx, p.js, p.log) }, false)
@@ -420,7 +423,7 @@ func (p *parts) addMetrics(ctx context.Context, g *run.Group) error {
 	p.reg.MustRegister(metrics.NewJetStream(p.js, []string{bus.StreamRaw, bus.StreamEntry, bus.StreamStory, bus.StreamDLQ}, consumers, p.storeLimit, p.log))
 	addActor(g, p.log, "source health", func(ctx context.Context) error { return src.Watch(ctx, kv, p.log) }, false)
 	if p.cfg.Metrics.Listen != "" {
-		ms := web.NewMetricsServer(p.cfg.Metrics.Listen, metrics.Handler(p.reg), p.log)
+		ms := web.NewMetricsServer(p.cfg.Metrics.Listen, metrics.Handler(p.reg), p.ready, p.log)
 		addActor(g, p.log, "metrics", ms.Run, false)
 	}
 	return nil

@@ -182,7 +182,7 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 			Namespace: "newswire", Subsystem: "synth", Name: "assignment_latency_seconds",
 			Help: "seconds from an entry's storing on " + bus.StreamEntry + " to its placing in a story, " +
 				"for entries placed live (not those a rebuild replays)",
-			// 2 ms to about a minute: a worker keeping up places an entry
+			// 2 ms to 33 s: a worker keeping up places an entry
 			// in milliseconds; one behind, in as long as its backlog takes.
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 15),
 		}),

@@ -24,6 +24,10 @@ type Health struct {
 	LastPoll    time.Time `json:"last_poll,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	NextPoll    time.Time `json:"next_poll,omitzero"`
+	// Polls counts the times the collector asked the source for news: a
+	// poll of a feed, page, channel or timeline, or a stream's connection,
+	// whatever its outcome.
+	Polls int64 `json:"polls"`
 	// Published counts items the bus stored as new.
 	Published int64 `json:"published"`
 	// CharsetGuessed names the character set the collector read the last

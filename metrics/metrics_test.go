@@ -38,7 +38,7 @@ func TestStatsAndSourceHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	if _, err := kv.Put(ctx, "rss.allafrica", []byte(`{"errors":3,"last_error":"HTTP 503","next_poll":"2026-11-27T12:00:00Z","published":12,"interval_seconds":300,"charset_guessed":"windows-1252"}`)); err != nil {
+	if _, err := kv.Put(ctx, "rss.allafrica", []byte(`{"errors":3,"last_error":"HTTP 503","next_poll":"2026-11-27T12:00:00Z","published":12,"polls":40,"interval_seconds":300,"charset_guessed":"windows-1252"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.Put(ctx, "telegram.reuters", []byte(`{"errors":0,"failing":true,"published":5}`)); err != nil {
@@ -67,6 +67,8 @@ func TestStatsAndSourceHealth(t *testing.T) {
 		`newswire_tgweb_gaps_total{source="nikkeiasia"} 1`,
 		`newswire_source_errors{kind="rss",source="allafrica"} 3`,
 		`newswire_source_published{kind="rss",source="allafrica"} 12`,
+		`newswire_source_polls{kind="rss",source="allafrica"} 40`,
+		`newswire_source_polls{kind="telegram",source="reuters"} 0`,
 		`newswire_source_next_poll_timestamp_seconds{kind="rss",source="allafrica"} ` + strconv.FormatFloat(float64(next.Unix()), 'g', -1, 64),
 		`newswire_source_failing{kind="telegram",source="reuters"} 1`,
 		`newswire_source_charset_guessed{kind="rss",source="allafrica"} 1`,

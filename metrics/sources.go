@@ -25,7 +25,7 @@ type Sources struct {
 	now   func() time.Time
 
 	errors, failing, lastPoll, lastSuccess, nextPoll, published, guessed *prometheus.Desc
-	quiet, cadence, lastNew                                              *prometheus.Desc
+	quiet, cadence, lastNew, polls                                       *prometheus.Desc
 }
 
 // NewSources returns an empty mirror; Watch fills it.
@@ -47,6 +47,7 @@ func NewSources() *Sources {
 		quiet:       d("quiet", "1 while the source has brought nothing new for far longer than its learned cadence (even if it answers)"),
 		cadence:     d("cadence_seconds", "learned mean interval between polls that found new items"),
 		lastNew:     d("last_new_item_timestamp_seconds", "time a poll last found a new item"),
+		polls:       d("polls", "polls of the source (or connections of a stream), whatever their outcome, as the collector counted them"),
 	}
 }
 
@@ -126,7 +127,7 @@ func (s *Sources) apply(e jetstream.KeyValueEntry, log *zap.Logger) {
 
 // Describe sends the gauges' descriptions.
 func (s *Sources) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published, s.guessed, s.quiet, s.cadence, s.lastNew} {
+	for _, d := range []*prometheus.Desc{s.errors, s.failing, s.lastPoll, s.lastSuccess, s.nextPoll, s.published, s.guessed, s.quiet, s.cadence, s.lastNew, s.polls} {
 		ch <- d
 	}
 }
@@ -146,6 +147,7 @@ func (s *Sources) Collect(ch chan<- prometheus.Metric) {
 		}
 		g(s.errors, float64(h.Errors))
 		g(s.published, float64(h.Published))
+		g(s.polls, float64(h.Polls))
 		failing := 0.0
 		if h.Failing {
 			failing = 1

@@ -61,6 +61,7 @@ func (c *Collector) streamOnce(ctx context.Context, src Source, reconnect bool) 
 	if err != nil {
 		return err
 	}
+	st.Polls++
 	st.LastPoll = c.cfg.Now().UTC()
 	defer func() {
 		if err != nil && !errors.Is(err, errHadEvents) {

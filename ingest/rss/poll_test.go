@@ -52,7 +52,7 @@ func TestPoll(t *testing.T) {
 					if st := r.c.Stats(); st.Published != 3 || st.Fetched != 1 {
 						t.Fatalf("first poll stats %+v", st)
 					}
-					if st := r.state(0); st.ETag != `"v1"` || st.Errors != 0 || st.LastStatus != 200 {
+					if st := r.state(0); st.ETag != `"v1"` || st.Errors != 0 || st.LastStatus != 200 || st.Polls != 1 {
 						t.Fatalf("state %+v", st)
 					}
 				},
@@ -60,7 +60,7 @@ func TestPoll(t *testing.T) {
 					if st := r.c.Stats(); st.Published != 3 || st.NotModified != 1 {
 						t.Fatalf("second poll stats %+v", st)
 					}
-					if st := r.state(0); st.ETag != `"v1"` || st.LastStatus != 304 {
+					if st := r.state(0); st.ETag != `"v1"` || st.LastStatus != 304 || st.Polls != 2 {
 						t.Fatalf("state %+v", st)
 					}
 				},

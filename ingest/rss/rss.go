@@ -446,6 +446,7 @@ func (c *Collector) poll(ctx context.Context, fr *feedRun) time.Time {
 		return st.NextPoll
 	}
 	c.stats.polls.Add(1)
+	st.Polls++
 	st.LastPoll = now.UTC()
 	if resp != nil {
 		st.LastStatus = resp.Status

@@ -27,8 +27,10 @@ type State struct {
 	LastModified string    `json:"last_modified,omitempty"`
 	NextPoll     time.Time `json:"next_poll"`
 	LastPoll     time.Time `json:"last_poll,omitzero"`
-	LastSuccess  time.Time `json:"last_success,omitzero"`
-	LastStatus   int       `json:"last_status,omitempty"`
+	// Polls counts the feed's polls, whatever their outcome (ingest.Health's field).
+	Polls       int64     `json:"polls"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastStatus  int       `json:"last_status,omitempty"`
 	// Errors counts consecutive failed polls; zero when the last one worked.
 	Errors      int       `json:"errors"`
 	LastError   string    `json:"last_error,omitempty"`

@@ -348,6 +348,7 @@ func (c *Collector) Poll(ctx context.Context, api *tg.Client, ch Channel) error 
 	}
 	before := st.Published
 	pollErr := c.poll(ctx, api, ch, &st)
+	st.Polls++
 	st.LastPoll = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:

@@ -382,6 +382,7 @@ func (c *Collector) pollOnce(ctx context.Context, ch Channel, failures *int) (ti
 	}
 	before := st.Published
 	pollErr := c.poll(ctx, ch, &st)
+	st.Polls++
 	st.LastPoll = c.cfg.Now().UTC()
 	switch {
 	case pollErr == nil:

@@ -439,6 +439,7 @@ func (c *Collector) pollOnce(ctx context.Context, src Source, failures *int) (ti
 	if pollErr == nil {
 		pollErr = c.recheck(ctx, src, &st)
 	}
+	st.Polls++
 	st.LastPoll = c.cfg.Now().UTC()
 	var rl *RateLimitError
 	switch {

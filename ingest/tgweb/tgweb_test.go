@@ -117,6 +117,19 @@ func FuzzParsePage(f *testing.F) {
 	for _, name := range []string{"page_full.html", "page_older.html", "broken.html"} {
 		f.Add(fixture(f, name))
 	}
+	// The real t.me/s pages carry what hand-written fixtures missed
+	// (blocks without an id, empty datetimes, polls, service messages).
+	captured, _ := filepath.Glob(filepath.Join(tmeDir, "*.html"))
+	if len(captured) == 0 {
+		f.Fatalf("no captured pages in %s", tmeDir)
+	}
+	for _, name := range captured {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParsePage(data)
 	})

@@ -22,6 +22,11 @@ var (
 	ErrRateLimited = errors.New("bluesky: rate limited by the AppView")
 	// ErrHandleNotFound: resolveHandle does not know the handle.
 	ErrHandleNotFound = errors.New("bluesky: handle does not resolve")
+	// ErrRefused: the AppView answered 401 or 403. The public AppView
+	// needs no login, so it is not one (appview_url points elsewhere) or
+	// something in front of it refuses this client; retrying soon cannot
+	// help. XRPCError unwraps to it.
+	ErrRefused = errors.New("bluesky: the AppView refused the request")
 )
 
 // XRPCError is an AppView answer other than 200, with the XRPC error name
@@ -41,7 +46,28 @@ func (e *XRPCError) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
+	if errors.Is(e, ErrRefused) {
+		s += " (the AppView refuses unauthenticated reads from this collector: check appview_url, the public AppView " +
+			DefaultAppViewURL + " needs no login, and whether a proxy or firewall blocks this address or user agent)"
+	}
 	return s
+}
+
+// Unwrap gives ErrRefused for a 401 or 403.
+func (e *XRPCError) Unwrap() error {
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		return ErrRefused
+	}
+	return nil
+}
+
+// unreadable reports an AppView answer that says the account cannot be
+// read until someone acts — the AppView refuses this client (401, 403),
+// or does not serve the account (400: not found, taken down, blocked) —
+// as opposed to a failure a retry may cure (network, 5xx, rate limit).
+func unreadable(err error) bool {
+	var xe *XRPCError
+	return errors.As(err, &xe) && (errors.Is(xe, ErrRefused) || xe.Status == http.StatusBadRequest)
 }
 
 // maxRateAttempts bounds how often one call is retried after a 429.

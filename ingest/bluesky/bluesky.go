@@ -435,12 +435,19 @@ func (c *Collector) prepare(ctx context.Context) {
 				if ctx.Err() == nil {
 					c.stat(func(s *Stats) { s.Errors++ })
 					a.st.LastError = err.Error()
-					c.log.Warn("AppView read failed; Jetstream goes on and the read is retried", zap.String("source", a.ID),
-						zap.Duration("retry_in", c.cfg.RetryInterval), zap.Error(err))
+					// A refusal is no passing fault: the source is failing
+					// until the AppView serves its feed again.
+					a.st.Failing = unreadable(err)
+					log := c.log.Warn
+					if a.st.Failing {
+						log = c.log.Error
+					}
+					log("AppView read failed; Jetstream goes on and the read is retried", zap.String("source", a.ID),
+						zap.Bool("failing", a.st.Failing), zap.Duration("retry_in", c.cfg.RetryInterval), zap.Error(err))
 				}
 			} else {
 				a.st.NeedsFill, a.st.FillFrom, a.retryAt = false, 0, time.Time{}
-				a.st.LastError = ""
+				a.st.LastError, a.st.Failing = "", false
 			}
 			c.save(ctx, a)
 		}
@@ -463,7 +470,7 @@ func (c *Collector) resolve(ctx context.Context, a *account) error {
 			a.st.LastError = err.Error()
 			a.st.LastPoll = c.cfg.Now().UTC()
 			a.st.NextPoll = a.st.LastPoll.Add(c.cfg.RetryInterval)
-			a.st.Failing = errors.Is(err, ErrHandleNotFound)
+			a.st.Failing = errors.Is(err, ErrHandleNotFound) || errors.Is(err, ErrRefused)
 			c.log.Error("handle not resolved; this account waits, the others go on", zap.String("source", a.ID),
 				zap.String("handle", a.Handle), zap.Duration("retry_in", c.cfg.RetryInterval), zap.Error(err))
 			c.save(ctx, a)

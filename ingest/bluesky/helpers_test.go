@@ -228,6 +228,28 @@ type fakeAppView struct {
 
 	mu   sync.Mutex
 	reqs []string
+	// refuse answers every request of an XRPC method with its status and body.
+	refuse map[string]refusal
+}
+
+// refusal is an AppView answer other than 200 for one XRPC method.
+type refusal struct {
+	status int
+	body   string
+}
+
+// setRefusal makes the AppView answer method with r; a zero r ends that.
+func (s *fakeAppView) setRefusal(method string, r refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse == nil {
+		s.refuse = map[string]refusal{}
+	}
+	if r.status == 0 {
+		delete(s.refuse, method)
+		return
+	}
+	s.refuse[method] = r
 }
 
 func (s *fakeAppView) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -238,8 +260,19 @@ func (s *fakeAppView) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.throttle--
 		throttled = true
 	}
+	refused, isRefused := s.refuse[strings.TrimPrefix(r.URL.Path, "/xrpc/")]
 	s.mu.Unlock()
 	q := r.URL.Query()
+	if isRefused {
+		if strings.HasPrefix(refused.body, "{") {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		} else {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		}
+		w.WriteHeader(refused.status)
+		_, _ = w.Write([]byte(refused.body))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	switch r.URL.Path {
 	case "/xrpc/app.bsky.feed.getAuthorFeed":

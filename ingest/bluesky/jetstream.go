@@ -359,7 +359,10 @@ func (c *Collector) jetstreamRepost(ctx context.Context, a *account, uri URI, ci
 	}
 	views, fetchURL, err := c.posts(ctx, []string{subj.String()})
 	var xe *XRPCError
-	if errors.As(err, &xe) && xe.Status >= 400 && xe.Status < 500 && xe.Status != http.StatusTooManyRequests {
+	// A 4xx other than a refusal or a rate limit is about this post; a
+	// refusal is about the collector, and the repost waits for the feed
+	// read below, which marks the source failing while it lasts.
+	if errors.As(err, &xe) && xe.Status >= 400 && xe.Status < 500 && xe.Status != http.StatusTooManyRequests && !errors.Is(xe, ErrRefused) {
 		c.stat(func(s *Stats) { s.Errors++; s.Skipped++ })
 		a.st.Skipped++
 		c.log.Warn("reposted post not readable from the AppView; repost skipped", zap.String("source", a.ID), zap.String("repost", uri.String()), zap.Error(err))

@@ -238,8 +238,9 @@ func (s *Server) sources(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"sources": list})
 }
 
-// heartbeat keeps idle SSE connections open through proxies.
-const heartbeat = 15 * time.Second
+// DefaultStreamHeartbeat is Config.StreamHeartbeat's default: well
+// inside the idle timeouts of common proxies (nginx's is 60s).
+const DefaultStreamHeartbeat = 15 * time.Second
 
 // stream serves live entries and story updates as Server-Sent Events:
 // "event: entry" with the entry's JSON (id: the entry id) and "event:
@@ -323,7 +324,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if !write(rc.Flush) {
 		return
 	}
-	tick := time.NewTicker(heartbeat)
+	tick := time.NewTicker(s.cfg.StreamHeartbeat)
 	defer tick.Stop()
 	for {
 		select {

@@ -30,6 +30,9 @@ type Config struct {
 	// StreamWriteTimeout is how long one write to an event-stream client
 	// may take (10s); a client that reads slower is dropped and counted.
 	StreamWriteTimeout time.Duration
+	// StreamHeartbeat is how often an idle event stream gets a comment
+	// line (15s), so proxies that close quiet connections keep it open.
+	StreamHeartbeat time.Duration
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Sources, when set, reports every configured source with its health
@@ -107,6 +110,9 @@ func NewServer(cfg Config, store *Store, log *zap.Logger) *Server {
 	}
 	if cfg.StreamWriteTimeout <= 0 {
 		cfg.StreamWriteTimeout = 10 * time.Second
+	}
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = DefaultStreamHeartbeat
 	}
 	s := &Server{cfg: cfg, store: store, log: log.Named("web"), mux: http.NewServeMux(), quit: make(chan struct{})}
 	s.handle("GET /healthz", healthz)

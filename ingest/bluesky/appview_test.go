@@ -97,7 +97,7 @@ func TestAppViewPagination(t *testing.T) {
 				t.Errorf("the repost was not counted as ignored: %+v", c.Stats())
 			}
 			st := e.state("shinyakato")
-			if st.Published != int64(want) || st.LastSuccess.IsZero() || st.LastError != "" {
+			if st.Published != int64(want) || st.LastSuccess.IsZero() || st.LastError != "" || st.Polls < 1 {
 				t.Errorf("state %+v", st)
 			}
 			if s := c.Stats(); s.Backfills != 1 || s.BackfillPages != 2 {

@@ -430,6 +430,7 @@ func (c *Collector) prepare(ctx context.Context) {
 			}
 		}
 		if a.st.NeedsFill {
+			a.st.Polls++ // a read of the account's feed on the AppView
 			if err := c.backfill(ctx, a); err != nil {
 				a.retryAt = now.Add(c.cfg.RetryInterval)
 				if ctx.Err() == nil {
@@ -568,6 +569,7 @@ func (c *Collector) recordFailure(ctx context.Context, err error, wait time.Dura
 		if a.st.DID == "" {
 			continue // its own resolve error is what it shows
 		}
+		a.st.Polls++ // a Jetstream connection that failed or dropped
 		a.st.Errors++
 		a.st.LastError = err.Error()
 		a.st.LastPoll = now

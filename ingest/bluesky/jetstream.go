@@ -146,6 +146,7 @@ func (c *Collector) stream(ctx context.Context, dec *zstd.Decoder) (connected bo
 	for _, a := range c.accounts {
 		if a.st.DID != "" {
 			a.subscribed = true
+			a.st.Polls++ // a Jetstream connection
 			a.st.Errors, a.st.LastPoll, a.st.LastSuccess, a.st.NextPoll = 0, now, now, time.Time{}
 			if !a.st.NeedsFill {
 				a.st.LastError = ""

@@ -42,21 +42,18 @@ func capture(t *testing.T, fn func() error) (string, error) {
 	return <-out, ferr
 }
 
-// publishRealStories normalizes and clusters bundled UCI rows with the
-// production code and publishes the stories' snapshots on srv.
-func publishRealStories(t *testing.T, srv *bustest.Server, n int) map[string]wire.Story {
+// realEntries normalizes the first n rows of a bundled replay file with
+// the production code, as the normalizer stage would.
+func realEntries(t *testing.T, name string, n int) []wire.Entry {
 	t.Helper()
-	items, err := replay.ReadFile("../../testdata/replay/uci-news-2014-03.jsonl")
+	items, err := replay.ReadFile("../../testdata/replay/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ncfg := normalize.DefaultConfig()
 	ncfg.Languages = []string{}
-	cl, err := synth.NewClusterer(synth.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	var out []wire.Entry
 	for i, it := range items[:n] {
 		raw := it.Raw(at.Add(time.Duration(i) * time.Second))
 		raw.Source = bus.Token(raw.Source)
@@ -64,6 +61,20 @@ func publishRealStories(t *testing.T, srv *bustest.Server, n int) map[string]wir
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// publishRealStories normalizes and clusters bundled UCI rows with the
+// production code and publishes the stories' snapshots on srv.
+func publishRealStories(t *testing.T, srv *bustest.Server, n int) map[string]wire.Story {
+	t.Helper()
+	cl, err := synth.NewClusterer(synth.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range realEntries(t, "uci-news-2014-03.jsonl", n) {
 		cl.Add(e)
 	}
 	out := map[string]wire.Story{}

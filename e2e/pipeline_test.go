@@ -117,6 +117,38 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// storyOfSize waits until a story's last snapshot holds n provenance
+// records, and returns that snapshot.
+func storyOfSize(t *testing.T, js jetstream.JetStream, n int, what string) wire.Story {
+	t.Helper()
+	var found wire.Story
+	waitFor(t, what, func() bool {
+		for _, st := range latestStories(t, js) {
+			if len(st.Provenance) == n {
+				found = st
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// runCollector runs a collector until the returned stop is called, which
+// reports the collector's error.
+func runCollector(t *testing.T, run func(context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collector: %v", err)
+		}
+	}
+}
+
 func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
 	t.Helper()
 	s, err := js.Stream(context.Background(), stream)
@@ -172,26 +204,9 @@ func TestRSSFeedsToStoriesWithProvenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	collDone := make(chan error, 1)
-	go func() { collDone <- coll.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-collDone; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	}()
+	defer runCollector(t, coll.Run)()
 
-	var crash wire.Story
-	waitFor(t, "a story with both crash reports", func() bool {
-		for _, st := range latestStories(t, srv.JS) {
-			if len(st.Provenance) == 2 {
-				crash = st
-				return true
-			}
-		}
-		return false
-	})
+	crash := storyOfSize(t, srv.JS, 2, "a story with both crash reports")
 	if got := streamMsgs(t, srv.JS, bus.StreamEntry); got != 3 {
 		t.Fatalf("entries = %d, want 3", got)
 	}
@@ -373,16 +388,7 @@ func TestDeletedPostIsWithdrawnFromItsStory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var story wire.Story
-	waitFor(t, "a story with both reports", func() bool {
-		for _, st := range latestStories(t, srv.JS) {
-			if len(st.Provenance) == 2 {
-				story = st
-				return true
-			}
-		}
-		return false
-	})
+	story := storyOfSize(t, srv.JS, 2, "a story with both reports")
 	// wire-b deletes its post: the collector publishes the item again, marked deleted.
 	gone := b
 	gone.Deleted, gone.Title, gone.Body = true, "", ""

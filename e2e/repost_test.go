@@ -18,7 +18,6 @@ import (
 	"github.com/newswire/newswire/ingest/mastodon"
 	"github.com/newswire/newswire/ingest/x"
 	"github.com/newswire/newswire/provenance"
-	"github.com/newswire/newswire/wire"
 )
 
 // repostCase is one platform's post and another account's repost of it,
@@ -92,26 +91,9 @@ func TestRepostJoinsItsOriginalsStory(t *testing.T) {
 				t.Fatal(err)
 			}
 			coll := tc.collector(t, hs.URL, ingest.NewJetStreamPublisher(srv.JS), kv)
-			ctx, cancel := context.WithCancel(context.Background())
-			collDone := make(chan error, 1)
-			go func() { collDone <- coll.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-collDone; err != nil {
-					t.Errorf("collector: %v", err)
-				}
-			}()
+			defer runCollector(t, coll.Run)()
 
-			var story wire.Story
-			waitFor(t, "a story with the post and its repost", func() bool {
-				for _, st := range latestStories(t, srv.JS) {
-					if len(st.Provenance) == 2 {
-						story = st
-						return true
-					}
-				}
-				return false
-			})
+			story := storyOfSize(t, srv.JS, 2, "a story with the post and its repost")
 			if got := streamMsgs(t, srv.JS, bus.StreamEntry); got != 2 {
 				t.Fatalf("entries = %d, want 2", got)
 			}

@@ -58,6 +58,13 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// waiting counts the waiters not yet fired.
+func (c *fakeClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
 // Advance moves the clock and fires the waiters now due.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()

@@ -69,6 +69,10 @@ func TestRestart(t *testing.T) {
 		// Advance through two more intervals: 304s, nothing new.
 		for range 2 {
 			polls := r.c.Stats().Polls
+			// The scheduler reads the clock, then sets its timer from that
+			// reading: advancing in between would set the timer past the
+			// jump, and the next poll would never come.
+			waitFor(t, "the next poll's timer", func() bool { return clock.waiting() > 0 })
 			clock.Advance(10 * time.Minute)
 			waitFor(t, "next poll", func() bool { return r.c.Stats().Polls > polls })
 		}

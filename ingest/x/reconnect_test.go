@@ -52,43 +52,6 @@ func (h *cutPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = buf.Flush()
 }
 
-// stepSleep is an injected Sleep for Run: it records each wait, moves the
-// test clock by it instead of sleeping, runs the step given for that wait
-// (by its index: 0 is the first poll's stagger, 1 the wait after the
-// first poll, …), and ends the run at the wait numbered stop.
-type stepSleep struct {
-	clock  *clock
-	steps  map[int]func()
-	stop   int
-	cancel context.CancelFunc
-
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *stepSleep) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	n := len(s.waits)
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	if f := s.steps[n]; f != nil {
-		f()
-	}
-	if n >= s.stop {
-		s.cancel()
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	s.clock.advance(d)
-	return ctx.Err()
-}
-
-func (s *stepSleep) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.waits...)
-}
-
 // TestReconnectWithoutLossOrDuplicates: a poll whose connection fails —
 // cut in the middle of its second page's answer, or refused while the
 // server is down and then restarted on the same address — is a counted
@@ -150,7 +113,7 @@ func TestReconnectWithoutLossOrDuplicates(t *testing.T) {
 			defer cancel()
 			var failed State
 			var c *Collector
-			sl := &stepSleep{clock: e.clock, stop: 2, cancel: cancel, steps: map[int]func(){
+			sl := &recorder{clock: e.clock, stopAfter: 3, cancel: cancel, steps: map[int]func(){
 				1: func() {
 					failed = e.state(t, c, "brexit")
 					if after != nil {

@@ -400,14 +400,17 @@ func TestRetweetBecomesRepostOfOriginal(t *testing.T) {
 	}
 }
 
-// recorder is an injected Sleep: it records every wait, moves the test
-// clock by it instead of sleeping, and ends the run after stopAfter waits.
+// recorder is an injected Sleep: it records every wait, runs the step
+// given for it (by its index: 0 is the first poll's stagger, 1 the wait
+// after the first poll, …), moves the test clock by it instead of
+// sleeping, and ends the run after stopAfter waits.
 type recorder struct {
 	mu        sync.Mutex
 	waits     []time.Duration
 	clock     *clock
 	stopAfter int
 	cancel    context.CancelFunc
+	steps     map[int]func()
 }
 
 func (r *recorder) Sleep(ctx context.Context, d time.Duration) error {
@@ -415,6 +418,9 @@ func (r *recorder) Sleep(ctx context.Context, d time.Duration) error {
 	r.waits = append(r.waits, d)
 	n := len(r.waits)
 	r.mu.Unlock()
+	if f := r.steps[n-1]; f != nil {
+		f()
+	}
 	if n >= r.stopAfter {
 		r.cancel()
 		<-ctx.Done()

@@ -281,10 +281,20 @@ func pending(js jetstream.JetStream) string {
 			return fmt.Sprintf("%s consumer: %v", c.name, err)
 		}
 		if info.NumPending != 0 || info.NumAckPending != 0 {
-			return fmt.Sprintf("%s: %d pending, %d unacknowledged", c.name, info.NumPending, info.NumAckPending)
+			// Redelivered and the last delivery's time tell a message
+			// waiting out the consumer's BackOff from a stuck consumer.
+			return fmt.Sprintf("%s: %d pending, %d unacknowledged, %d redelivered, %d waiting, last delivery %s", c.name, info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, lastActive(info.Delivered.Last))
 		}
 	}
 	return ""
+}
+
+// lastActive is how long ago t was, or "never".
+func lastActive(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return time.Since(*t).Round(time.Second).String() + " ago"
 }
 
 func streamMsgs(js jetstream.JetStream, stream string) (uint64, error) {

@@ -38,7 +38,7 @@ unit:
 ## test-reliability: the full crash, server-crash, soak and hostile-input tests
 ## (reliability/; `make test` runs their short versions)
 test-reliability:
-	NEWSWIRE_RELIABILITY=full $(GO) test -count=1 -timeout 30m -v -run . ./reliability
+	NEWSWIRE_RELIABILITY=full $(GO) test -count=1 -timeout 45m -v -run . ./reliability
 
 ## fuzz: every fuzz target for FUZZTIME each (seeded from testdata)
 fuzz:

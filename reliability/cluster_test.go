@@ -556,10 +556,10 @@ func (r *clusterRig) killUnderLoad(t *testing.T, ev int, v victim) string {
 // idle waits until every item fed is on WIRE_RAW, both consumers are idle,
 // every replica is current and the watcher has read every snapshot. An
 // item in flight to a stage on a killed node comes back after the
-// consumer's BackOff (30 s).
+// consumer's BackOff (30 s the first time, longer after several kills).
 func (r *clusterRig) idle(t *testing.T) {
 	t.Helper()
-	waitFor(t, 10*time.Minute, "pipeline idle", func() string {
+	waitFor(t, idleBound(), "pipeline idle", func() string {
 		r.stopped(t)
 		n, err := streamMsgs(r.js, bus.StreamRaw)
 		if err != nil {

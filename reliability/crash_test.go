@@ -234,9 +234,9 @@ sources:
 	// Done when every item is on WIRE_RAW, both consumers are idle and the
 	// watcher has read every snapshot.
 	// An item a killed worker held is redelivered after the consumer's
-	// BackOff (30 s, then 1, 2, 5 minutes): items caught by several
+	// BackOff (30 s, then 1, 2, 5, 10 minutes): items caught by several
 	// kills take minutes.
-	waitFor(t, 10*time.Minute, "pipeline idle", func() string {
+	waitFor(t, idleBound(), "pipeline idle", func() string {
 		supervise()
 		n, err := streamMsgs(js, bus.StreamRaw)
 		if err != nil {

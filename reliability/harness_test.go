@@ -25,6 +25,8 @@ import (
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/synth"
 )
 
 // full reports whether the full versions run (make test-reliability).
@@ -264,6 +266,20 @@ func connect(t testing.TB, url string, auth nats.Option) (*nats.Conn, jetstream.
 		t.Fatal(err)
 	}
 	return nc, js
+}
+
+// idleBound is how long a test waits for the pipeline to go idle after its
+// last kill: the longest redelivery step of either consumer's BackOff (an
+// item a killed worker held through several kills waits that long before
+// it is offered again) plus three minutes to do the work.
+func idleBound() time.Duration {
+	longest := time.Duration(0)
+	for _, c := range []jetstream.ConsumerConfig{normalize.ConsumerConfig(), synth.ConsumerConfig()} {
+		for _, d := range c.BackOff {
+			longest = max(longest, d)
+		}
+	}
+	return longest + 3*time.Minute
 }
 
 // pending says what the normalizer's and the synthesizer's consumers still

@@ -188,3 +188,24 @@ func TestTopologyWaitsForAStreamThatDoesNotAnswer(t *testing.T) {
 		t.Errorf("never answered: %d creates", js.creates)
 	}
 }
+
+func TestCheckBackoff(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		steps []time.Duration
+		want  string // part of the message; "" for none
+	}{
+		{[]time.Duration{30 * s, 60 * s, 600 * s}, ""},
+		{[]time.Duration{30 * s}, ""},
+		{nil, "1 to 7 steps"},
+		{[]time.Duration{30 * s, 30 * s, 30 * s, 30 * s, 30 * s, 30 * s, 30 * s, 30 * s}, "1 to 7 steps"},
+		{[]time.Duration{5 * s, 60 * s}, "start at 30s or more"},
+		{[]time.Duration{30 * s, 120 * s, 60 * s}, "must not shrink"},
+		{[]time.Duration{30 * s, 48 * time.Hour}, "at most 24h"},
+	} {
+		got := bus.CheckBackoff(c.steps, 30*s, 8)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("CheckBackoff(%v) = %q, want %q", c.steps, got, c.want)
+		}
+	}
+}

@@ -95,3 +95,26 @@ func Retry(msg jetstream.Msg, base, max time.Duration) error {
 	}
 	return nil
 }
+
+// CheckBackoff says what is wrong with a consumer's redelivery backoff, or
+// "" when nothing is. Its first step is the ack wait, so it must outlast
+// the longest a worker may hold a message (work); JetStream refuses more
+// steps than maxDeliver−1; a step shorter than the one before it would
+// redeliver faster after more failures.
+func CheckBackoff(steps []time.Duration, work time.Duration, maxDeliver int) string {
+	switch {
+	case len(steps) == 0 || len(steps) >= maxDeliver:
+		return fmt.Sprintf("must list 1 to %d steps", maxDeliver-1)
+	case steps[0] < work:
+		return fmt.Sprintf("must start at %s or more (its first step is the ack wait)", work)
+	}
+	for i, d := range steps {
+		if i > 0 && d < steps[i-1] {
+			return "must not shrink from one step to the next"
+		}
+		if d > 24*time.Hour {
+			return "steps must be at most 24h"
+		}
+	}
+	return ""
+}

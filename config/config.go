@@ -122,6 +122,9 @@ type NormalizeConfig struct {
 	// empty list leaves only the script rules.
 	Languages   []string `yaml:"languages"`
 	MaxInFlight int      `yaml:"max_in_flight"`
+	// RedeliveryBackoff paces redeliveries of a raw item whose ack never
+	// came (a crashed replica); the first step is the ack wait.
+	RedeliveryBackoff []Duration `yaml:"redelivery_backoff"`
 }
 
 // SynthConfig configures the synthesizer.
@@ -152,6 +155,9 @@ type SynthConfig struct {
 	// Model is a join model written by `newswire train`; empty means the
 	// one shipped in the binary.
 	Model string `yaml:"model"`
+	// RedeliveryBackoff paces redeliveries of an entry whose ack never
+	// came (a crashed synthesizer); the first step is the ack wait.
+	RedeliveryBackoff []Duration `yaml:"redelivery_backoff"`
 }
 
 // Source is one configured source. Options of one kind live in that
@@ -504,6 +510,7 @@ func Default() *Config {
 			HeadlineRunes: 110, FutureSkew: Duration(10 * 60e9), FingerprintTTL: Duration(7 * 24 * 3600e9),
 			NearDuplicateSimilarity: 0.5, NearDuplicateWindow: Duration(48 * 3600e9),
 			NearDuplicateMaxEntries: 200_000, MaxInFlight: 512,
+			RedeliveryBackoff: []Duration{Duration(30e9), Duration(60e9), Duration(120e9), Duration(300e9), Duration(600e9)},
 			Languages: []string{"en", "ru", "uk", "be", "bg", "sr", "kk", "fr", "de", "es", "pt", "it", "nl",
 				"pl", "tr", "ar", "fa", "ur", "he", "zh", "ja", "ko", "hi", "sw", "id"},
 		},
@@ -512,7 +519,8 @@ func Default() *Config {
 			DFHalfLife: Duration(24 * 3600e9), SnapshotInterval: Duration(50e6), MaxProvenance: 2000,
 			TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2,
 			SlugWeight: 0.5, RecentMembers: 64, MergePassInterval: Duration(5 * 60e9), MergePassMaxSize: 10,
-			MinCoherence: 0.08,
+			MinCoherence:      0.08,
+			RedeliveryBackoff: []Duration{Duration(30e9), Duration(60e9), Duration(120e9), Duration(300e9)},
 		},
 	}
 }

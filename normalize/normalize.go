@@ -48,6 +48,11 @@ type Config struct {
 	// MaxInFlight bounds the raw items a worker holds between receipt and
 	// ack, and so its outstanding asynchronous publishes.
 	MaxInFlight int
+	// RedeliveryBackoff paces the redeliveries of a raw item whose ack
+	// never came (a crashed replica): its first step is the consumer's ack
+	// wait, the last repeats until the item's last delivery. Explicit naks
+	// choose their own delay.
+	RedeliveryBackoff []time.Duration
 	// Sources gives display codes and names by source id, from configuration.
 	Sources map[string]provenance.Source
 	// Now is the worker's clock (nil: time.Now); it places the start of
@@ -66,7 +71,13 @@ func DefaultConfig() Config {
 		NearDupMaxEntries: 200_000,
 		Languages:         DefaultLanguages(),
 		MaxInFlight:       512,
+		RedeliveryBackoff: DefaultRedeliveryBackoff(),
 	}
+}
+
+// DefaultRedeliveryBackoff is the normalizer's default redelivery pacing.
+func DefaultRedeliveryBackoff() []time.Duration {
+	return []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
 }
 
 // ConfigError is one setting Validate refuses; Key is its name in the
@@ -115,6 +126,9 @@ func (c Config) Validate() error {
 	if c.MaxInFlight < 1 || c.MaxInFlight > 4000 {
 		// 4000 is the client's default limit of outstanding async publishes
 		bad("max_in_flight", "must be within 1..4000")
+	}
+	if msg := bus.CheckBackoff(c.RedeliveryBackoff, handleTimeout, maxDeliver); msg != "" {
+		bad("redelivery_backoff", msg)
 	}
 	return errors.Join(errs...)
 }

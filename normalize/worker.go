@@ -31,17 +31,16 @@ const maxDeliver = 8
 // handleTimeout bounds the work on one raw item, from receipt to ack.
 const handleTimeout = 30 * time.Second
 
-// ConsumerConfig is the durable pull consumer on WIRE_RAW.
-func ConsumerConfig() jetstream.ConsumerConfig {
+// ConsumerConfig is the durable pull consumer on WIRE_RAW; backoff is
+// Config.RedeliveryBackoff.
+func ConsumerConfig(backoff []time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		Description:   "normalizer: raw items to entries",
 		FilterSubject: bus.SubjectRawAll,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		MaxDeliver:    maxDeliver,
-		// BackOff paces redeliveries after a missed ack (a crashed replica);
-		// its first step is the ack wait. Explicit naks choose their own delay.
-		BackOff:       []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute},
+		BackOff:       backoff,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
@@ -114,7 +113,7 @@ func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap
 	if err != nil {
 		return nil, fmt.Errorf("normalize: open %s: %w", bus.BucketFingerprint, err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamRaw, ConsumerConfig())
+	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamRaw, ConsumerConfig(cfg.RedeliveryBackoff))
 	if err != nil {
 		return nil, fmt.Errorf("normalize: consumer: %w", err)
 	}

@@ -268,14 +268,32 @@ func connect(t testing.TB, url string, auth nats.Option) (*nats.Conn, jetstream.
 	return nc, js
 }
 
+// testBackoff is the redelivery backoff of both consumers in the kill
+// tests: one 30 s step, the shortest the workers accept. What the tests
+// check (nothing lost, nothing doubled) does not depend on the pacing, and
+// the default's 5 and 10 minute steps made each test wait out an item held
+// through several kills for that long.
+const testBackoff = "redelivery_backoff: [30s]"
+
 // idleBound is how long a test waits for the pipeline to go idle after its
-// last kill: the longest redelivery step of either consumer's BackOff (an
-// item a killed worker held through several kills waits that long before
-// it is offered again) plus three minutes to do the work.
-func idleBound() time.Duration {
+// last kill: the longest redelivery step of either consumer's BackOff, as
+// the server holds it (an item a killed worker held through several kills
+// waits that long before it is offered again), plus three minutes to do
+// the work. When the server cannot say, it takes the default steps.
+func idleBound(js jetstream.JetStream) time.Duration {
 	longest := time.Duration(0)
-	for _, c := range []jetstream.ConsumerConfig{normalize.ConsumerConfig(), synth.ConsumerConfig()} {
-		for _, d := range c.BackOff {
+	steps := [][]time.Duration{normalize.DefaultRedeliveryBackoff(), synth.DefaultRedeliveryBackoff()}
+	for i, c := range []struct{ stream, name string }{{bus.StreamRaw, normalize.ConsumerName}, {bus.StreamEntry, synth.ConsumerName}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if cons, err := js.Consumer(ctx, c.stream, c.name); err == nil {
+			if info, err := cons.Info(ctx); err == nil {
+				steps[i] = info.Config.BackOff
+			}
+		}
+		cancel()
+	}
+	for _, s := range steps {
+		for _, d := range s {
 			longest = max(longest, d)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -80,6 +81,10 @@ type Config struct {
 	// Model decides whether an entry joins a story (see Model); nil
 	// means the model shipped in model.json.
 	Model *Model
+	// RedeliveryBackoff paces the worker's redeliveries of an entry whose
+	// ack never came (a crashed or fenced worker): its first step is the
+	// consumer's ack wait, the last repeats until the last delivery.
+	RedeliveryBackoff []time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -100,7 +105,13 @@ func DefaultConfig() Config {
 		MergePassInterval: 5 * time.Minute,
 		MergePassMaxSize:  10,
 		MinCoherence:      0.08,
+		RedeliveryBackoff: DefaultRedeliveryBackoff(),
 	}
+}
+
+// DefaultRedeliveryBackoff is the synthesizer's default redelivery pacing.
+func DefaultRedeliveryBackoff() []time.Duration {
+	return []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute}
 }
 
 // ConfigError is one setting Validate refuses; Key is its name in the
@@ -163,6 +174,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinCoherence < 0 || c.MinCoherence >= 1 {
 		bad("min_coherence", "must be within [0, 1)")
+	}
+	if msg := bus.CheckBackoff(c.RedeliveryBackoff, flushTimeout, maxDeliver); msg != "" {
+		bad("redelivery_backoff", msg)
 	}
 	return errors.Join(errs...)
 }

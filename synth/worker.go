@@ -24,6 +24,9 @@ import (
 // last PubAck; the stories stay dirty and the next tick tries again.
 const flushTimeout = 30 * time.Second
 
+// maxDeliver bounds the deliveries of one entry.
+const maxDeliver = 10
+
 // Consumer and priority group names of the synthesizer.
 const (
 	ConsumerName  = "synth"
@@ -31,17 +34,17 @@ const (
 	Stage         = "synth"
 )
 
-// ConsumerConfig is the synthesizer's durable pull consumer on WIRE_ENTRY.
-// The pinned priority group makes one worker active; standbys take over
-// when it stops pulling for PinnedTTL.
-func ConsumerConfig() jetstream.ConsumerConfig {
+// ConsumerConfig is the synthesizer's durable pull consumer on WIRE_ENTRY;
+// backoff is Config.RedeliveryBackoff. The pinned priority group makes one
+// worker active; standbys take over when it stops pulling for PinnedTTL.
+func ConsumerConfig(backoff []time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:        ConsumerName,
 		Description:    "synthesizer: entries to stories",
 		FilterSubject:  bus.SubjectEntryAll,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		MaxDeliver:     10,
-		BackOff:        []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
+		MaxDeliver:     maxDeliver,
+		BackOff:        backoff,
 		MaxAckPending:  20000,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
@@ -170,7 +173,7 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 	if log == nil {
 		log = zap.NewNop()
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamEntry, ConsumerConfig())
+	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamEntry, ConsumerConfig(cfg.RedeliveryBackoff))
 	if err != nil {
 		return nil, fmt.Errorf("synth: consumer: %w", err)
 	}

@@ -39,6 +39,12 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 2: sources[0].url: must be an http(s) URL") {
 		t.Errorf("malformed config: %v", err)
 	}
+	backoff := writeFile(t, "backoff.yaml", "normalize:\n  redelivery_backoff: [5s, 1m]\nsynth:\n  redelivery_backoff: []\n")
+	err = dispatch(ctx, []string{"normalize", "--config", backoff})
+	if err == nil || !strings.Contains(err.Error(), "line 2: normalize.redelivery_backoff: must start at 30s or more") ||
+		!strings.Contains(err.Error(), "line 4: synth.redelivery_backoff: must list 1 to 9 steps") {
+		t.Errorf("bad redelivery backoff: %v", err)
+	}
 	unreachable := writeFile(t, "nats.yaml", "nats:\n  urls: [nats://127.0.0.1:1]\n")
 	err = dispatch(ctx, []string{"normalize", "--config", unreachable})
 	if !errors.Is(err, bus.ErrUnreachable) || !strings.Contains(err.Error(), "nats://127.0.0.1:1") {

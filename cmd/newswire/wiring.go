@@ -217,6 +217,7 @@ func normalizeConfig(cfg *config.Config) normalize.Config {
 	c.NearDupMaxEntries = n.NearDuplicateMaxEntries
 	c.Languages = n.Languages
 	c.MaxInFlight = n.MaxInFlight
+	c.RedeliveryBackoff = durations(n.RedeliveryBackoff)
 	c.Sources = make(map[string]provenance.Source)
 	for _, s := range cfg.Sources {
 		c.Sources[s.ID] = provenance.Source{ID: s.ID, Kind: s.Kind, Code: s.Code, Name: s.Name}
@@ -248,7 +249,17 @@ func synthConfig(cfg *config.Config) (synth.Config, error) {
 	c.MergePassInterval = time.Duration(s.MergePassInterval)
 	c.MergePassMaxSize = s.MergePassMaxSize
 	c.MinCoherence = s.MinCoherence
+	c.RedeliveryBackoff = durations(s.RedeliveryBackoff)
 	return c, nil
+}
+
+// durations converts a configured list of durations.
+func durations(ds []config.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = time.Duration(d)
+	}
+	return out
 }
 
 // parts holds a connection and the things built on it.

@@ -119,8 +119,11 @@ func TestFeeds(t *testing.T) {
 
 	// A story that mixes unrelated reports of one publisher.
 	var tolerated []string
-	mixed, split := 0, 0
+	// mixed counts (story, publisher) pairs: one story that mixes the
+	// events of three publishers counts three; mixedStories counts it once.
+	mixed, mixedStories, split := 0, 0, 0
 	for _, s := range stories {
+		storyMixed := false
 		us := byStory[s]
 		for _, pub := range distinct(us, func(u unit) string { return u.publisher }) {
 			var mine []unit
@@ -151,10 +154,14 @@ func TestFeeds(t *testing.T) {
 			}
 			if unrelated {
 				mixed++
+				storyMixed = true
 				t.Logf("different events of one publisher in one story: %s", b.String())
 			} else {
 				tolerated = append(tolerated, b.String())
 			}
+		}
+		if storyMixed {
+			mixedStories++
 		}
 	}
 
@@ -216,13 +223,14 @@ func TestFeeds(t *testing.T) {
 		t.Logf("related events of one publisher in one story (tolerated): %s", s)
 	}
 	// The issue asks for no mixed story and no split event; the shipped
-	// model does not get there (README.md, Evaluation: 5 stories mix
-	// reports of one publisher, 5 events are split). These ceilings hold
+	// model does not get there (README.md, Evaluation: 3 stories mix
+	// reports of one publisher, 5 times counted by publisher; 5 events
+	// are split). These ceilings hold
 	// it from getting worse, and a change that lowers the counts should
 	// lower them too.
-	t.Logf("stories mixing different events of one publisher: %d; events of several publishers split: %d", mixed, split)
+	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); events of several publishers split: %d", mixedStories, mixed, split)
 	if mixed > maxMixed || split > maxSplit || sc.BCubedF1 < minFeedsF1 {
-		t.Errorf("%d mixed stories (at most %d), %d split events (at most %d), BCubed F1 %.3f (at least %.2f)",
+		t.Errorf("%d stories mixing one publisher's events, counted by publisher (at most %d), %d split events (at most %d), BCubed F1 %.3f (at least %.2f)",
 			mixed, maxMixed, split, maxSplit, sc.BCubedF1, minFeedsF1)
 	}
 }
@@ -230,7 +238,7 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed   = 5
+	maxMixed   = 5 // (story, publisher) pairs; 3 stories
 	maxSplit   = 5
 	minFeedsF1 = 0.80
 )

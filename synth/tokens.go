@@ -93,9 +93,24 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital, lower: lower, initial: initial})
 		}
 	}
+	skip := 0 // the end of a link being skipped
 	for i, r := range text {
 		if limit > 0 && len(out) >= limit {
 			return out
+		}
+		if i < skip {
+			continue
+		}
+		if start < 0 && (r == 'h' || r == 'H' || r == 'w' || r == 'W') {
+			// A link in a post's text ("https://t.co/Xy12ab", "www.bbc.co.uk")
+			// names no part of the event: its pieces would be a figure-like
+			// name unique to the post and "https" shared by every post.
+			if n := linkLen(text[i:]); n > 0 {
+				flushRun()
+				skip = i + n
+				sentenceStart = true
+				continue
+			}
 		}
 		switch {
 		// Range-table lookups cost more than the rest of the loop: no Thai,
@@ -134,6 +149,23 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		out = out[:limit]
 	}
 	return out
+}
+
+// linkLen is the length of the web link s starts with ("http://…",
+// "https://…" or "www.…", up to the next space), or 0.
+func linkLen(s string) int {
+	if !hasPrefixFold(s, "https://") && !hasPrefixFold(s, "http://") && !hasPrefixFold(s, "www.") {
+		return 0
+	}
+	if n := strings.IndexFunc(s, unicode.IsSpace); n >= 0 {
+		return n
+	}
+	return len(s)
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case; prefix is lower case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // hasDigit reports whether s holds a decimal digit of any script, as

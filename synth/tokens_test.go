@@ -190,3 +190,26 @@ func TestTitleCaseNamesFollowTheStream(t *testing.T) {
 		t.Errorf("sentence-initial common word: names %q, want none", got)
 	}
 }
+
+// A link in a post's text gives no terms: neither "https" and "co",
+// which every post with a link shares, nor its path, which no other has.
+func TestLinksInTextGiveNoTerms(t *testing.T) {
+	st := newStemmer()
+	text := "BREAKING: Quake hits Turkey https://t.co/Xy12abCdE (see WWW.Example.com/a?b=1) #earthquake @Reuters http://x.y"
+	var got []string
+	for _, tok := range tokenize(st, "en", text, 0, nil) {
+		got = append(got, tok.term)
+	}
+	want := []string{"break", "quak", "hit", "turkey", "see", "earthquak", "reuter"}
+	if !slices.Equal(got, want) {
+		t.Errorf("terms %q, want %q", got, want)
+	}
+	// A word that merely starts like a link is a word.
+	got = got[:0]
+	for _, tok := range tokenize(st, "en", "Wwwhat happens to http", 0, nil) {
+		got = append(got, tok.term)
+	}
+	if want := []string{"wwwhat", "happen", "http"}; !slices.Equal(got, want) {
+		t.Errorf("terms %q of a text without links, want %q", got, want)
+	}
+}

@@ -268,13 +268,6 @@ func connect(t testing.TB, url string, auth nats.Option) (*nats.Conn, jetstream.
 	return nc, js
 }
 
-// testBackoff is the redelivery backoff of both consumers in the kill
-// tests: the normalizer's default. One 30 s step made the full run 11
-// minutes shorter, but in a CI run the normalizer then held 199 items
-// unacknowledged with no pull waiting past the idle bound; until that is
-// understood the tests keep the default pacing.
-const testBackoff = "redelivery_backoff: [30s, 1m, 2m, 5m, 10m]"
-
 // idleBound is how long a test waits for the pipeline to go idle after its
 // last kill: the longest redelivery step of either consumer's BackOff, as
 // the server holds it (an item a killed worker held through several kills

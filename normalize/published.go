@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"go.uber.org/zap"
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/wire"
@@ -71,6 +73,11 @@ const (
 	// clockSkew widens the search back from the marker's time, for
 	// servers of a cluster whose clocks differ.
 	clockSkew = time.Minute
+	// maxSearches bounds the WIRE_ENTRY searches of one worker at a time
+	// (see findEntry); searchIdle is how long the server keeps a search's
+	// consumer once nobody reads it.
+	maxSearches = 4
+	searchIdle  = time.Minute
 )
 
 // markerKey is the wire_fp key of an entry's publication marker. Entry
@@ -197,6 +204,13 @@ func (w *Worker) putMarker(ctx context.Context, key, value string, rev uint64) (
 // findEntry looks on WIRE_ENTRY, on subject from since on, for the
 // message with Nats-Msg-Id msgID. It reads headers only, and stops at
 // the subject's last message as it was when the search began.
+//
+// A search reads through a consumer of its own, which it deletes when it
+// is done. At most maxSearches run at once: after a crash every item the
+// dead worker held comes back with a pending marker, and one consumer per
+// item would run into the server's limit of consumers per stream (1,000
+// by default). A consumer the server refuses, like any failure here, is
+// returned before ctx ends, and the item is retried.
 func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since time.Time) (uint64, bool, error) {
 	stream, err := w.js.Stream(ctx, bus.StreamEntry)
 	if err != nil {
@@ -212,17 +226,52 @@ func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since tim
 	if last.Header.Get(bus.HeaderMsgID) == msgID {
 		return last.Sequence, true, nil
 	}
-	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &since,
-		HeadersOnly:    true,
+	select {
+	case w.searches <- struct{}{}:
+		defer func() { <-w.searches }()
+	case <-ctx.Done():
+		return 0, false, fmt.Errorf("normalize: waiting to search %s: %w", bus.StreamEntry, ctx.Err())
+	}
+	name := "normalize_search_" + nuid.Next()
+	cons, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Name:          name,
+		Description:   "normalizer: looks for an entry a crashed delivery may have published",
+		FilterSubject: subject,
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		OptStartTime:  &since,
+		AckPolicy:     jetstream.AckNonePolicy,
+		HeadersOnly:   true,
+		MemoryStorage: true,
+		Replicas:      1,
+		// the server removes it if this process dies during the search
+		InactiveThreshold: searchIdle,
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, err)
 	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stream.DeleteConsumer(dctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			w.log.Warn("could not delete a search consumer; the server removes it when idle",
+				zap.String("consumer", name), zap.Duration("idle", searchIdle), zap.Error(err))
+		}
+	}()
+	left := cons.CachedInfo().NumPending
+	if left == 0 {
+		return 0, false, nil // nothing on the subject since then: aged out
+	}
 	for {
-		batch, err := oc.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		wait := 2 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl))
+		}
+		if wait < 100*time.Millisecond {
+			return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, context.DeadlineExceeded)
+		}
+		// A fetch returns once it has its batch: asking for no more than
+		// the consumer holds spares waiting out the wait for the rest.
+		batch, err := cons.Fetch(int(min(256, left)), jetstream.FetchMaxWait(wait))
 		if err != nil {
 			return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, err)
 		}
@@ -238,19 +287,22 @@ func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since tim
 			if m.Headers().Get(bus.HeaderMsgID) == msgID {
 				seq, found = md.Sequence.Stream, true
 			}
-			end = md.Sequence.Stream >= last.Sequence
+			end = md.Sequence.Stream >= last.Sequence || md.NumPending == 0
 		}
 		if found {
 			return seq, true, nil
 		}
+		left -= min(left, uint64(got))
 		if berr := batch.Error(); berr != nil && !errors.Is(berr, nats.ErrTimeout) {
 			return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, berr)
 		}
-		if end || got == 0 {
-			return 0, false, nil // the subject's last message, or the rest aged out
+		if end || left == 0 {
+			return 0, false, nil // read up to the subject's last message
 		}
-		if ctx.Err() != nil {
-			return 0, false, ctx.Err()
+		if got == 0 {
+			// Not "not found": an answer that did not come in time must
+			// not let the entry be published a second time.
+			return 0, false, fmt.Errorf("normalize: search %s: no messages within %s", bus.StreamEntry, wait)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,12 @@ func waitHandled(t *testing.T, js jetstream.JetStream, seq uint64) {
 
 func entryCount(t *testing.T, js jetstream.JetStream) uint64 {
 	t.Helper()
-	s, err := js.Stream(context.Background(), bus.StreamEntry)
+	return streamState(t, js, bus.StreamEntry).Msgs
+}
+
+func streamState(t *testing.T, js jetstream.JetStream, stream string) jetstream.StreamState {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +87,7 @@ func entryCount(t *testing.T, js jetstream.JetStream) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	return info.State
 }
 
 func marker(t *testing.T, js jetstream.JetStream, key string) string {
@@ -147,6 +153,10 @@ func TestEntryOnceBeyondTheDuplicateWindow(t *testing.T) {
 	}
 }
 
+// claimsOldAtOnce makes every pending marker old at once, as a crashed
+// writer's is after claimTimeout.
+func claimsOldAtOnce(w *Worker) { w.claimTimeout = 0 }
+
 // TestPendingMarkerLeftByACrash plays a normalizer that died between its
 // claim and the marker update, once after its publish reached
 // WIRE_ENTRY and once before: the copy that comes next publishes the
@@ -157,20 +167,8 @@ func TestPendingMarkerLeftByACrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := NewWorker(ctx, testConfig(), srv.JS, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.claimTimeout = 0 // the crashed writer's claim is old at once
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	w, stop := startWorkerSet(t, srv.JS, testConfig(), claimsOldAtOnce)
+	defer stop()
 	obs := time.Date(2024, 6, 11, 10, 0, 0, 0, time.UTC)
 	published := wire.RawItem{Kind: "rss", Source: "allafrica", NativeID: "1", URL: "https://allafrica.com/stories/1.html",
 		Body: story, Published: "Tue, 11 Jun 2024 09:30:00 GMT", ObservedAt: obs}
@@ -279,5 +277,54 @@ func TestRedeliveryResolvesItsOwnPendingMarker(t *testing.T) {
 	}
 	if got := w.Stats().Retried.Load(); got != 0 {
 		t.Errorf("retried %d times; its own claim should not make it wait", got)
+	}
+}
+
+// TestSearchesLeaveNoConsumers: after a crash every item the dead worker
+// held comes back to a pending marker and is looked up on WIRE_ENTRY. A
+// search deletes its consumer when it ends, so a burst of them leaves the
+// stream as it was and cannot run into the server's limit of consumers
+// per stream (a CI run once stalled the normalizer that way).
+func TestSearchesLeaveNoConsumers(t *testing.T) {
+	srv := shortWindow(t)
+	w, stop := startWorkerSet(t, srv.JS, testConfig(), claimsOldAtOnce)
+	defer stop()
+	const n = 24
+	obs := time.Date(2024, 6, 11, 10, 0, 0, 0, time.UTC)
+	places := []string{"Lilongwe", "Blantyre", "Mzuzu", "Zomba", "Kasungu", "Mangochi"}
+	raws := make([]wire.RawItem, n)
+	for i := range raws {
+		id := strconv.Itoa(100 + i)
+		raws[i] = wire.RawItem{Kind: "rss", Source: "allafrica", NativeID: id, URL: "https://allafrica.com/stories/" + id + ".html",
+			Body:      fmt.Sprintf("%s: council meeting %d approved %d new boreholes for the district.", places[i%len(places)], i, 3*i+7),
+			Published: "Tue, 11 Jun 2024 09:30:00 GMT", ObservedAt: obs}
+		publishRaw(t, srv.JS, raws[i])
+	}
+	waitFor(t, func() bool { return w.Stats().Entries.Load() == n })
+	kv, err := srv.JS.KeyValue(context.Background(), bus.BucketFingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range raws {
+		// Each crash came after the PubAck, before "published" was written.
+		id := EntryID(bus.RawMsgID(raw.Kind, raw.Source, raw.NativeID))
+		if _, err := kv.Put(context.Background(), "pub."+id, []byte("pending 999")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := streamState(t, srv.JS, bus.StreamEntry).Consumers
+	var seq uint64
+	for _, raw := range raws {
+		seq = publishPastWindow(t, srv.JS, raw)
+	}
+	waitHandled(t, srv.JS, seq)
+	if got := entryCount(t, srv.JS); got != n {
+		t.Fatalf("WIRE_ENTRY holds %d entries, want %d", got, n)
+	}
+	if got := w.Stats().Recovered.Load(); got != n {
+		t.Errorf("recovered %d entries, want %d", got, n)
+	}
+	if after := streamState(t, srv.JS, bus.StreamEntry).Consumers; after != before {
+		t.Errorf("WIRE_ENTRY has %d consumers after the searches, %d before", after, before)
 	}
 }

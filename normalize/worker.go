@@ -84,6 +84,8 @@ type Worker struct {
 	consuming atomic.Bool
 	// claimTimeout is claimTimeout except in tests that play a crash.
 	claimTimeout time.Duration
+	// searches holds a token per WIRE_ENTRY search under way (findEntry).
+	searches chan struct{}
 }
 
 // Consuming reports whether the worker takes raw items: false while it
@@ -123,6 +125,7 @@ func NewWorker(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap
 		fpPrefix:     "$KV." + bus.BucketFingerprint + ".",
 		near:         newNearIndex(cfg.NearDupSimilarity, cfg.NearDupWindow, cfg.NearDupMaxEntries),
 		claimTimeout: claimTimeout,
+		searches:     make(chan struct{}, maxSearches),
 	}, nil
 }
 

@@ -31,10 +31,20 @@ func testConfig() Config {
 
 func startWorker(t *testing.T, js jetstream.JetStream, cfg Config) (*Worker, func()) {
 	t.Helper()
+	return startWorkerSet(t, js, cfg, nil)
+}
+
+// startWorkerSet is startWorker with set, when given, applied to the
+// worker before it runs.
+func startWorkerSet(t *testing.T, js jetstream.JetStream, cfg Config, set func(*Worker)) (*Worker, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := NewWorker(ctx, cfg, js, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if set != nil {
+		set(w)
 	}
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

@@ -334,12 +334,15 @@ nats:
   password: pw-%s
   replicas: 3
 http: {listen: "127.0.0.1:%d"}
+normalize:
+  %s
 synth:
   snapshot_interval: 50ms
   max_provenance: 100000
+  %s
 sources:
   - {id: telegram-ru, kind: replay, path: %s}
-`, filepath.Join(dir, name), strings.Join(quoted, ", "), role, role, r.apiPort, r.feedTo)), 0o600); err != nil {
+`, filepath.Join(dir, name), strings.Join(quoted, ", "), role, role, r.apiPort, testBackoff, testBackoff, r.feedTo)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return path
@@ -556,7 +559,7 @@ func (r *clusterRig) killUnderLoad(t *testing.T, ev int, v victim) string {
 // idle waits until every item fed is on WIRE_RAW, both consumers are idle,
 // every replica is current and the watcher has read every snapshot. An
 // item in flight to a stage on a killed node comes back after the
-// consumer's BackOff (30 s the first time, longer after several kills).
+// consumer's BackOff (testBackoff).
 func (r *clusterRig) idle(t *testing.T) {
 	t.Helper()
 	waitFor(t, idleBound(r.js), "pipeline idle", func() string {

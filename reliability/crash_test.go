@@ -102,12 +102,15 @@ func chaos(t *testing.T, cc chaosConfig) {
 log: {level: warn, format: json}
 nats:
   urls: [%s]
+normalize:
+  %s
 synth:
   snapshot_interval: 50ms
   max_provenance: 100000
+  %s
 sources:
   - {id: telegram-ru, kind: replay, path: %s}
-`, dir, url, feed)), 0o600); err != nil {
+`, dir, url, testBackoff, testBackoff, feed)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	server := &proc{name: "natsserver", bin: natsserver, args: []string{"-data", dir, "-port", strconv.Itoa(port), "-sync", "always"}, logDir: logDir}
@@ -131,6 +134,14 @@ sources:
 			p.stop()
 		}
 	}()
+	// A failure says what the stages last logged (warnings and errors).
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, p := range workers {
+				t.Logf("%s, end of its last log:\n%s", name, p.lastLog())
+			}
+		}
+	})
 
 	var mu sync.Mutex
 	history := map[string][]snapshot{}
@@ -234,8 +245,7 @@ sources:
 	// Done when every item is on WIRE_RAW, both consumers are idle and the
 	// watcher has read every snapshot.
 	// An item a killed worker held is redelivered after the consumer's
-	// BackOff (30 s, then 1, 2, 5, 10 minutes): items caught by several
-	// kills take minutes.
+	// BackOff (testBackoff).
 	waitFor(t, idleBound(js), "pipeline idle", func() string {
 		supervise()
 		n, err := streamMsgs(js, bus.StreamRaw)

@@ -268,6 +268,16 @@ func connect(t testing.TB, url string, auth nats.Option) (*nats.Conn, jetstream.
 	return nc, js
 }
 
+// testBackoff is the redelivery backoff of both consumers in the kill
+// tests: one 30 s step, the shortest the workers accept. What the tests
+// check (nothing lost, nothing doubled) does not depend on the pacing, and
+// the default's 5 and 10 minute steps made each test wait out an item held
+// through several kills for that long. With them the pacing hid a stall:
+// a CI run with [30s] left 199 items unacknowledged, as the normalizer's
+// crash searches had run into the server's limit of consumers per stream
+// and stopped it pulling (fixed in normalize.findEntry).
+const testBackoff = "redelivery_backoff: [30s]"
+
 // idleBound is how long a test waits for the pipeline to go idle after its
 // last kill: the longest redelivery step of either consumer's BackOff, as
 // the server holds it (an item a killed worker held through several kills

@@ -209,3 +209,48 @@ func TestCheckBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderedFetcherGivesUpWhenRefused: a Fetch re-creates the ordered
+// consumer on the server; when the stream's limit of consumers is
+// reached, the Fetch returns the refusal after a few tries instead of
+// retrying forever (as nats.go does by default), so that the reader's
+// work fails and is retried like any other failure.
+func TestOrderedFetcherGivesUpWhenRefused(t *testing.T) {
+	srv := bustest.Start(t)
+	ctx := context.Background()
+	stream, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "LIMITED", Subjects: []string{"limited.>"}, Storage: jetstream.MemoryStorage, MaxConsumers: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.JS.Publish(ctx, "limited.a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	oc, err := bus.OrderedFetcher(ctx, srv.JS, "LIMITED", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its server consumer goes, and two others take every place.
+	if err := stream.DeleteConsumer(ctx, oc.CachedInfo().Name); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		if _, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := oc.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "maximum consumers") {
+			t.Fatalf("Fetch = %v, want the server's refusal", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Fetch still retrying after 2 minutes")
+	}
+}

@@ -40,6 +40,21 @@ func Consume(ctx context.Context, cons jetstream.Consumer, handle func(jetstream
 	}
 }
 
+// fetchResets bounds how often an ordered consumer that is read with Fetch
+// tries to create its server-side consumer again. nats.go creates it anew
+// at every Fetch and by default retries a refusal (the stream's limit of
+// consumers reached, no leader) forever, past any deadline of the caller.
+// Bounded, the Fetch returns the error after about 7 s (tries 1, 2 and 4 s
+// apart), and the caller retries its work as after any failure.
+const fetchResets = 4
+
+// OrderedFetcher is js.OrderedConsumer for reading with Fetch, with its
+// re-creation bounded (see fetchResets).
+func OrderedFetcher(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	cfg.MaxResetAttempts = fetchResets
+	return js.OrderedConsumer(ctx, stream, cfg)
+}
+
 // DeadLetter records msg on wire.dlq.<stage> with a reason and terminates
 // it, so that JetStream never redelivers input that can never succeed.
 func DeadLetter(ctx context.Context, js jetstream.JetStream, stage string, msg jetstream.Msg, reason error) error {

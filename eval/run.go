@@ -356,7 +356,7 @@ func readStories(ctx context.Context, js jetstream.JetStream) (map[string]string
 // nothing or the consumer has nothing pending. what names the messages in
 // errors.
 func drain(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, batch int, what string, handle func([]byte) error) error {
-	oc, err := js.OrderedConsumer(ctx, stream, cfg)
+	oc, err := bus.OrderedFetcher(ctx, js, stream, cfg)
 	if err != nil {
 		return fmt.Errorf("eval: read %s: %w", what, err)
 	}

@@ -441,7 +441,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	clear(w.seqs)
 	clear(w.lookups)
 	w.tailState = tailAdopt
-	oc, err := w.js.OrderedConsumer(ctx, bus.StreamEntry, cfg)
+	oc, err := bus.OrderedFetcher(ctx, w.js, bus.StreamEntry, cfg)
 	if err != nil {
 		return fmt.Errorf("synth: catch-up consumer: %w", err)
 	}

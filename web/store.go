@@ -465,7 +465,7 @@ func (s *Store) LoadStories(ctx context.Context, js jetstream.JetStream) error {
 	if stream.CachedInfo().State.Msgs == 0 {
 		return nil
 	}
-	oc, err := js.OrderedConsumer(ctx, bus.StreamStory, jetstream.OrderedConsumerConfig{
+	oc, err := bus.OrderedFetcher(ctx, js, bus.StreamStory, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{bus.SubjectStoryAll},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})

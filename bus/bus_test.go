@@ -247,7 +247,7 @@ func TestOrderedFetcherGivesUpWhenRefused(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "maximum consumers") {
+		if !errors.Is(err, jetstream.ErrMaximumConsumersLimit) {
 			t.Fatalf("Fetch = %v, want the server's refusal", err)
 		}
 	case <-time.After(2 * time.Minute):

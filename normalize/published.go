@@ -257,6 +257,8 @@ func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since tim
 				zap.String("consumer", name), zap.Duration("idle", searchIdle), zap.Error(err))
 		}
 	}()
+	// left is what the consumer still holds: at first its count, then
+	// each message's own NumPending.
 	left := cons.CachedInfo().NumPending
 	if left == 0 {
 		return 0, false, nil // nothing on the subject since then: aged out
@@ -287,12 +289,11 @@ func (w *Worker) findEntry(ctx context.Context, subject, msgID string, since tim
 			if m.Headers().Get(bus.HeaderMsgID) == msgID {
 				seq, found = md.Sequence.Stream, true
 			}
-			end = md.Sequence.Stream >= last.Sequence || md.NumPending == 0
+			end, left = md.Sequence.Stream >= last.Sequence, md.NumPending
 		}
 		if found {
 			return seq, true, nil
 		}
-		left -= min(left, uint64(got))
 		if berr := batch.Error(); berr != nil && !errors.Is(berr, nats.ErrTimeout) {
 			return 0, false, fmt.Errorf("normalize: search %s: %w", bus.StreamEntry, berr)
 		}

@@ -31,7 +31,15 @@ type Model struct {
 	// TrainedOn says where the weights came from; it is not read.
 	TrainedOn []string `json:"trained_on,omitempty"`
 	Examples  int      `json:"examples,omitempty"`
-	w         features
+	// ShortTrees and LongTrees are boosted trees whose values add to the
+	// log-odds of short and of long texts (see trees.go).
+	ShortTrees []Tree `json:"short_trees,omitempty"`
+	LongTrees  []Tree `json:"long_trees,omitempty"`
+	w          features
+	st, lt     []tree
+	// nonMonotone is set when a tree can lower the log-odds as a member
+	// feature rises: then no candidate is pruned by its bound.
+	nonMonotone bool
 }
 
 //go:embed model.json
@@ -82,6 +90,14 @@ func ParseModel(b []byte) (Model, error) {
 			return Model{}, fmt.Errorf("%w: thresholds must be within (0, 1]", ErrModel)
 		}
 	}
+	var err error
+	if m.st, err = compileTrees(m.ShortTrees); err != nil {
+		return Model{}, err
+	}
+	if m.lt, err = compileTrees(m.LongTrees); err != nil {
+		return Model{}, err
+	}
+	m.nonMonotone = !treesMonotone(m.st) || !treesMonotone(m.lt)
 	return m, nil
 }
 
@@ -101,6 +117,8 @@ func Combine(short, long Model) Model {
 		m.w[i] = w
 	}
 	m.Join[1], m.Merge[1] = long.Join[1], long.Merge[1]
+	m.LongTrees, m.lt = long.LongTrees, long.lt
+	m.nonMonotone = short.nonMonotone || long.nonMonotone
 	return m
 }
 
@@ -109,6 +127,14 @@ func (m *Model) logit(f *features) float64 {
 	z := m.Bias
 	for i, w := range m.w {
 		z += w * f[i]
+	}
+	if long := f[featLong]; m.st != nil || m.lt != nil {
+		if long < 1 {
+			z += (1 - long) * sumTrees(m.st, f)
+		}
+		if long > 0 {
+			z += long * sumTrees(m.lt, f)
+		}
 	}
 	return z
 }
@@ -119,7 +145,7 @@ func (m *Model) blend(t [2]float64, long float64) float64 { return (1-long)*t[0]
 // monotone reports whether the join probability can only rise with the
 // member features at any length, so that their upper bounds bound it.
 func (m *Model) monotone() bool {
-	return m.w[featMember] >= 0 && m.w[numBase+featMember] >= 0 &&
+	return !m.nonMonotone && m.w[featMember] >= 0 && m.w[numBase+featMember] >= 0 &&
 		m.w[featNamesMember] >= 0 && m.w[numBase+featNamesMember] >= 0 &&
 		m.w[featShared] >= 0 && m.w[numBase+featShared] >= 0
 }
@@ -142,6 +168,8 @@ type FitOptions struct {
 	L2 float64
 	// Iterations bounds Newton's method; it converges in a handful.
 	Iterations int
+	// Boost adds trees to the logistic model (see trees.go).
+	Boost BoostOptions
 }
 
 // Fit trains a model by L2-regularised logistic regression (Newton's
@@ -241,6 +269,9 @@ func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 		m.w[i] = beta[i] / sd[i]
 		m.Weights[i] = m.w[i]
 		m.Bias -= m.w[i] * mean[i]
+	}
+	if opt.Boost.Trees > 0 {
+		boost(&m, sets, opt.Boost)
 	}
 	return m, nil
 }

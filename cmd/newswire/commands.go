@@ -508,6 +508,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 	out := fs.String("out", "synth/model.json", "where to write the model")
 	l2 := fs.Float64("l2", 1e-3, "ridge penalty on the standardised weights")
 	rounds := fs.Int("rounds", 1, "rounds of training on the model's own decisions")
+	bo := synth.DefaultBoost()
+	fs.IntVar(&bo.Trees, "trees", bo.Trees, "boosted trees for each kind of text on top of the logistic model (0: none)")
+	fs.IntVar(&bo.Depth, "depth", bo.Depth, "the deepest a tree may grow")
+	fs.Float64Var(&bo.Rate, "rate", bo.Rate, "the learning rate that shrinks each tree")
+	fs.IntVar(&bo.MinLeaf, "min-leaf", bo.MinLeaf, "the fewest examples a tree's leaf may hold")
 	var files []string
 	rest := args
 	for len(rest) > 0 {
@@ -528,12 +533,15 @@ func cmdTrain(ctx context.Context, args []string) error {
 	if *rounds < 0 {
 		return usageError{"train --rounds must be 0 or more"}
 	}
+	if bo.Trees < 0 || bo.Depth < 1 || !(bo.Rate > 0 && bo.Rate <= 1) || bo.MinLeaf < 1 {
+		return usageError{"train needs --trees 0 or more, --depth 1 or more, --rate within (0, 1] and --min-leaf 1 or more"}
+	}
 	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {
 		return err
 	}
 	m, err := eval.Train(ctx, files, eval.TrainOptions{
-		Normalize: normalizeConfig(cfg), Synth: sc, Fit: synth.FitOptions{L2: *l2}, Rounds: *rounds,
+		Normalize: normalizeConfig(cfg), Synth: sc, Fit: synth.FitOptions{L2: *l2, Boost: bo}, Rounds: *rounds,
 		Log: func(msg string, kv ...any) { fmt.Fprintln(os.Stderr, append([]any{"train:", msg}, kv...)...) },
 	})
 	if err != nil {

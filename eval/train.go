@@ -62,42 +62,71 @@ type TrainOptions struct {
 // own order and in three interleaved orders through the production
 // normalizer, the clusterer follows the gold stories (synth.Examples),
 // and every file weighs the same in the fit.
+//
+// With trees (opt.Fit.Boost), the thresholds are chosen on stories the
+// model was not fitted on: the trees fit their training stories closely,
+// so a threshold chosen on them admits merges that stories they never saw
+// do not bear. Each file's stories are split in two halves (Half), a model
+// is fitted on each half's examples, and each threshold pair is scored
+// with each half's model clustering the other half; the model fitted on
+// everything then takes the pair that scored best. The logistic model
+// alone has too few parameters to fit its stories so, and keeps choosing
+// on the files it was fitted on.
 func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, error) {
 	if len(paths) == 0 {
 		return synth.Model{}, fmt.Errorf("eval: train: no labelled files")
 	}
-	var sets [][]synth.Example
-	var names []string
-	var streams [][]*Stream
+	crossFit := opt.Fit.Boost.Trees > 0
+	var all training
+	var halves [2]training
 	for _, path := range paths {
 		items, err := replay.ReadFile(path)
 		if err != nil {
 			return synth.Model{}, err
 		}
-		var set []synth.Example
-		var sts []*Stream
-		for _, v := range Orders(items) {
-			st, err := opt.stream(ctx, path, v)
-			if err != nil {
-				return synth.Model{}, fmt.Errorf("eval: train: %s %s: %w", path, v.Name, err)
-			}
-			sts = append(sts, st)
-			ex, err := synth.Examples(opt.Synth, st.Entries, st.Labels())
-			if err != nil {
-				return synth.Model{}, fmt.Errorf("eval: train: %s: %w", path, err)
-			}
-			set = append(set, ex...)
+		if err := all.addFile(ctx, opt, path, items); err != nil {
+			return synth.Model{}, err
 		}
-		sets = append(sets, set)
-		streams = append(streams, sts)
-		names = append(names, filepath.Base(path))
+		if crossFit {
+			for h := range halves {
+				part := Half(items, h)
+				if len(part) == 0 {
+					continue // one story, or none: nothing to hold out
+				}
+				if err := halves[h].addFile(ctx, opt, path, part); err != nil {
+					return synth.Model{}, err
+				}
+			}
+		}
 	}
-	m, err := synth.Fit(sets, opt.Fit)
+	// fit fits the model on everything and, when cross-fitting, one on
+	// each half, and chooses the thresholds; it returns the judges the
+	// thresholds were chosen with, for kindScores.
+	fit := func(round int) (synth.Model, []judge, error) {
+		m, err := synth.Fit(all.sets, opt.Fit)
+		if err != nil {
+			return synth.Model{}, nil, fmt.Errorf("eval: train: round %d: %w", round, err)
+		}
+		m.TrainedOn = all.names
+		judges := []judge{{&m, all.streams}}
+		if crossFit {
+			judges = judges[:0]
+			for h := range halves {
+				hm, err := synth.Fit(halves[h].sets, opt.Fit)
+				if err != nil {
+					return synth.Model{}, nil, fmt.Errorf("eval: train: round %d, half %d: %w", round, h, err)
+				}
+				halves[h].m = hm
+				judges = append(judges, judge{&halves[h].m, halves[1-h].streams})
+			}
+		}
+		if err := chooseThresholds(&m, opt.Synth, judges, opt.Log); err != nil {
+			return synth.Model{}, nil, err
+		}
+		return m, judges, nil
+	}
+	m, judges, err := fit(0)
 	if err != nil {
-		return synth.Model{}, fmt.Errorf("eval: train: %w", err)
-	}
-	m.TrainedOn = names
-	if err := chooseThresholds(&m, opt.Synth, streams, opt.Log); err != nil {
 		return synth.Model{}, err
 	}
 	// Dataset aggregation: each round the latest model clusters every
@@ -106,31 +135,26 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 	// best on the files of that kind is kept (a round can help headlines
 	// and hurt articles), and the two are combined.
 	best := [2]synth.Model{m, m}
-	bestScore, err := kindScores(m, opt.Synth, streams)
+	bestScore, err := kindScores(opt.Synth, judges)
 	if err != nil {
 		return synth.Model{}, err
 	}
 	for round := range opt.Rounds {
-		cfg := opt.Synth
-		cfg.Model = &m
-		for i, sts := range streams {
-			for _, st := range sts {
-				ex, err := synth.PolicyExamples(cfg, st.Entries, st.Labels())
-				if err != nil {
-					return synth.Model{}, fmt.Errorf("eval: train: %s: %w", names[i], err)
-				}
-				sets[i] = append(sets[i], ex...)
-			}
-		}
-		next, err := synth.Fit(sets, opt.Fit)
-		if err != nil {
-			return synth.Model{}, fmt.Errorf("eval: train: round %d: %w", round+1, err)
-		}
-		next.TrainedOn = names
-		if err := chooseThresholds(&next, opt.Synth, streams, opt.Log); err != nil {
+		if err := all.addPolicy(opt.Synth, &m); err != nil {
 			return synth.Model{}, err
 		}
-		sc, err := kindScores(next, opt.Synth, streams)
+		if crossFit {
+			for h := range halves {
+				if err := halves[h].addPolicy(opt.Synth, &halves[h].m); err != nil {
+					return synth.Model{}, err
+				}
+			}
+		}
+		next, judges, err := fit(round + 1)
+		if err != nil {
+			return synth.Model{}, err
+		}
+		sc, err := kindScores(opt.Synth, judges)
 		if err != nil {
 			return synth.Model{}, err
 		}
@@ -148,6 +172,59 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 	return m, nil
 }
 
+// training is what Train fits a model on: per file, the streams of its
+// orders and the examples met in them.
+type training struct {
+	sets    [][]synth.Example
+	streams [][]*Stream
+	names   []string
+	m       synth.Model // the model fitted on this training, when it is a half
+}
+
+func (t *training) addFile(ctx context.Context, opt TrainOptions, path string, items []replay.Item) error {
+	var set []synth.Example
+	var sts []*Stream
+	for _, v := range Orders(items) {
+		st, err := opt.stream(ctx, path, v)
+		if err != nil {
+			return fmt.Errorf("eval: train: %s %s: %w", path, v.Name, err)
+		}
+		sts = append(sts, st)
+		ex, err := synth.Examples(opt.Synth, st.Entries, st.Labels())
+		if err != nil {
+			return fmt.Errorf("eval: train: %s: %w", path, err)
+		}
+		set = append(set, ex...)
+	}
+	t.sets = append(t.sets, set)
+	t.streams = append(t.streams, sts)
+	t.names = append(t.names, filepath.Base(path))
+	return nil
+}
+
+// addPolicy adds the examples m meets clustering every stream itself.
+func (t *training) addPolicy(cfg synth.Config, m *synth.Model) error {
+	cfg.Model = m
+	for i, sts := range t.streams {
+		for _, st := range sts {
+			ex, err := synth.PolicyExamples(cfg, st.Entries, st.Labels())
+			if err != nil {
+				return fmt.Errorf("eval: train: %s: %w", t.names[i], err)
+			}
+			t.sets[i] = append(t.sets[i], ex...)
+		}
+	}
+	return nil
+}
+
+// judge is a model and the streams it is scored on when thresholds are
+// chosen: the model fitted on everything and its own streams, or one
+// fitted on half the stories and the other half's streams.
+type judge struct {
+	m       *synth.Model
+	streams [][]*Stream
+}
+
 // kindOf is 1 when most of a file's entries are long texts, else 0.
 func kindOf(cfg synth.Config, sts []*Stream) (int, error) {
 	long, err := synth.Longness(cfg, sts[0].Entries)
@@ -160,22 +237,24 @@ func kindOf(cfg synth.Config, sts []*Stream) (int, error) {
 	return 0, nil
 }
 
-// kindScores sums meanF1 over the files of each kind, clustered with m
-// and its own thresholds.
-func kindScores(m synth.Model, cfg synth.Config, streams [][]*Stream) ([2]float64, error) {
+// kindScores sums meanF1 over the files of each kind, each judge's model
+// clustering its streams with its own thresholds.
+func kindScores(cfg synth.Config, judges []judge) ([2]float64, error) {
 	var sc [2]float64
-	cfg.Model = &m
 	cfg.Threshold, cfg.MergeThreshold = 0, 0
-	for _, sts := range streams {
-		k, err := kindOf(cfg, sts)
-		if err != nil {
-			return sc, err
+	for _, jg := range judges {
+		cfg.Model = jg.m
+		for _, sts := range jg.streams {
+			k, err := kindOf(cfg, sts)
+			if err != nil {
+				return sc, err
+			}
+			f, err := meanF1(sts, cfg)
+			if err != nil {
+				return sc, err
+			}
+			sc[k] += f
 		}
-		f, err := meanF1(sts, cfg)
-		if err != nil {
-			return sc, err
-		}
-		sc[k] += f
 	}
 	return sc, nil
 }
@@ -192,29 +271,32 @@ var (
 // best mean of BCubed and pairwise F1 over its orders. A file of mostly
 // short texts sets the short-text pair, one of long texts the long-text
 // pair (several files of one kind: the pair best on their mean); a kind
-// no file has takes the other kind's.
-func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log func(string, ...any)) error {
+// no file has takes the other kind's. The files are clustered by the
+// judges (see Train); m takes the thresholds chosen.
+func chooseThresholds(m *synth.Model, cfg synth.Config, judges []judge, log func(string, ...any)) error {
 	type pair struct{ join, merge float64 }
 	score := make(map[pair][2]float64) // per kind: summed F1 of the files of that kind
 	var have [2]bool
-	cfg.Model = m
-	for _, sts := range streams {
-		kind, err := kindOf(cfg, sts)
-		if err != nil {
-			return err
-		}
-		have[kind] = true
-		for _, j := range joinGrid {
-			for _, mg := range mergeGrid {
-				c := cfg
-				c.Threshold, c.MergeThreshold = j, mg
-				f, err := meanF1(sts, c)
-				if err != nil {
-					return err
+	for _, jg := range judges {
+		cfg.Model = jg.m
+		for _, sts := range jg.streams {
+			kind, err := kindOf(cfg, sts)
+			if err != nil {
+				return err
+			}
+			have[kind] = true
+			for _, j := range joinGrid {
+				for _, mg := range mergeGrid {
+					c := cfg
+					c.Threshold, c.MergeThreshold = j, mg
+					f, err := meanF1(sts, c)
+					if err != nil {
+						return err
+					}
+					v := score[pair{j, mg}]
+					v[kind] += f
+					score[pair{j, mg}] = v
 				}
-				v := score[pair{j, mg}]
-				v[kind] += f
-				score[pair{j, mg}] = v
 			}
 		}
 	}
@@ -238,22 +320,30 @@ func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log
 			log("thresholds", "kind", k, "join", best[k].join, "merge", best[k].merge, "mean_f1", bestScore[k])
 		}
 	}
-	m.Join = [2]float64{best[0].join, best[1].join}
-	m.Merge = [2]float64{best[0].merge, best[1].merge}
+	set := func(k int, p pair) {
+		for _, jg := range judges {
+			jg.m.Join[k], jg.m.Merge[k] = p.join, p.merge
+		}
+	}
+	set(0, best[0])
+	set(1, best[1])
 	// Each pair was chosen with the other kind's texts held to the same
 	// thresholds; in use they blend by each entry's length, and a file of
 	// articles holds some short ones. So each kind's pair is chosen once
-	// more with the model's own blended thresholds, scoring every file.
+	// more with the models' own blended thresholds, scoring every file.
 	total := func() (float64, error) {
 		c := cfg
 		c.Threshold, c.MergeThreshold = 0, 0
 		var sum float64
-		for _, sts := range streams {
-			f, err := meanF1(sts, c)
-			if err != nil {
-				return 0, err
+		for _, jg := range judges {
+			c.Model = jg.m
+			for _, sts := range jg.streams {
+				f, err := meanF1(sts, c)
+				if err != nil {
+					return 0, err
+				}
+				sum += f
 			}
-			sum += f
 		}
 		return sum, nil
 	}
@@ -261,25 +351,27 @@ func chooseThresholds(m *synth.Model, cfg synth.Config, streams [][]*Stream, log
 		if !have[k] {
 			continue
 		}
-		keepJ, keepM := m.Join[k], m.Merge[k]
+		keep := best[k]
 		bestTotal := -1.0
 		for _, j := range joinGrid {
 			for _, mg := range mergeGrid {
-				m.Join[k], m.Merge[k] = j, mg
+				set(k, pair{j, mg})
 				v, err := total()
 				if err != nil {
 					return err
 				}
 				if v > bestTotal {
-					bestTotal, keepJ, keepM = v, j, mg
+					bestTotal, keep = v, pair{j, mg}
 				}
 			}
 		}
-		m.Join[k], m.Merge[k] = keepJ, keepM
+		set(k, keep)
 		if log != nil {
-			log("thresholds blended", "kind", k, "join", keepJ, "merge", keepM, "sum_f1", bestTotal)
+			log("thresholds blended", "kind", k, "join", keep.join, "merge", keep.merge, "sum_f1", bestTotal)
 		}
 	}
+	m.Join = judges[0].m.Join
+	m.Merge = judges[0].m.Merge
 	return nil
 }
 

@@ -187,7 +187,7 @@ type BoostOptions struct {
 
 // DefaultBoost are the options `newswire train` uses.
 func DefaultBoost() BoostOptions {
-	return BoostOptions{Trees: 60, Depth: 3, Rate: 0.1, MinLeaf: 200, Lambda: 10}
+	return BoostOptions{Trees: 30, Depth: 2, Rate: 0.1, MinLeaf: 1000, Lambda: 10}
 }
 
 // maxBins bounds the values a feature's splits choose among.

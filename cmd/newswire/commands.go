@@ -468,7 +468,7 @@ func splitPositional(args []string) (string, []string) {
 
 func flagTakesValue(f string) bool {
 	switch strings.TrimLeft(f, "-") {
-	case "config", "speed", "limit", "assignments", "last", "out", "l2", "format", "kind", "source":
+	case "config", "speed", "limit", "assignments", "last", "out", "l2", "rounds", "trees", "depth", "rate", "min-leaf", "format", "kind", "source":
 		return true
 	}
 	return false

@@ -84,7 +84,7 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 		if err != nil {
 			return synth.Model{}, err
 		}
-		if err := all.addFile(ctx, opt, path, items); err != nil {
+		if err := all.addFile(ctx, opt, path, "", items); err != nil {
 			return synth.Model{}, err
 		}
 		if crossFit {
@@ -93,7 +93,7 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 				if len(part) == 0 {
 					continue // one story, or none: nothing to hold out
 				}
-				if err := halves[h].addFile(ctx, opt, path, part); err != nil {
+				if err := halves[h].addFile(ctx, opt, path, fmt.Sprintf("half%d-", h), part); err != nil {
 					return synth.Model{}, err
 				}
 			}
@@ -181,10 +181,14 @@ type training struct {
 	m       synth.Model // the model fitted on this training, when it is a half
 }
 
-func (t *training) addFile(ctx context.Context, opt TrainOptions, path string, items []replay.Item) error {
+// addFile adds the orders of a file's items; prefix names the part of
+// the file they are (a half's orders are other streams than the file's,
+// for a cache such as TrainOptions.Stream).
+func (t *training) addFile(ctx context.Context, opt TrainOptions, path, prefix string, items []replay.Item) error {
 	var set []synth.Example
 	var sts []*Stream
 	for _, v := range Orders(items) {
+		v.Name = prefix + v.Name
 		st, err := opt.stream(ctx, path, v)
 		if err != nil {
 			return fmt.Errorf("eval: train: %s %s: %w", path, v.Name, err)

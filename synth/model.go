@@ -15,7 +15,8 @@ import (
 // thresholds on one score, after Miranda et al. (EMNLP 2018), who decide
 // a streaming clusterer's joins with a model trained on labelled pairs.
 // The shipped weights are in model.json; `newswire train` fits new ones
-// on a labelled stream (see Fit).
+// on a labelled stream (see Fit), and can add boosted trees to the
+// log-odds (see trees.go).
 type Model struct {
 	// Features names each weight, so that a file made for another set
 	// of features is refused rather than misread.

@@ -45,7 +45,7 @@ func TestTreesLearnAConjunction(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := DefaultBoost()
-	opt.MinLeaf = 20
+	opt.Trees, opt.MinLeaf = 30, 20
 	boosted, err := Fit([][]Example{short, long}, FitOptions{L2: 1e-3, Boost: opt})
 	if err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 			for h := range halves {
 				part := Half(items, h)
 				if len(part) == 0 {
-					continue // one story, or none: nothing to hold out
+					continue // every story hashed to the other half
 				}
 				if err := halves[h].addFile(ctx, opt, path, fmt.Sprintf("half%d-", h), part); err != nil {
 					return synth.Model{}, err
@@ -112,6 +112,9 @@ func Train(ctx context.Context, paths []string, opt TrainOptions) (synth.Model, 
 		if crossFit {
 			judges = judges[:0]
 			for h := range halves {
+				if len(halves[h].sets) == 0 {
+					return synth.Model{}, nil, fmt.Errorf("eval: train: trees need stories in both halves of the files to choose thresholds on (every story fell in half %d)", 1-h)
+				}
 				hm, err := synth.Fit(halves[h].sets, opt.Fit)
 				if err != nil {
 					return synth.Model{}, nil, fmt.Errorf("eval: train: round %d, half %d: %w", round, h, err)

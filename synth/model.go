@@ -119,7 +119,7 @@ func Combine(short, long Model) Model {
 	}
 	m.Join[1], m.Merge[1] = long.Join[1], long.Merge[1]
 	m.LongTrees, m.lt = long.LongTrees, long.lt
-	m.nonMonotone = short.nonMonotone || long.nonMonotone
+	m.nonMonotone = !treesMonotone(m.st) || !treesMonotone(m.lt)
 	return m
 }
 
@@ -180,6 +180,9 @@ type FitOptions struct {
 func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 	if opt.Iterations <= 0 {
 		opt.Iterations = 50
+	}
+	if err := opt.Boost.check(); err != nil {
+		return Model{}, err
 	}
 	var n int
 	var mean, sd features

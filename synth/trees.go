@@ -213,8 +213,17 @@ type booster struct {
 	}
 }
 
+// check reports options Fit cannot boost with.
+func (o BoostOptions) check() error {
+	if o.Trees < 0 || (o.Trees > 0 && (o.Depth < 1 || !(o.Rate > 0 && o.Rate <= 1) || o.MinLeaf < 1 || !(o.Lambda > 0))) {
+		return fmt.Errorf("%w: boosting needs trees ≥ 0, and with trees depth ≥ 1, a rate within (0, 1], min leaf ≥ 1 and lambda > 0 (have %+v)", ErrModel, o)
+	}
+	return nil
+}
+
 // boost fits opt.Trees trees of each kind to the examples on top of m's
-// log-odds, each set weighing the same in all as in Fit.
+// log-odds, each set weighing the same in all as in Fit. A kind with
+// fewer than 2·MinLeaf examples gets no trees.
 func boost(m *Model, sets [][]Example, opt BoostOptions) {
 	var b booster
 	b.opt = opt

@@ -164,3 +164,24 @@ func TestParseModelRefusesBadTrees(t *testing.T) {
 		t.Error("a tree falling with member_cosine counts as monotone: its bound would prune wrongly")
 	}
 }
+
+// TestFitRefusesBoostWithoutSettings: asking for trees with a zero rate,
+// depth or penalty is an ErrModel, not a model of zero or non-finite
+// leaves.
+func TestFitRefusesBoostWithoutSettings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	set := conjunctionExamples(rng, 200, 0)
+	for _, opt := range []BoostOptions{
+		{Trees: 5},
+		{Trees: 5, Depth: 2, Rate: 0.1, MinLeaf: 10},             // no lambda
+		{Trees: 5, Depth: 2, Rate: 1.5, MinLeaf: 10, Lambda: 1},  // rate above 1
+		{Trees: -1, Depth: 2, Rate: 0.1, MinLeaf: 10, Lambda: 1}, // negative count
+	} {
+		if _, err := Fit([][]Example{set}, FitOptions{L2: 1e-3, Boost: opt}); !errors.Is(err, ErrModel) {
+			t.Errorf("boost %+v: %v, want an ErrModel", opt, err)
+		}
+	}
+	if _, err := Fit([][]Example{set}, FitOptions{L2: 1e-3, Boost: BoostOptions{Trees: 2, Depth: 1, Rate: 0.1, MinLeaf: 10, Lambda: 1}}); err != nil {
+		t.Errorf("a complete setting: %v", err)
+	}
+}

@@ -181,7 +181,7 @@ func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 	if opt.Iterations <= 0 {
 		opt.Iterations = 50
 	}
-	if err := opt.Boost.check(); err != nil {
+	if err := opt.Boost.Check(); err != nil {
 		return Model{}, err
 	}
 	var n int

@@ -213,10 +213,10 @@ type booster struct {
 	}
 }
 
-// check reports options Fit cannot boost with.
-func (o BoostOptions) check() error {
+// Check reports options Fit cannot boost with.
+func (o BoostOptions) Check() error {
 	if o.Trees < 0 || (o.Trees > 0 && (o.Depth < 1 || !(o.Rate > 0 && o.Rate <= 1) || o.MinLeaf < 1 || !(o.Lambda > 0))) {
-		return fmt.Errorf("%w: boosting needs trees ≥ 0, and with trees depth ≥ 1, a rate within (0, 1], min leaf ≥ 1 and lambda > 0 (have %+v)", ErrModel, o)
+		return fmt.Errorf("%w: boosting needs trees ≥ 0, and with trees depth ≥ 1, a rate within (0, 1], min leaf ≥ 1 and lambda > 0 (have trees %d, depth %d, rate %v, min leaf %d, lambda %v)", ErrModel, o.Trees, o.Depth, o.Rate, o.MinLeaf, o.Lambda)
 	}
 	return nil
 }

@@ -199,7 +199,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 	cfgPath := configFlag(fs)
 	speed := fs.Float64("speed", 0, "pace by the items' published times, this many times faster (0 = as fast as possible)")
 	limit := fs.Int("limit", 0, "stop after this many items")
-	file, rest := splitPositional(args)
+	file, rest := splitPositional(fs, args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	out := fs.String("assignments", "", "write one {\"id\":…,\"story\":…} line per item to this file")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	orders := fs.Bool("orders", false, "also run the three interleaved orders and print each, the mean and the worst")
-	file, rest := splitPositional(args)
+	file, rest := splitPositional(fs, args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
@@ -452,11 +452,12 @@ func cmdConfigCheck(args []string) error {
 }
 
 // splitPositional takes the first argument that is not a flag as the
-// positional one, so flags may come before or after it.
-func splitPositional(args []string) (string, []string) {
+// positional one, so flags may come before or after it. An argument after
+// a flag of fs that takes a value (any but a bool flag) is that value.
+func splitPositional(fs *flag.FlagSet, args []string) (string, []string) {
 	for i, a := range args {
 		if !strings.HasPrefix(a, "-") {
-			if i > 0 && !strings.Contains(args[i-1], "=") && flagTakesValue(args[i-1]) {
+			if i > 0 && !strings.Contains(args[i-1], "=") && flagTakesValue(fs, args[i-1]) {
 				continue
 			}
 			rest := append(append([]string{}, args[:i]...), args[i+1:]...)
@@ -466,12 +467,13 @@ func splitPositional(args []string) (string, []string) {
 	return "", args
 }
 
-func flagTakesValue(f string) bool {
-	switch strings.TrimLeft(f, "-") {
-	case "config", "speed", "limit", "assignments", "last", "out", "l2", "rounds", "trees", "depth", "rate", "min-leaf", "format", "kind", "source":
-		return true
+func flagTakesValue(fs *flag.FlagSet, arg string) bool {
+	fl := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if fl == nil {
+		return false // parseFlags reports it
 	}
-	return false
+	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }
 
 // evalOrders runs a labelled file through the bus in its own order and
@@ -517,7 +519,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 	rest := args
 	for len(rest) > 0 {
 		var file string
-		file, rest = splitPositional(rest)
+		file, rest = splitPositional(fs, rest)
 		if file == "" {
 			break
 		}
@@ -533,8 +535,8 @@ func cmdTrain(ctx context.Context, args []string) error {
 	if *rounds < 0 {
 		return usageError{"train --rounds must be 0 or more"}
 	}
-	if bo.Trees < 0 || bo.Depth < 1 || !(bo.Rate > 0 && bo.Rate <= 1) || bo.MinLeaf < 1 {
-		return usageError{"train needs --trees 0 or more, --depth 1 or more, --rate within (0, 1] and --min-leaf 1 or more"}
+	if err := bo.Check(); err != nil {
+		return usageError{"train: " + err.Error()}
 	}
 	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {

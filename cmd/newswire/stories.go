@@ -81,7 +81,7 @@ func cmdStory(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("story", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
 	format := fs.String("format", "md", "md, json or html")
-	id, rest := splitPositional(args)
+	id, rest := splitPositional(fs, args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}

@@ -188,6 +188,22 @@ func TestHealthFindsAStalledConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The server's consumer state may show the ack a moment after the ack
+	// is confirmed; a floor that moves later would count as progress in
+	// the middle of the checks below and restart their stall clock.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumAckPending == 0 && ci.AckFloor.Stream == ci.Delivered.Stream && ci.Delivered.Stream > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ack never reached the consumer's state: %+v", ci)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := h.Check(ctx); err != nil {
 		t.Fatalf("after progress: %v", err)
 	}

@@ -238,7 +238,8 @@ type storyPage struct {
 	Story      wire.Story
 	Brief      []briefLine
 	Trail      []trailGroup
-	TrailLen   int
+	TrailLen   int // later sources that carried the story
+	TrailShown int // of them, how many the trail lists (a snapshot lists at most 100)
 	FirstN     int
 	Claims     []claimLine
 	MoreClaims []claimLine // past claimsShown, folded
@@ -381,7 +382,8 @@ func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
 	for i, rec := range st.Provenance {
 		number[rec.EntryID] = i + 1
 	}
-	p := storyPage{Story: st, FirstN: number[st.FirstReport.EntryID], TrailLen: len(st.FirstReport.Trail)}
+	shown := len(st.FirstReport.Trail)
+	p := storyPage{Story: st, FirstN: number[st.FirstReport.EntryID], TrailLen: max(shown, st.Counts.Sources-1), TrailShown: shown}
 	for _, b := range st.Brief {
 		line := briefLine{Text: b.Text}
 		for _, c := range b.Cites {

@@ -85,6 +85,15 @@ func TestStoryPageOnRealData(t *testing.T) {
 	if want := "from " + plural(big.Counts.Sources, "source", "sources") + ", "; !strings.Contains(body, want) {
 		t.Errorf("no counts sentence %q", want)
 	}
+	// The trail sentence counts every later source, not only the ones a
+	// snapshot lists.
+	later := plural(big.Counts.Sources-1, "other source", "other sources") + " carried it"
+	if len(big.FirstReport.Trail) < big.Counts.Sources-1 {
+		later += fmt.Sprintf("; the first %d:", len(big.FirstReport.Trail))
+	}
+	if !strings.Contains(body, later) {
+		t.Errorf("no trail sentence %q", later)
+	}
 	if regexp.MustCompile(`\+\d{3,} ?min`).MatchString(body) {
 		t.Error("the trail shows raw minutes")
 	}

@@ -294,6 +294,34 @@ func TestPagesEscapeSourceText(t *testing.T) {
 	}
 }
 
+// A snapshot's trail lists at most 100 later sources; the page counts
+// them all and says how many it lists.
+func TestStoryPageCountsEveryLaterSource(t *testing.T) {
+	at := time.Date(2024, 6, 11, 10, 9, 0, 0, time.UTC)
+	for _, c := range []struct {
+		sources, listed int
+		want            string
+	}{
+		{150, 100, "Then 149 other sources carried it; the first 100:"},
+		{3, 2, "Then 2 other sources carried it:"},
+		{2, 1, "Then 1 other source carried it:"},
+	} {
+		store := NewStore(10)
+		fr := wire.FirstReport{EntryID: "e0", Source: "FIRST", PublishedAt: at}
+		for i := 1; i <= c.listed; i++ {
+			fr.Trail = append(fr.Trail, provenance.Trail{Source: fmt.Sprintf("S%d", i), EntryID: fmt.Sprintf("e%d", i), Minutes: float64(i)})
+		}
+		store.PutStory(wire.Story{ID: "s1", Version: 1, Status: wire.StatusDeveloping, Headline: "Quake", FirstReport: fr,
+			Counts: wire.Counts{Entries: c.sources, Sources: c.sources, Origins: c.sources}})
+		hs := httptest.NewServer(NewServer(Config{}, store, nil).Handler())
+		code, body := get(t, hs.URL+"/stories/s1")
+		hs.Close()
+		if code != 200 || !strings.Contains(body, c.want) {
+			t.Errorf("%d sources, %d listed: no %q in the page (%d)", c.sources, c.listed, c.want, code)
+		}
+	}
+}
+
 func TestStoreHoldsABoundedNumberOfStories(t *testing.T) {
 	store := NewStore(10)
 	store.maxStories = 100

@@ -2,7 +2,12 @@ package synth
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/normalize"
+	"github.com/newswire/newswire/wire"
 )
 
 // TestStoryLanguagesByPrimarySubtag: entries keep their BCP 47 tags, but a
@@ -53,4 +58,36 @@ func TestProvenanceKeepsPublishedURL(t *testing.T) {
 	if p, ok := got["e2"]; !ok || p != "" {
 		t.Errorf("e2 published_url %q (in story %v), want none", p, ok)
 	}
+}
+
+// TestCutHeadlineWordsCountOnce: a post without a title gets its first
+// sentence as headline, cut at a word with "…" when long (normalize's
+// Headline). The body goes on after the cut, so each word counts once:
+// the vector is the same as with the headline's part taken off the text.
+// The posts are real (the bundled Telegram sample).
+func TestCutHeadlineWordsCountOnce(t *testing.T) {
+	items, err := replay.ReadFile("../testdata/replay/telegram-ru-news-sample.jsonl.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClusterer(t)
+	cut := 0
+	for _, it := range items {
+		text := strings.TrimSpace(it.Text)
+		h := normalize.Headline(text, 110)
+		part := strings.TrimSuffix(h, "…")
+		if part == h || !strings.HasPrefix(text, part) {
+			continue // not cut, or reworded (a link or leading emoji left out)
+		}
+		cut++
+		whole := c.vector(wire.Entry{Headline: h, Text: text, Lang: it.Lang})
+		rest := c.vector(wire.Entry{Headline: h, Text: text[len(part):], Lang: it.Lang})
+		if !slices.Equal(whole, rest) {
+			t.Fatalf("post %s: the headline's words count twice\nheadline %q", it.ID, h)
+		}
+	}
+	if cut < 50 {
+		t.Errorf("%d posts with a cut headline; the sample holds hundreds", cut)
+	}
+	t.Logf("%d posts of %d with a cut headline", cut, len(items))
 }

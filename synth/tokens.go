@@ -75,6 +75,9 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		if w == "" || len(w) > maxWordBytes {
 			return
 		}
+		if w == "RT" && strings.HasPrefix(text[end:], " @") {
+			return // a retweet's marker ("RT @user: …") is in every retweet of every event
+		}
 		first, _ := utf8.DecodeRuneInString(w)
 		digits := hasDigit(w)
 		upper := unicode.IsUpper(first)
@@ -109,6 +112,16 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 				flushRun()
 				skip = i + n
 				sentenceStart = true
+				continue
+			}
+		}
+		if start < 0 && r == '@' {
+			// An account handle ("@Reuters", "@BBCBreaking") says who posts,
+			// is quoted or is answered, which posts about many events
+			// share, as links do: it gives no term, like a link.
+			if n := mentionLen(text[i:]); n > 0 {
+				flushRun()
+				skip = i + n
 				continue
 			}
 		}
@@ -149,6 +162,31 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		out = out[:limit]
 	}
 	return out
+}
+
+// mentionLen is the length of the account handle s starts with
+// ("@Reuters", "@user@mastodon.social", "@name.bsky.social"), or 0. A
+// dot, hyphen or @ belongs to it only between handle characters, so a
+// sentence's full stop does not.
+func mentionLen(s string) int {
+	n := 1
+	for n < len(s) {
+		c := s[n]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
+			(c == '.' || c == '-' || c == '@') && n+1 < len(s) && isHandleByte(s[n+1]) {
+			n++
+			continue
+		}
+		break
+	}
+	if n == 1 {
+		return 0
+	}
+	return n
+}
+
+func isHandleByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 // linkLen is the length of the web link s starts with ("http://…",

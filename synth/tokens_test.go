@@ -1,8 +1,10 @@
 package synth
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -200,7 +202,7 @@ func TestLinksInTextGiveNoTerms(t *testing.T) {
 	for _, tok := range tokenize(st, "en", text, 0, nil) {
 		got = append(got, tok.term)
 	}
-	want := []string{"break", "quak", "hit", "turkey", "see", "earthquak", "reuter"}
+	want := []string{"break", "quak", "hit", "turkey", "see", "earthquak"} // @Reuters: see TestHandlesGiveNoTerms
 	if !slices.Equal(got, want) {
 		t.Errorf("terms %q, want %q", got, want)
 	}
@@ -211,5 +213,71 @@ func TestLinksInTextGiveNoTerms(t *testing.T) {
 	}
 	if want := []string{"wwwhat", "happen", "http"}; !slices.Equal(got, want) {
 		t.Errorf("terms %q of a text without links, want %q", got, want)
+	}
+}
+
+// An account handle gives no term, as a link does (it says who posts or
+// is answered, which posts about many events share), and a retweet's "RT"
+// marker gives none either. The posts are real: a user timeline of the X
+// API v2 (ingest/x/testdata).
+func TestHandlesGiveNoTerms(t *testing.T) {
+	b, err := os.ReadFile("../ingest/x/testdata/users_tweets_2351222345.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Data []struct{ Text string } `json:"data"`
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		t.Fatal(err)
+	}
+	find := func(prefix string) string {
+		for _, p := range page.Data {
+			if strings.HasPrefix(p.Text, prefix) {
+				return p.Text
+			}
+		}
+		t.Fatalf("no post starts with %q", prefix)
+		return ""
+	}
+	st := newStemmer()
+	terms := func(text string) map[string]token {
+		m := map[string]token{}
+		for _, tok := range tokenize(st, "en", text, 0, nil) {
+			m[tok.term] = tok
+		}
+		return m
+	}
+	rt := terms(find("RT @BleacherReport: In 1986, Larry Bird"))
+	if _, ok := rt["rt"]; ok {
+		t.Error("a retweet's RT marker is a term")
+	}
+	if _, ok := rt["bleacherreport"]; ok {
+		t.Error("handle @BleacherReport gave a term")
+	}
+	if b := rt["bird"]; !b.capital {
+		t.Errorf("Bird after a handle lost its capital: %+v", b)
+	}
+	reply := terms(find("@BleacherReport @NBAHistory The Legend"))
+	if len(reply) != 1 || reply["legend"].term == "" {
+		t.Errorf("a reply to two handles gave terms %v, want only legend", reply)
+	}
+	// Edge cases written here: a Mastodon handle is one handle, a sentence's
+	// full stop is not part of a handle, an e-mail address is words, and
+	// RT that no handle follows is a word.
+	for text, want := range map[string][]string{
+		"Thanks @Gargron@mastodon.social for it": {"thank"},
+		"Ask @NASA. Quake":                       {"ask", "quak"},
+		"Write to press@bbc.co.uk today":         {"write", "press", "bbc", "co", "uk"},
+		"RT coverage of Ukraine":                 {"rt", "coverag", "ukrain"},
+		"@ alone":                                {"alon"},
+	} {
+		var got []string
+		for _, tok := range tokenize(st, "en", text, 0, nil) {
+			got = append(got, tok.term)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: terms %q, want %q", text, got, want)
+		}
 	}
 }

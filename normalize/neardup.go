@@ -65,12 +65,19 @@ func (ix *nearIndex) Match(s *Sketch) (string, bool) {
 }
 
 // Add indexes an entry unless it is indexed already (a replica learns its
-// own entries back from WIRE_ENTRY), then evicts what left the window.
+// own entries back from WIRE_ENTRY) or older than the window, then evicts
+// what left the window.
 func (ix *nearIndex) Add(id string, s *Sketch, at time.Time) {
 	keys := s.bandKeys()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if _, ok := ix.ids[id]; ok {
+		return
+	}
+	if ix.newest.Sub(at) > ix.window {
+		// Already out of the window: a replica learning an entry it
+		// evicted would otherwise put it back behind newer ones, where
+		// eviction, which goes oldest first, would not reach it.
 		return
 	}
 	pos := ix.base + int64(len(ix.items))

@@ -78,6 +78,7 @@ type Worker struct {
 	fpPrefix string
 	cons     jetstream.Consumer
 	near     *nearIndex
+	claims   claimsOut
 	log      *zap.Logger
 	stats    Stats
 	// consuming is set once the index has caught up and raw items are taken.
@@ -232,11 +233,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		w.stats.Reposts.Add(1)
 	} else {
 
-		if id, ok := w.near.Match(&sk); ok && id != entry.ID {
+		id, ok, err := w.nearMatch(ctx, &sk)
+		if err != nil {
+			w.retry(msg, err)
+			return nil
+		}
+		if ok && id != entry.ID {
 			entry.DuplicateOf = id
 			w.stats.NearDups.Add(1)
 		} else {
 			w.near.Add(entry.ID, &sk, entry.PublishedAt)
+			w.claims.begin(entry.ID)
 		}
 	}
 	claim, err := w.js.PublishMsgAsync(&nats.Msg{
@@ -245,6 +252,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 	}, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	if err != nil {
 		w.near.Remove(entry.ID)
+		w.claims.end(entry.ID)
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
@@ -252,19 +260,82 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 	return func(t *turn) { w.finish(ctx, msg, entry, claim, mark, t) }
 }
 
+// nearMatch is the earliest indexed original similar to sk. An entry
+// indexed by this worker is an original only once its fingerprint claim
+// comes back: an exact copy of an entry older than the index's window is
+// indexed, then folded. A lookup that meets an entry whose claim is out
+// waits for it and looks again, so that no near-duplicate names a folded
+// copy (an id never on the wire), and the answer does not depend on how
+// fast the claims come back.
+func (w *Worker) nearMatch(ctx context.Context, sk *Sketch) (string, bool, error) {
+	for {
+		id, ok := w.near.Match(sk)
+		if !ok {
+			return "", false, nil
+		}
+		out := w.claims.out(id)
+		if out == nil {
+			return id, true, nil
+		}
+		select {
+		case <-out:
+		case <-ctx.Done():
+			return "", false, fmt.Errorf("normalize: waiting for the fingerprint claim of %s: %w", id, ctx.Err())
+		}
+	}
+}
+
+// claimsOut tracks the entries this worker indexed whose fingerprint
+// claims have not come back.
+type claimsOut struct {
+	mu sync.Mutex
+	m  map[string]chan struct{}
+}
+
+func (c *claimsOut) begin(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]chan struct{})
+	}
+	if _, ok := c.m[id]; !ok {
+		c.m[id] = make(chan struct{})
+	}
+}
+
+func (c *claimsOut) end(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.m[id]; ok {
+		close(ch)
+		delete(c.m, id)
+	}
+}
+
+// out is closed when id's claim comes back; nil when it is not out.
+func (c *claimsOut) out(id string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
 func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim, mark jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
-	if err != nil {
+	if err != nil || holder != "" {
+		// Not an original after all (the same text at the same URL is
+		// already an entry, or the claim failed): its id leaves the index
+		// before a lookup waiting on the claim goes on (nearMatch).
 		w.near.Remove(entry.ID)
+	}
+	w.claims.end(entry.ID)
+	if err != nil {
 		w.retry(msg, err)
 		return
 	}
 	if holder != "" {
-		// The same text at the same URL is already an entry: one wire line,
-		// not two. Its id must not stay in the index as an original.
-		w.near.Remove(entry.ID)
+		// One wire line, not two.
 		w.stats.Folded.Add(1)
 		w.log.Debug("exact duplicate folded", zap.String("msg_id", entry.Raw.MsgID), zap.String("entry", holder))
 		w.ack(msg)

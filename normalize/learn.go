@@ -97,7 +97,7 @@ func (w *Worker) learnEntry(data []byte) {
 		return
 	}
 	sk := SketchOf(&e)
-	w.near.Add(e.ID, &sk, e.PublishedAt)
+	w.near.Learn(e.ID, &sk, e.PublishedAt)
 	w.stats.Learned.Add(1)
 }
 

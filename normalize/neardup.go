@@ -65,19 +65,27 @@ func (ix *nearIndex) Match(s *Sketch) (string, bool) {
 }
 
 // Add indexes an entry unless it is indexed already (a replica learns its
-// own entries back from WIRE_ENTRY) or older than the window, then evicts
-// what left the window.
-func (ix *nearIndex) Add(id string, s *Sketch, at time.Time) {
+// own entries back from WIRE_ENTRY), then evicts what left the window.
+// An entry published before the newest one by more than the window (a new
+// feed's backlog, a stream of another era) is indexed too, behind the
+// newer ones: eviction goes oldest first, so it stays until they go.
+func (ix *nearIndex) Add(id string, s *Sketch, at time.Time) { ix.add(id, s, at, false) }
+
+// Learn is Add for an entry read back from WIRE_ENTRY, which is left out
+// when it was published before the newest indexed entry by more than the
+// window: a replica reading its own entries back behind its index would
+// otherwise put an entry it had evicted back in, where eviction would not
+// reach it, and whether it did would depend on how far the reader lagged.
+func (ix *nearIndex) Learn(id string, s *Sketch, at time.Time) { ix.add(id, s, at, true) }
+
+func (ix *nearIndex) add(id string, s *Sketch, at time.Time, learned bool) {
 	keys := s.bandKeys()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if _, ok := ix.ids[id]; ok {
 		return
 	}
-	if ix.newest.Sub(at) > ix.window {
-		// Already out of the window: a replica learning an entry it
-		// evicted would otherwise put it back behind newer ones, where
-		// eviction, which goes oldest first, would not reach it.
+	if learned && ix.newest.Sub(at) > ix.window {
 		return
 	}
 	pos := ix.base + int64(len(ix.items))

@@ -229,10 +229,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		mark := w.startClaim(entry)
 		return func(t *turn) { w.publish(ctx, msg, entry, mark, t) }
 	}
+	indexed := false // in the near-duplicate index, its claim out
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
 	} else {
-
 		id, ok, err := w.nearMatch(ctx, &sk)
 		if err != nil {
 			w.retry(msg, err)
@@ -244,6 +244,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		} else {
 			w.near.Add(entry.ID, &sk, entry.PublishedAt)
 			w.claims.begin(entry.ID)
+			indexed = true
 		}
 	}
 	claim, err := w.js.PublishMsgAsync(&nats.Msg{
@@ -251,13 +252,15 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		Data:    []byte(entry.ID),
 	}, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	if err != nil {
-		w.near.Remove(entry.ID)
-		w.claims.end(entry.ID)
+		if indexed {
+			w.near.Remove(entry.ID)
+			w.claims.end(entry.ID)
+		}
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
 	mark := w.startClaim(entry)
-	return func(t *turn) { w.finish(ctx, msg, entry, claim, mark, t) }
+	return func(t *turn) { w.finish(ctx, msg, entry, indexed, claim, mark, t) }
 }
 
 // nearMatch is the earliest indexed original similar to sk. An entry
@@ -286,50 +289,67 @@ func (w *Worker) nearMatch(ctx context.Context, sk *Sketch) (string, bool, error
 }
 
 // claimsOut tracks the entries this worker indexed whose fingerprint
-// claims have not come back.
+// claims have not come back, counting deliveries of one entry apart.
 type claimsOut struct {
 	mu sync.Mutex
-	m  map[string]chan struct{}
+	m  map[string]*claimOut
+}
+
+type claimOut struct {
+	back chan struct{}
+	n    int
 }
 
 func (c *claimsOut) begin(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = make(map[string]chan struct{})
+		c.m = make(map[string]*claimOut)
 	}
-	if _, ok := c.m[id]; !ok {
-		c.m[id] = make(chan struct{})
+	o := c.m[id]
+	if o == nil {
+		o = &claimOut{back: make(chan struct{})}
+		c.m[id] = o
 	}
+	o.n++
 }
 
+// end is called once for every begin.
 func (c *claimsOut) end(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ch, ok := c.m[id]; ok {
-		close(ch)
-		delete(c.m, id)
+	if o := c.m[id]; o != nil {
+		if o.n--; o.n <= 0 {
+			close(o.back)
+			delete(c.m, id)
+		}
 	}
 }
 
-// out is closed when id's claim comes back; nil when it is not out.
+// out is closed when id's claims come back; nil when none is out.
 func (c *claimsOut) out(id string) <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[id]
+	if o := c.m[id]; o != nil {
+		return o.back
+	}
+	return nil
 }
 
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim, mark jetstream.PubAckFuture, t *turn) {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, indexed bool, claim, mark jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
-	if err != nil || holder != "" {
-		// Not an original after all (the same text at the same URL is
-		// already an entry, or the claim failed): its id leaves the index
-		// before a lookup waiting on the claim goes on (nearMatch).
-		w.near.Remove(entry.ID)
+	if indexed {
+		if err != nil || holder != "" {
+			// Not an original after all (the same text at the same URL is
+			// already an entry, or the claim failed): its id leaves the
+			// index before a lookup waiting on the claim goes on
+			// (nearMatch).
+			w.near.Remove(entry.ID)
+		}
+		w.claims.end(entry.ID)
 	}
-	w.claims.end(entry.ID)
 	if err != nil {
 		w.retry(msg, err)
 		return

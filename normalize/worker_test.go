@@ -328,31 +328,37 @@ func TestNearDuplicateNeverPointsAtAFoldedCopy(t *testing.T) {
 	waitFor(t, func() bool { return w.Stats().Folded.Load() == rounds })
 }
 
-// TestNearIndexKeepsOutWhatLeftTheWindow: an entry evicted for age and
-// added again (a replica learning it back from WIRE_ENTRY, after it left
-// the window) stays out: it would sit behind newer entries, which
-// eviction, oldest first, reaches before it, and lookups would find it.
-func TestNearIndexKeepsOutWhatLeftTheWindow(t *testing.T) {
+// TestNearIndexLearnsOnlyInsideTheWindow: an entry read back from
+// WIRE_ENTRY after the index evicted it for age stays out (it would sit
+// behind newer entries, where eviction, oldest first, would not reach it,
+// and lookups would find it); an entry the worker itself adds is indexed
+// whatever its age (a new feed's backlog, a replay of another era), as is
+// a learned entry inside the window.
+func TestNearIndexLearnsOnlyInsideTheWindow(t *testing.T) {
 	ix := newNearIndex(0.5, 48*time.Hour, 100)
 	t0 := time.Date(2024, 2, 26, 6, 0, 0, 0, time.UTC)
-	old := SketchOf(&wire.Entry{Text: story})
-	fresh := SketchOf(&wire.Entry{Text: "Floods close the main road north of Lilongwe after two days of rain."})
-	ix.Add("old", &old, t0)
-	ix.Add("fresh", &fresh, t0.Add(72*time.Hour))
-	if id, ok := ix.Match(&old); ok {
+	sketch := func(text string) *Sketch {
+		sk := SketchOf(&wire.Entry{Text: text})
+		return &sk
+	}
+	old := sketch(story)
+	ix.Add("old", old, t0)
+	ix.Add("fresh", sketch("Floods close the main road north of Lilongwe after two days of rain."), t0.Add(72*time.Hour))
+	if id, ok := ix.Match(old); ok {
 		t.Fatalf("matched %s, evicted", id)
 	}
-	ix.Add("old", &old, t0) // learned back
-	if id, ok := ix.Match(&old); ok {
-		t.Errorf("matched %s after it was added back past the window", id)
+	ix.Learn("old", old, t0)
+	if id, ok := ix.Match(old); ok {
+		t.Errorf("matched %s after it was learned back past the window", id)
 	}
-	if ix.Len() != 1 {
-		t.Errorf("index holds %d entries, want 1", ix.Len())
+	mid := sketch("Parliament passes the budget after a night of debate in Lilongwe.")
+	ix.Learn("mid", mid, t0.Add(40*time.Hour))
+	if id, ok := ix.Match(mid); !ok || id != "mid" {
+		t.Errorf("a learned entry inside the window: %q %v", id, ok)
 	}
-	// An entry inside the window is indexed whatever its place.
-	mid := SketchOf(&wire.Entry{Text: "Parliament passes the budget after a night of debate in Lilongwe."})
-	ix.Add("mid", &mid, t0.Add(40*time.Hour))
-	if id, ok := ix.Match(&mid); !ok || id != "mid" {
-		t.Errorf("an entry inside the window: %q %v", id, ok)
+	era := sketch("Malaysia Airlines flight MH370 with 239 people on board lost contact over the South China Sea.")
+	ix.Add("era", era, t0.AddDate(-10, 0, 0))
+	if id, ok := ix.Match(era); !ok || id != "era" {
+		t.Errorf("an entry of another era added by the worker: %q %v", id, ok)
 	}
 }

@@ -29,6 +29,9 @@ type nearItem struct {
 	id     string
 	sketch Sketch
 	at     time.Time
+	// holder, once set, is the entry this one turned out to be an exact
+	// copy of (see Fold).
+	holder string
 }
 
 func newNearIndex(threshold float64, window time.Duration, maxEntries int) *nearIndex {
@@ -60,6 +63,9 @@ func (ix *nearIndex) Match(s *Sketch) (string, bool) {
 	}
 	if best < 0 {
 		return "", false
+	}
+	if it := &ix.items[int(best-ix.base)]; it.holder != "" {
+		return it.holder, true
 	}
 	return ix.items[int(best-ix.base)].id, true
 }
@@ -114,6 +120,31 @@ func (ix *nearIndex) Remove(id string) {
 	if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
 		ix.items[i].id = ""
 	}
+}
+
+// Fold records that id, indexed as an original, is an exact copy of
+// holder, which may be older than the window. The copy stays in the index
+// and stands for its holder: a match with it names the holder.
+func (ix *nearIndex) Fold(id, holder string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if pos, ok := ix.ids[id]; ok {
+		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
+			ix.items[i].holder = holder
+		}
+	}
+}
+
+// Holder is the entry id was folded into, if it was (see Fold).
+func (ix *nearIndex) Holder(id string) (string, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if pos, ok := ix.ids[id]; ok {
+		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) && ix.items[i].holder != "" {
+			return ix.items[i].holder, true
+		}
+	}
+	return "", false
 }
 
 // Len is the number of live entries.

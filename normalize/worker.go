@@ -78,7 +78,6 @@ type Worker struct {
 	fpPrefix string
 	cons     jetstream.Consumer
 	near     *nearIndex
-	claims   claimsOut
 	log      *zap.Logger
 	stats    Stats
 	// consuming is set once the index has caught up and raw items are taken.
@@ -229,22 +228,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		mark := w.startClaim(entry)
 		return func(t *turn) { w.publish(ctx, msg, entry, mark, t) }
 	}
-	indexed := false // in the near-duplicate index, its claim out
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
 	} else {
-		id, ok, err := w.nearMatch(ctx, &sk)
-		if err != nil {
-			w.retry(msg, err)
-			return nil
-		}
-		if ok && id != entry.ID {
+		if id, ok := w.near.Match(&sk); ok && id != entry.ID {
 			entry.DuplicateOf = id
 			w.stats.NearDups.Add(1)
 		} else {
 			w.near.Add(entry.ID, &sk, entry.PublishedAt)
-			w.claims.begin(entry.ID)
-			indexed = true
 		}
 	}
 	claim, err := w.js.PublishMsgAsync(&nats.Msg{
@@ -252,110 +243,30 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		Data:    []byte(entry.ID),
 	}, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	if err != nil {
-		if indexed {
-			w.near.Remove(entry.ID)
-			w.claims.end(entry.ID)
-		}
+		w.near.Remove(entry.ID)
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
 	mark := w.startClaim(entry)
-	return func(t *turn) { w.finish(ctx, msg, entry, indexed, claim, mark, t) }
-}
-
-// nearMatch is the earliest indexed original similar to sk. An entry
-// indexed by this worker is an original only once its fingerprint claim
-// comes back: an exact copy of an entry older than the index's window is
-// indexed, then folded. A lookup that meets an entry whose claim is out
-// waits for it and looks again, so that no near-duplicate names a folded
-// copy (an id never on the wire), and the answer does not depend on how
-// fast the claims come back.
-func (w *Worker) nearMatch(ctx context.Context, sk *Sketch) (string, bool, error) {
-	for {
-		id, ok := w.near.Match(sk)
-		if !ok {
-			return "", false, nil
-		}
-		out := w.claims.out(id)
-		if out == nil {
-			return id, true, nil
-		}
-		select {
-		case <-out:
-		case <-ctx.Done():
-			return "", false, fmt.Errorf("normalize: waiting for the fingerprint claim of %s: %w", id, ctx.Err())
-		}
-	}
-}
-
-// claimsOut tracks the entries this worker indexed whose fingerprint
-// claims have not come back, counting deliveries of one entry apart.
-type claimsOut struct {
-	mu sync.Mutex
-	m  map[string]*claimOut
-}
-
-type claimOut struct {
-	back chan struct{}
-	n    int
-}
-
-func (c *claimsOut) begin(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]*claimOut)
-	}
-	o := c.m[id]
-	if o == nil {
-		o = &claimOut{back: make(chan struct{})}
-		c.m[id] = o
-	}
-	o.n++
-}
-
-// end is called once for every begin.
-func (c *claimsOut) end(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if o := c.m[id]; o != nil {
-		if o.n--; o.n <= 0 {
-			close(o.back)
-			delete(c.m, id)
-		}
-	}
-}
-
-// out is closed when id's claims come back; nil when none is out.
-func (c *claimsOut) out(id string) <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if o := c.m[id]; o != nil {
-		return o.back
-	}
-	return nil
+	return func(t *turn) { w.finish(ctx, msg, entry, claim, mark, t) }
 }
 
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, indexed bool, claim, mark jetstream.PubAckFuture, t *turn) {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim, mark jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
-	if indexed {
-		if err != nil || holder != "" {
-			// Not an original after all (the same text at the same URL is
-			// already an entry, or the claim failed): its id leaves the
-			// index before a lookup waiting on the claim goes on
-			// (nearMatch).
-			w.near.Remove(entry.ID)
-		}
-		w.claims.end(entry.ID)
-	}
 	if err != nil {
+		w.near.Remove(entry.ID)
 		w.retry(msg, err)
 		return
 	}
 	if holder != "" {
-		// One wire line, not two.
+		// The same text at the same URL is already an entry: one wire line,
+		// not two. The copy stays in the index for its holder, which may
+		// be older than the window: items looked up since may have matched
+		// it, whether or not this claim had come back, and they name the
+		// holder when they publish (publish, after this one's turn).
+		w.near.Fold(entry.ID, holder)
 		w.stats.Folded.Add(1)
 		w.log.Debug("exact duplicate folded", zap.String("msg_id", entry.Raw.MsgID), zap.String("entry", holder))
 		w.ack(msg)
@@ -398,6 +309,19 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	case <-ctx.Done():
 		w.retry(msg, fmt.Errorf("normalize: waiting for the previous entry: %w", ctx.Err()))
 		return
+	}
+	if entry.DuplicateOf != "" {
+		// Every item before this one has had its turn, so a copy this one
+		// matched is known by now to be folded or not (finish).
+		if holder, ok := w.near.Holder(entry.DuplicateOf); ok {
+			entry.DuplicateOf = holder
+			if data, err = json.Marshal(entry); err != nil {
+				t.pass()
+				w.giveUp(ctx, msg, entry, fmt.Errorf("normalize: encode entry: %w", err))
+				return
+			}
+			out.Data = data
+		}
 	}
 	pub, err := w.js.PublishMsgAsync(out)
 	t.pass()

@@ -32,6 +32,9 @@ type nearItem struct {
 	// holder, once set, is the entry this one turned out to be an exact
 	// copy of (see Fold).
 	holder string
+	// failed is set while the entry's fingerprint claim has failed and
+	// its next delivery has not settled it (see Fail).
+	failed bool
 }
 
 func newNearIndex(threshold float64, window time.Duration, maxEntries int) *nearIndex {
@@ -56,7 +59,7 @@ func (ix *nearIndex) Match(s *Sketch) (string, bool) {
 			if i < ix.head || i >= len(ix.items) {
 				continue
 			}
-			if ix.items[i].id != "" && ix.items[i].sketch.Jaccard(s) >= ix.threshold {
+			if ix.items[i].id != "" && !ix.items[i].failed && ix.items[i].sketch.Jaccard(s) >= ix.threshold {
 				best = pos
 			}
 		}
@@ -88,7 +91,10 @@ func (ix *nearIndex) add(id string, s *Sketch, at time.Time, learned bool) {
 	keys := s.bandKeys()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if _, ok := ix.ids[id]; ok {
+	if pos, ok := ix.ids[id]; ok {
+		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
+			ix.items[i].failed = false // its next delivery, settling it
+		}
 		return
 	}
 	if learned && ix.newest.Sub(at) > ix.window {
@@ -135,13 +141,28 @@ func (ix *nearIndex) Fold(id, holder string) {
 	}
 }
 
-// Holder is the entry id was folded into, if it was (see Fold).
-func (ix *nearIndex) Holder(id string) (string, bool) {
+// Fail records that id's fingerprint claim failed: until its next
+// delivery adds it again, lookups pass it by, and Outcome tells an item
+// that matched it before that it is unsettled.
+func (ix *nearIndex) Fail(id string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if pos, ok := ix.ids[id]; ok {
-		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) && ix.items[i].holder != "" {
-			return ix.items[i].holder, true
+		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
+			ix.items[i].failed = true
+		}
+	}
+}
+
+// Outcome is what became of an indexed entry that an item matched: the
+// entry it was folded into (see Fold), or failed when its claim failed
+// (see Fail); neither for an original, or an entry no longer indexed.
+func (ix *nearIndex) Outcome(id string) (holder string, failed bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if pos, ok := ix.ids[id]; ok {
+		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
+			return ix.items[i].holder, ix.items[i].failed
 		}
 	}
 	return "", false

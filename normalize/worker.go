@@ -228,6 +228,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		mark := w.startClaim(entry)
 		return func(t *turn) { w.publish(ctx, msg, entry, mark, t) }
 	}
+	indexed := false // this delivery put the entry in the near-duplicate index
 	if entry.RepostOf != "" {
 		w.stats.Reposts.Add(1)
 	} else {
@@ -236,6 +237,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 			w.stats.NearDups.Add(1)
 		} else {
 			w.near.Add(entry.ID, &sk, entry.PublishedAt)
+			indexed = true
 		}
 	}
 	claim, err := w.js.PublishMsgAsync(&nats.Msg{
@@ -243,20 +245,26 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) func(*turn) {
 		Data:    []byte(entry.ID),
 	}, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(w.cfg.FingerprintTTL))
 	if err != nil {
-		w.near.Remove(entry.ID)
+		if indexed {
+			w.near.Remove(entry.ID)
+		}
 		w.retry(msg, fmt.Errorf("normalize: claim fingerprint: %w", err))
 		return nil
 	}
 	mark := w.startClaim(entry)
-	return func(t *turn) { w.finish(ctx, msg, entry, claim, mark, t) }
+	return func(t *turn) { w.finish(ctx, msg, entry, indexed, claim, mark, t) }
 }
 
 // finish waits for the fingerprint claim, publishes the entry and acks the
 // raw item after the entry's PubAck.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, claim, mark jetstream.PubAckFuture, t *turn) {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, entry wire.Entry, indexed bool, claim, mark jetstream.PubAckFuture, t *turn) {
 	holder, err := w.claimResult(ctx, entry, claim)
 	if err != nil {
-		w.near.Remove(entry.ID)
+		if indexed {
+			// Unsettled: items that matched it retry when they publish
+			// (see publish), and its next delivery settles it.
+			w.near.Fail(entry.ID)
+		}
 		w.retry(msg, err)
 		return
 	}
@@ -313,7 +321,12 @@ func (w *Worker) publish(ctx context.Context, msg jetstream.Msg, entry wire.Entr
 	if entry.DuplicateOf != "" {
 		// Every item before this one has had its turn, so a copy this one
 		// matched is known by now to be folded or not (finish).
-		if holder, ok := w.near.Holder(entry.DuplicateOf); ok {
+		holder, failed := w.near.Outcome(entry.DuplicateOf)
+		if failed {
+			w.retry(msg, fmt.Errorf("normalize: entry %s copies %s, whose fingerprint claim failed", entry.ID, entry.DuplicateOf))
+			return
+		}
+		if holder != "" {
 			entry.DuplicateOf = holder
 			if data, err = json.Marshal(entry); err != nil {
 				t.pass()

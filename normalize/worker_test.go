@@ -359,3 +359,40 @@ func TestNearIndexLearnsOnlyInsideTheWindow(t *testing.T) {
 		t.Errorf("an entry of another era added by the worker: %q %v", id, ok)
 	}
 }
+
+// TestNearIndexFoldAndFail: a folded copy stands for its holder (a match
+// names the holder); a copy whose claim failed is passed by and reported
+// unsettled until its next delivery adds it again.
+func TestNearIndexFoldAndFail(t *testing.T) {
+	ix := newNearIndex(0.5, 48*time.Hour, 100)
+	at := time.Date(2024, 6, 11, 9, 30, 0, 0, time.UTC)
+	copySketch := SketchOf(&wire.Entry{Text: story})
+	ix.Add("copy", &copySketch, at)
+	if id, ok := ix.Match(&copySketch); !ok || id != "copy" {
+		t.Fatalf("before the claim: %q %v", id, ok)
+	}
+	ix.Fold("copy", "holder")
+	if id, ok := ix.Match(&copySketch); !ok || id != "holder" {
+		t.Errorf("a folded copy: match %q %v, want holder", id, ok)
+	}
+	if h, failed := ix.Outcome("copy"); h != "holder" || failed {
+		t.Errorf("outcome of a folded copy: %q %v", h, failed)
+	}
+
+	other := SketchOf(&wire.Entry{Text: "Floods close the main road north of Lilongwe after two days of rain."})
+	ix.Add("other", &other, at)
+	ix.Fail("other")
+	if id, ok := ix.Match(&other); ok {
+		t.Errorf("an entry whose claim failed matched as %q", id)
+	}
+	if h, failed := ix.Outcome("other"); h != "" || !failed {
+		t.Errorf("outcome after a failed claim: %q %v", h, failed)
+	}
+	ix.Add("other", &other, at) // its next delivery
+	if id, ok := ix.Match(&other); !ok || id != "other" {
+		t.Errorf("after its next delivery: %q %v", id, ok)
+	}
+	if h, failed := ix.Outcome("nobody"); h != "" || failed {
+		t.Errorf("outcome of an id never indexed: %q %v", h, failed)
+	}
+}

@@ -67,10 +67,11 @@ func (ix *nearIndex) Match(s *Sketch) (string, bool) {
 	if best < 0 {
 		return "", false
 	}
-	if it := &ix.items[int(best-ix.base)]; it.holder != "" {
-		return it.holder, true
+	it := &ix.items[int(best-ix.base)]
+	if it.holder != "" {
+		return it.holder, true // a folded copy stands for its holder
 	}
-	return ix.items[int(best-ix.base)].id, true
+	return it.id, true
 }
 
 // Add indexes an entry unless it is indexed already (a replica learns its
@@ -91,9 +92,9 @@ func (ix *nearIndex) add(id string, s *Sketch, at time.Time, learned bool) {
 	keys := s.bandKeys()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if pos, ok := ix.ids[id]; ok {
-		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
-			ix.items[i].failed = false // its next delivery, settling it
+	if _, ok := ix.ids[id]; ok {
+		if it := ix.item(id); it != nil {
+			it.failed = false // its next delivery, settling it
 		}
 		return
 	}
@@ -118,14 +119,22 @@ func (ix *nearIndex) add(id string, s *Sketch, at time.Time, learned bool) {
 func (ix *nearIndex) Remove(id string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	pos, ok := ix.ids[id]
-	if !ok {
-		return
+	if it := ix.item(id); it != nil {
+		it.id = ""
 	}
 	delete(ix.ids, id)
-	if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
-		ix.items[i].id = ""
+}
+
+// item is id's live item, nil when id is not indexed; ix.mu is held.
+func (ix *nearIndex) item(id string) *nearItem {
+	pos, ok := ix.ids[id]
+	if !ok {
+		return nil
 	}
+	if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
+		return &ix.items[i]
+	}
+	return nil
 }
 
 // Fold records that id, indexed as an original, is an exact copy of
@@ -134,10 +143,8 @@ func (ix *nearIndex) Remove(id string) {
 func (ix *nearIndex) Fold(id, holder string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if pos, ok := ix.ids[id]; ok {
-		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
-			ix.items[i].holder = holder
-		}
+	if it := ix.item(id); it != nil {
+		it.holder = holder
 	}
 }
 
@@ -147,10 +154,8 @@ func (ix *nearIndex) Fold(id, holder string) {
 func (ix *nearIndex) Fail(id string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if pos, ok := ix.ids[id]; ok {
-		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
-			ix.items[i].failed = true
-		}
+	if it := ix.item(id); it != nil {
+		it.failed = true
 	}
 }
 
@@ -160,10 +165,8 @@ func (ix *nearIndex) Fail(id string) {
 func (ix *nearIndex) Outcome(id string) (holder string, failed bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if pos, ok := ix.ids[id]; ok {
-		if i := int(pos - ix.base); i >= ix.head && i < len(ix.items) {
-			return ix.items[i].holder, ix.items[i].failed
-		}
+	if it := ix.item(id); it != nil {
+		return it.holder, it.failed
 	}
 	return "", false
 }

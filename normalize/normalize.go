@@ -327,7 +327,7 @@ func hex16(v uint64) string {
 
 // featureTexts are the texts an entry's features come from, in order.
 func featureTexts(e *wire.Entry) []string {
-	if strings.HasPrefix(e.Text, strings.TrimSuffix(e.Headline, "…")) {
+	if e.Headline == "" || e.Body() != e.Text {
 		return []string{e.Text} // a headline taken from the text adds nothing
 	}
 	return []string{e.Headline, e.Text}

@@ -608,13 +608,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	bag := c.bag[:0]
 	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
 	bag = appendWords(bag, c.toks, c.cfg.TitleWeight, true)
-	// A headline taken from the text (a post without a title) is its
-	// first sentence, cut at a word with "…" when long: the body goes on
-	// after it, so that its words do not count twice.
-	body := e.Text
-	if h := strings.TrimSuffix(e.Headline, "…"); h != "" && strings.HasPrefix(body, h) {
-		body = body[len(h):]
-	}
+	body := e.Body()
 	if c.cfg.MaxBodyTokens > 0 && body != "" {
 		c.toks = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
 		bag = appendWords(bag, c.toks, 1, false)

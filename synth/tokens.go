@@ -172,12 +172,10 @@ func mentionLen(s string) int {
 	n := 1
 	for n < len(s) {
 		c := s[n]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
-			(c == '.' || c == '-' || c == '@') && n+1 < len(s) && isHandleByte(s[n+1]) {
-			n++
-			continue
+		if !isHandleByte(c) && !((c == '.' || c == '-' || c == '@') && n+1 < len(s) && isHandleByte(s[n+1])) {
+			break
 		}
-		break
+		n++
 	}
 	if n == 1 {
 		return 0

@@ -193,6 +193,17 @@ type DeadLetter struct {
 	Truncate bool      `json:"truncated,omitempty"`
 }
 
+// Body is the entry's text after its headline when the headline was taken
+// from the text (a post without a title: the first sentence, cut at a word
+// with "…" when long), else the whole text, so that the headline's words
+// are not read twice.
+func (e Entry) Body() string {
+	if h := strings.TrimSuffix(e.Headline, "…"); h != "" && strings.HasPrefix(e.Text, h) {
+		return e.Text[len(h):]
+	}
+	return e.Text
+}
+
 // Ticker renders an entry as a live-wire line, "15:04Z CODE headline".
 // Control characters from the source are removed so that they cannot drive
 // a terminal.

@@ -18,3 +18,21 @@ func TestTicker(t *testing.T) {
 		t.Errorf("Ticker = %q, want %q", got, want)
 	}
 }
+
+// TestBodyLeavesOutAHeadlineTakenFromTheText: a headline taken from the
+// text, whole or cut with "…", is left out of the body; a title of its
+// own leaves the text whole.
+func TestBodyLeavesOutAHeadlineTakenFromTheText(t *testing.T) {
+	text := "Quake of magnitude 6.1 strikes off Chile. No damage was reported."
+	for _, c := range []struct{ headline, want string }{
+		{"Quake of magnitude 6.1 strikes off Chile.", " No damage was reported."},
+		{"Quake of magnitude 6.1…", " strikes off Chile. No damage was reported."},
+		{"Chile quake: no damage", text},
+		{"", text},
+		{"…", text},
+	} {
+		if got := (Entry{Headline: c.headline, Text: text}).Body(); got != c.want {
+			t.Errorf("headline %q: body %q, want %q", c.headline, got, c.want)
+		}
+	}
+}

@@ -43,10 +43,24 @@ func TestPostMarkupLeavesStoriesAlone(t *testing.T) {
 		}
 		marked[i] = it
 	}
+	scores := scoreStreams(t, plain, marked)
+	p, m := scores[0], scores[1]
+	t.Logf("posts: pairwise P %.4f F1 %.4f, BCubed F1 %.4f; with markup: pairwise P %.4f F1 %.4f, BCubed F1 %.4f",
+		p.PairwisePrecision, p.PairwiseF1, p.BCubedF1, m.PairwisePrecision, m.PairwiseF1, m.BCubedF1)
+	if p.PairwisePrecision-m.PairwisePrecision > 0.03 || p.PairwiseF1-m.PairwiseF1 > 0.015 || p.BCubedF1-m.BCubedF1 > 0.01 {
+		t.Errorf("markup moved the stories: pairwise P %.4f → %.4f, F1 %.4f → %.4f, BCubed F1 %.4f → %.4f",
+			p.PairwisePrecision, m.PairwisePrecision, p.PairwiseF1, m.PairwiseF1, p.BCubedF1, m.BCubedF1)
+	}
+}
+
+// scoreStreams runs each stream through the real normalizer and the
+// clusterer with the default configuration and scores it.
+func scoreStreams(t *testing.T, streams ...[]replay.Item) []Scores {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var scores [2]Scores
-	for k, stream := range [][]replay.Item{plain, marked} {
+	scores := make([]Scores, len(streams))
+	for k, stream := range streams {
 		st, err := Normalized(ctx, stream, normalize.DefaultConfig(), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -55,11 +69,5 @@ func TestPostMarkupLeavesStoriesAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, m := scores[0], scores[1]
-	t.Logf("posts: pairwise P %.4f F1 %.4f, BCubed F1 %.4f; with markup: pairwise P %.4f F1 %.4f, BCubed F1 %.4f",
-		p.PairwisePrecision, p.PairwiseF1, p.BCubedF1, m.PairwisePrecision, m.PairwiseF1, m.BCubedF1)
-	if p.PairwisePrecision-m.PairwisePrecision > 0.03 || p.PairwiseF1-m.PairwiseF1 > 0.015 || p.BCubedF1-m.BCubedF1 > 0.01 {
-		t.Errorf("markup moved the stories: pairwise P %.4f → %.4f, F1 %.4f → %.4f, BCubed F1 %.4f → %.4f",
-			p.PairwisePrecision, m.PairwisePrecision, p.PairwiseF1, m.PairwiseF1, p.BCubedF1, m.BCubedF1)
-	}
+	return scores
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/newswire/newswire/bus"
@@ -324,6 +325,12 @@ type docFreq struct {
 // isName reports whether the stream mostly writes the term with a capital.
 func (d *docFreq) isName() bool { return d != nil && !d.forgotten && d.named > d.plain }
 
+// caseUnknown reports whether the stream has never written the term inside
+// a sentence of a text whose capitals mark names.
+func (d *docFreq) caseUnknown() bool {
+	return d == nil || d.forgotten || d.named == 0 && d.plain == 0
+}
+
 type decayed struct {
 	v  float64
 	at time.Time
@@ -607,11 +614,25 @@ func firstNonEmpty(a, b string) string {
 func (c *Clusterer) vector(e wire.Entry) []term {
 	bag := c.bag[:0]
 	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
+	cased := hasCapital(e.Headline)
 	bag = appendWords(bag, c.toks, c.cfg.TitleWeight, true)
 	body := e.Body()
 	if c.cfg.MaxBodyTokens > 0 && body != "" {
 		c.toks = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
+		cased = cased || hasCapital(body)
 		bag = appendWords(bag, c.toks, 1, false)
+	}
+	if !cased {
+		// A text without one capital (a script that has none, such as
+		// Arabic, Chinese or Hebrew, or a post typed in small letters)
+		// says nothing of which of its words are names: the stream
+		// decides, as for a Title Case headline, and its small letters
+		// are no evidence against a name.
+		for i := range bag {
+			if !bag[i].proper {
+				bag[i].capped, bag[i].plain = true, 0
+			}
+		}
 	}
 	if c.cfg.SlugWeight > 0 {
 		// The words of the link's slug: often the first headline, or
@@ -663,7 +684,12 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if d != nil {
 			df, t = d.value(c.clock, c.cfg.DFHalfLife), d.term
 		}
-		if x.capped && !x.proper && d.isName() {
+		// A word of a text without capitals that the stream has never
+		// written either way counts as a name, as every word of a text in
+		// capitals does: otherwise a stream in a script without capitals
+		// would name nothing, and the names features, which carry most of
+		// the evidence between full articles, would all be zero.
+		if x.capped && !x.proper && (d.isName() || !cased && d.caseUnknown()) {
 			x.proper = true
 		}
 		dfs, refs = append(dfs, d), append(refs, x.ref)
@@ -680,6 +706,16 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	c.vecDF, c.vecRef, c.vecOf = dfs, refs, vec
 	unitLength(vec)
 	return vec
+}
+
+// hasCapital reports whether text holds a capital letter.
+func hasCapital(text string) bool {
+	for _, r := range text {
+		if unicode.IsUpper(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendWords adds the words of one text to bag, each counting f.

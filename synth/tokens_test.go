@@ -150,22 +150,25 @@ func TestWordHelpersMatchTheStringsPackage(t *testing.T) {
 	}
 }
 
+// namesOf lists the terms of e's vector that are names, sorted.
+func namesOf(c *Clusterer, e wire.Entry) []string {
+	var out []string
+	for _, x := range c.vector(e) {
+		if x.p {
+			out = append(out, x.t)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // TestTitleCaseNamesFollowTheStream checks truecasing by the stream: in
 // a Title Case headline, or at the start of a sentence, a capital says
 // nothing, and a word counts as a name when the stream's other texts
 // mostly write it with one.
 func TestTitleCaseNamesFollowTheStream(t *testing.T) {
 	c := newTestClusterer(t)
-	names := func(e wire.Entry) []string {
-		var out []string
-		for _, x := range c.vector(e) {
-			if x.p {
-				out = append(out, x.t)
-			}
-		}
-		slices.Sort(out)
-		return out
-	}
+	names := func(e wire.Entry) []string { return namesOf(c, e) }
 	head := entry("e1", "nyt", "Ferry Capsizes on Zimbabwe’s Lake Kariba", "", 0)
 	if got := names(head); len(got) != 0 {
 		t.Fatalf("before the stream said anything: names %q, want none", got)
@@ -190,6 +193,46 @@ func TestTitleCaseNamesFollowTheStream(t *testing.T) {
 	}
 	if got := names(entry("e10", "aj", "Ferry disasters: the lake gives up its dead", "", 10)); len(got) != 0 {
 		t.Errorf("sentence-initial common word: names %q, want none", got)
+	}
+}
+
+// TestTextsWithoutCapitalsLeaveNamesToTheStream checks texts that carry
+// no case at all: a script without capitals, or a post typed in small
+// letters. Their words are names when the stream writes them with a
+// capital or has never written them either way, and their small letters
+// are no evidence against a name.
+func TestTextsWithoutCapitalsLeaveNamesToTheStream(t *testing.T) {
+	c := newTestClusterer(t)
+	names := func(e wire.Entry) []string { return namesOf(c, e) }
+	lower := entry("e1", "x", "", "ferry capsizes on zimbabwe's lake kariba, dozens missing", 0)
+	all := []string{"capsiz", "dozen", "ferri", "kariba", "lake", "miss", "zimbabw"}
+	if got := names(lower); !slices.Equal(got, all) {
+		t.Fatalf("before the stream said anything: names %q, want every word %q", got, all)
+	}
+	// Arabic has no capitals: every word is a name until the stream says
+	// otherwise, as in a text written in capitals.
+	if got := names(entry("e2", "x", "", "غرق عبارة في بحيرة كاريبا", 0)); len(got) != 5 {
+		t.Errorf("Arabic text: names %q, want all 5 words", got)
+	}
+	for i, text := range []string{
+		"A ferry sank on Lake Kariba in Zimbabwe on Sunday.",
+		"Police in Zimbabwe said the ferry was over capacity. The lake was rough.",
+		"Rescuers searched the lake near Kariba for a second day.",
+		"The lake is a popular ferry route and dozens use it; two are missing.",
+	} {
+		c.Add(entry(fmt.Sprintf("e%d", i+3), "bbc", "Report", text, i+1))
+	}
+	// Now the stream writes ferry, lake, dozens and missing in small
+	// letters; "capsizes" it has never written.
+	if got, want := names(lower), []string{"capsiz", "kariba", "zimbabw"}; !slices.Equal(got, want) {
+		t.Errorf("after the stream: names %q, want %q", got, want)
+	}
+	// Small letters in texts without capitals do not outvote the stream.
+	for i := range 6 {
+		c.Add(entry(fmt.Sprintf("l%d", i), "x", "", "kariba and zimbabwe again, in small letters", 10+i))
+	}
+	if got, want := names(entry("e9", "nyt", "Ferry Capsizes on Zimbabwe’s Lake Kariba", "", 20)), []string{"kariba", "zimbabw"}; !slices.Equal(got, want) {
+		t.Errorf("Title Case headline after small-letter posts: names %q, want %q", got, want)
 	}
 }
 

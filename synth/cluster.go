@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/newswire/newswire/bus"
@@ -280,8 +279,13 @@ type bagTerm struct {
 	head   bool // the term is in the headline
 	// capped is set for a capitalised word of a Title Case text, or one
 	// that starts a sentence, where the capital says nothing and the
-	// stream decides (see docFreq.named).
+	// stream decides (see docFreq.named); and for a word whose writing
+	// has no case at all (bare).
 	capped bool
+	// bare is set for a word of a script without capitals or of a text
+	// written without any: it is a name also when the stream has never
+	// written it either way (docFreq.caseUnknown).
+	bare bool
 	// named and plain count the word's capitalised and small-letter
 	// occurrences inside sentences of texts whose capitals mark names.
 	named, plain float64
@@ -326,9 +330,10 @@ type docFreq struct {
 func (d *docFreq) isName() bool { return d != nil && !d.forgotten && d.named > d.plain }
 
 // caseUnknown reports whether the stream has never written the term inside
-// a sentence of a text whose capitals mark names.
+// a sentence of a text whose capitals mark names; nil is a term the
+// stream has not held.
 func (d *docFreq) caseUnknown() bool {
-	return d == nil || d.forgotten || d.named == 0 && d.plain == 0
+	return d == nil || d.named == 0 && d.plain == 0
 }
 
 type decayed struct {
@@ -613,24 +618,25 @@ func firstNonEmpty(a, b string) string {
 // terms, sorted by term.
 func (c *Clusterer) vector(e wire.Entry) []term {
 	bag := c.bag[:0]
-	c.toks = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
-	cased := hasCapital(e.Headline)
+	var cased, more bool
+	c.toks, cased = tokenize(c.stems, e.Lang, e.Headline, 0, c.toks[:0])
 	bag = appendWords(bag, c.toks, c.cfg.TitleWeight, true)
 	body := e.Body()
 	if c.cfg.MaxBodyTokens > 0 && body != "" {
-		c.toks = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
-		cased = cased || hasCapital(body)
+		c.toks, more = tokenize(c.stems, e.Lang, body, c.cfg.MaxBodyTokens, c.toks[:0])
+		cased = cased || more
 		bag = appendWords(bag, c.toks, 1, false)
 	}
 	if !cased {
-		// A text without one capital (a script that has none, such as
-		// Arabic, Chinese or Hebrew, or a post typed in small letters)
-		// says nothing of which of its words are names: the stream
-		// decides, as for a Title Case headline, and its small letters
-		// are no evidence against a name.
+		// A text without one capital in the words read (a post typed in
+		// small letters; links and handles aside) says nothing of which
+		// of its words are names: the stream decides, as for a Title
+		// Case headline, and its small letters are no evidence against a
+		// name. Numbers stay what they are: figures are names already,
+		// years and small numbers never.
 		for i := range bag {
-			if !bag[i].proper {
-				bag[i].capped, bag[i].plain = true, 0
+			if !bag[i].proper && !hasDigit(bag[i].t) {
+				bag[i].capped, bag[i].bare, bag[i].plain = true, true, 0
 			}
 		}
 	}
@@ -659,6 +665,7 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 			bag[n-1].proper = bag[n-1].proper || bag[i].proper
 			bag[n-1].head = bag[n-1].head || bag[i].head
 			bag[n-1].capped = bag[n-1].capped || bag[i].capped
+			bag[n-1].bare = bag[n-1].bare || bag[i].bare
 			bag[n-1].named += bag[i].named
 			bag[n-1].plain += bag[i].plain
 			if bag[n-1].ref == nil {
@@ -684,12 +691,12 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 		if d != nil {
 			df, t = d.value(c.clock, c.cfg.DFHalfLife), d.term
 		}
-		// A word of a text without capitals that the stream has never
-		// written either way counts as a name, as every word of a text in
-		// capitals does: otherwise a stream in a script without capitals
-		// would name nothing, and the names features, which carry most of
-		// the evidence between full articles, would all be zero.
-		if x.capped && !x.proper && (d.isName() || !cased && d.caseUnknown()) {
+		// A bare word that the stream has never written either way counts
+		// as a name, as every word of a text in capitals does: otherwise a
+		// stream in a script without capitals would name nothing, and the
+		// names features, which carry most of the evidence between full
+		// articles, would all be zero.
+		if x.capped && !x.proper && (d.isName() || x.bare && d.caseUnknown()) {
 			x.proper = true
 		}
 		dfs, refs = append(dfs, d), append(refs, x.ref)
@@ -708,16 +715,6 @@ func (c *Clusterer) vector(e wire.Entry) []term {
 	return vec
 }
 
-// hasCapital reports whether text holds a capital letter.
-func hasCapital(text string) bool {
-	for _, r := range text {
-		if unicode.IsUpper(r) {
-			return true
-		}
-	}
-	return false
-}
-
 // appendWords adds the words of one text to bag, each counting f.
 // Capitals mark names inside sentences, except in a Title Case text, whose
 // capitalised words, like a sentence's first, are names only if the
@@ -727,6 +724,8 @@ func appendWords(bag []bagTerm, toks []token, f float64, head bool) []bagTerm {
 	for _, t := range toks {
 		x := bagTerm{h: hashTerm(t.term), t: t.term, pos: int32(len(bag)), f: f, proper: t.proper, head: head, ref: t.ref}
 		switch {
+		case t.uncased:
+			x.capped, x.bare = true, true
 		case t.initial:
 			x.capped = true
 		case title:

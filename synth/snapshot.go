@@ -222,7 +222,7 @@ func (c *Clusterer) sentenceTerms(lang, text string) []termCount {
 	if tc, ok := c.sentences[k]; ok {
 		return tc
 	}
-	toks := tokenize(c.stems, lang, text, 0, nil)
+	toks, _ := tokenize(c.stems, lang, text, 0, nil)
 	counts := make(map[string]float64, len(toks))
 	for _, t := range toks {
 		counts[t.term]++

@@ -27,6 +27,10 @@ type token struct {
 	// initial is set for a word that starts a sentence with a capital,
 	// which says nothing of whether it is a name.
 	initial bool
+	// uncased is set for a word of a script without capitals (Arabic,
+	// Hebrew, Devanagari; Chinese, Japanese and Thai character pairs):
+	// nothing in its writing tells whether it is a name.
+	uncased bool
 }
 
 // titleCase reports whether most content words of a text are capitalised,
@@ -53,17 +57,17 @@ func titleCase(toks []token) bool {
 // Thai characters into overlapping bigrams: single ideographs are too
 // ambiguous to match stories on, and bigrams are the standard index unit
 // for unsegmented scripts.
-func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
+func tokenize(st *stemmer, lang, text string, limit int, out []token) (_ []token, capitals bool) {
 	lang = primaryLanguage(lang)
 	sentenceStart := true
 	var run []rune // current run of unsegmented-script characters
 	flushRun := func() {
 		switch {
 		case len(run) == 1:
-			out = append(out, token{term: string(run)})
+			out = append(out, token{term: string(run), uncased: true})
 		case len(run) > 1:
 			for i := 0; i+1 < len(run); i++ {
-				out = append(out, token{term: string(run[i : i+2])})
+				out = append(out, token{term: string(run[i : i+2]), uncased: true})
 			}
 		}
 		run = run[:0]
@@ -81,6 +85,9 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 		first, _ := utf8.DecodeRuneInString(w)
 		digits := hasDigit(w)
 		upper := unicode.IsUpper(first)
+		// Any capital shows the text is written with them, in a stopword
+		// ("The") or inside a word ("iPhone") too.
+		capitals = capitals || upper || hasUpper(w)
 		allCaps := upper && utf8.RuneCountInString(w) >= 2 && isUpperCase(w)
 		// Years and small numbers (days, counts, list lengths) are in every
 		// other story; figures with three or more digits identify one.
@@ -93,13 +100,14 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 			w = w[:i] // possessives and elisions: "Obama's" → "Obama"
 		}
 		if ref := st.written(lang, w); ref != nil {
-			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital, lower: lower, initial: initial})
+			uncased := !digits && !upper && !lower
+			out = append(out, token{term: ref.stem, ref: ref, proper: proper, capital: capital, lower: lower, initial: initial, uncased: uncased})
 		}
 	}
 	skip := 0 // the end of a link being skipped
 	for i, r := range text {
 		if limit > 0 && len(out) >= limit {
-			return out
+			return out, capitals
 		}
 		if i < skip {
 			continue
@@ -134,10 +142,11 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 				emit(i)
 			}
 			run = append(run, unicode.ToLower(r))
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || r >= 0x0300 && unicode.Is(unicode.Mn, r) ||
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r >= 0x0300 && start >= 0 && isWordMark(r) ||
 			((r == '\'' || r == '’') && start >= 0) || (r == '.' || r == ',') && start >= 0 && isDigitAt(text, i+1) && isDigitBefore(text, i):
 			// Decimal points and thousands separators stay inside numbers:
-			// "1.8" and "1,800" are figures, not two tokens.
+			// "1.8" and "1,800" are figures, not two tokens. A combining
+			// mark belongs to the word it follows and starts none.
 			flushRun()
 			if start < 0 {
 				start = i
@@ -161,7 +170,7 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) []token {
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
-	return out
+	return out, capitals
 }
 
 // mentionLen is the length of the account handle s starts with
@@ -330,7 +339,7 @@ func slugTokens(st *stemmer, lang, link string, out []token) []token {
 	base := len(out)
 	slugSegments(link, func(seg string) {
 		n := len(out)
-		out = tokenize(st, lang, seg, 0, out)
+		out, _ = tokenize(st, lang, seg, 0, out)
 		kept := n
 		for _, t := range out[n:] {
 			if kept-base < maxSlugTerms && slugTerm(t.term) {
@@ -393,4 +402,26 @@ func slugWordCount(seg string) int {
 // three or more letters; numbers in a link are dates and ids.
 func slugTerm(t string) bool {
 	return utf8.RuneCountInString(t) >= 3 && strings.IndexFunc(t, unicode.IsDigit) < 0
+}
+
+// hasUpper reports whether w holds a capital letter.
+func hasUpper(w string) bool {
+	for _, r := range w {
+		if unicode.IsUpper(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// isWordMark reports whether r is a combining mark that belongs to the
+// letters before it. Variation selectors are not: U+FE0F after an emoji
+// ("⚡️Срочно", one Telegram post in ten) asks for its colour form, and
+// taken into the word after it made a term of its own ("\ufe0fсрочно")
+// that only the posts with that emoji shared.
+func isWordMark(r rune) bool {
+	if r >= 0xFE00 && r <= 0xFE0F || r >= 0xE0100 && r <= 0xE01EF {
+		return false
+	}
+	return unicode.Is(unicode.Mn, r)
 }

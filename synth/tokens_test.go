@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/newswire/newswire/ingest/replay"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -209,10 +210,27 @@ func TestTextsWithoutCapitalsLeaveNamesToTheStream(t *testing.T) {
 	if got := names(lower); !slices.Equal(got, all) {
 		t.Fatalf("before the stream said anything: names %q, want every word %q", got, all)
 	}
+	// Capitals in a link or a handle are not the text's: they give no
+	// words, and say nothing of how the text is written.
+	if got := names(entry("e1", "x", "", "ferry capsizes on zimbabwe's lake kariba, dozens missing https://t.co/Xy12Ab via @Reuters", 0)); !slices.Equal(got, all) {
+		t.Errorf("with a link and a handle: names %q, want %q", got, all)
+	}
+	// A capital inside a word shows a text written with capitals.
+	if got := names(entry("e1", "x", "", "iPhone sales rise in china", 0)); len(got) != 0 {
+		t.Errorf("a text with a capital inside a word: names %q, want none", got)
+	}
+	// Years and small numbers are no names in any text.
+	if got, want := names(entry("e1", "x", "", "the ferry sank on 12 may 2024 with 40 people aboard", 0)), []string{"aboard", "ferri", "peopl", "sank"}; !slices.Equal(got, want) {
+		t.Errorf("numbers: names %q, want %q", got, want)
+	}
 	// Arabic has no capitals: every word is a name until the stream says
 	// otherwise, as in a text written in capitals.
 	if got := names(entry("e2", "x", "", "غرق عبارة في بحيرة كاريبا", 0)); len(got) != 5 {
 		t.Errorf("Arabic text: names %q, want all 5 words", got)
+	}
+	// Neither do Chinese characters, even beside a Latin acronym.
+	if got := names(entry("e2", "x", "", "NHK报道日本地震", 0)); len(got) != 6 || got[0] != "nhk" {
+		t.Errorf("Chinese text with an acronym: names %q, want nhk and all 5 character pairs", got)
 	}
 	for i, text := range []string{
 		"A ferry sank on Lake Kariba in Zimbabwe on Sunday.",
@@ -242,7 +260,7 @@ func TestLinksInTextGiveNoTerms(t *testing.T) {
 	st := newStemmer()
 	text := "BREAKING: Quake hits Turkey https://t.co/Xy12abCdE (see WWW.Example.com/a?b=1) #earthquake @Reuters http://x.y"
 	var got []string
-	for _, tok := range tokenize(st, "en", text, 0, nil) {
+	for _, tok := range onlyTokens(tokenize(st, "en", text, 0, nil)) {
 		got = append(got, tok.term)
 	}
 	want := []string{"break", "quak", "hit", "turkey", "see", "earthquak"} // @Reuters: see TestHandlesGiveNoTerms
@@ -251,7 +269,7 @@ func TestLinksInTextGiveNoTerms(t *testing.T) {
 	}
 	// A word that merely starts like a link is a word.
 	got = got[:0]
-	for _, tok := range tokenize(st, "en", "Wwwhat happens to http", 0, nil) {
+	for _, tok := range onlyTokens(tokenize(st, "en", "Wwwhat happens to http", 0, nil)) {
 		got = append(got, tok.term)
 	}
 	if want := []string{"wwwhat", "happen", "http"}; !slices.Equal(got, want) {
@@ -286,7 +304,7 @@ func TestHandlesGiveNoTerms(t *testing.T) {
 	st := newStemmer()
 	terms := func(text string) map[string]token {
 		m := map[string]token{}
-		for _, tok := range tokenize(st, "en", text, 0, nil) {
+		for _, tok := range onlyTokens(tokenize(st, "en", text, 0, nil)) {
 			m[tok.term] = tok
 		}
 		return m
@@ -316,11 +334,48 @@ func TestHandlesGiveNoTerms(t *testing.T) {
 		"@ alone":                                {"alon"},
 	} {
 		var got []string
-		for _, tok := range tokenize(st, "en", text, 0, nil) {
+		for _, tok := range onlyTokens(tokenize(st, "en", text, 0, nil)) {
 			got = append(got, tok.term)
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%q: terms %q, want %q", text, got, want)
 		}
+	}
+}
+
+// onlyTokens drops tokenize's second result.
+func onlyTokens(toks []token, _ bool) []token { return toks }
+
+// TestEmojiLeavesTheNextWordAlone checks the real posts of the bundled
+// Telegram sample: 211 of its 2,000 posts write a word straight after an
+// emoji and its variation selector (U+FE0F, as in "⚡️С выпуском"). The
+// selector starts no word, so the word gives the same term as anywhere
+// else, and no term holds a selector.
+func TestEmojiLeavesTheNextWordAlone(t *testing.T) {
+	items, err := replay.ReadFile("../testdata/replay/telegram-ru-news-sample.jsonl.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStemmer()
+	glued := 0
+	for _, it := range items {
+		if !strings.Contains(it.Text, "\uFE0F") {
+			continue
+		}
+		for _, tok := range onlyTokens(tokenize(st, it.Lang, it.Text, 0, nil)) {
+			if strings.ContainsRune(tok.term, '\uFE0F') {
+				t.Fatalf("%s: term %q holds a variation selector", it.ID, tok.term)
+			}
+		}
+		if strings.Contains(it.Text, "⚡️С выпуском") {
+			glued++
+		}
+	}
+	if glued == 0 {
+		t.Fatal("the sample no longer holds the post this test reads")
+	}
+	toks := onlyTokens(tokenize(st, "ru", "⚡️Срочно: взрыв", 0, nil))
+	if len(toks) != 2 || toks[0].term != onlyTokens(tokenize(st, "ru", "Срочно", 0, nil))[0].term || !toks[0].initial {
+		t.Errorf("⚡️Срочно: tokens %+v, want the term of Срочно, at a sentence's start", toks)
 	}
 }

@@ -15,7 +15,8 @@ var stopwords = func() map[string]bool {
 			"then", "so", "if", "new", "says", "said", "say", "more", "most", "who", "what", "when", "where",
 			"why", "how", "which", "all", "also", "just", "us", "via", "amid", "against", "off", "now",
 			"here", "there", "first", "one", "two", "get", "gets", "report", "reports", "news", "video",
-			"update", "updated", "live", "s", "t", "vs"},
+			"update", "updated", "live", "s", "t", "vs",
+			"breaking", "developing", "exclusive", "urgent"},
 		// Russian
 		{"и", "в", "во", "не", "что", "он", "на", "я", "с", "со", "как", "а", "то", "все", "она", "так",
 			"его", "но", "да", "ты", "к", "у", "же", "вы", "за", "бы", "по", "только", "ее", "мне", "было",

@@ -87,7 +87,7 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) (_ []token
 		upper := unicode.IsUpper(first)
 		// Any capital shows the text is written with them, in a stopword
 		// ("The") or inside a word ("iPhone") too.
-		capitals = capitals || upper || hasUpper(w)
+		capitals = capitals || hasUpper(w)
 		allCaps := upper && utf8.RuneCountInString(w) >= 2 && isUpperCase(w)
 		// Years and small numbers (days, counts, list lengths) are in every
 		// other story; figures with three or more digits identify one.

@@ -163,6 +163,14 @@ func namesOf(c *Clusterer, e wire.Entry) []string {
 	return out
 }
 
+// addReports adds one sentence-case report per text to c, a minute apart,
+// so that the stream has counted how each word is written.
+func addReports(c *Clusterer, texts ...string) {
+	for i, text := range texts {
+		c.Add(entry(fmt.Sprintf("r%d", i), "bbc", "Report", text, i+1))
+	}
+}
+
 // TestTitleCaseNamesFollowTheStream checks truecasing by the stream: in
 // a Title Case headline, or at the start of a sentence, a capital says
 // nothing, and a word counts as a name when the stream's other texts
@@ -177,14 +185,12 @@ func TestTitleCaseNamesFollowTheStream(t *testing.T) {
 	// Sentence-case texts: "Kariba" and "Zimbabwe" inside sentences with
 	// a capital, "ferry" and "lake" in small letters; "Lake" once with a
 	// capital, as part of the name, which the small-letter uses outweigh.
-	for i, text := range []string{
+	addReports(c,
 		"A ferry sank on Lake Kariba in Zimbabwe on Sunday.",
 		"Police in Zimbabwe said the ferry was over capacity. The lake was rough.",
 		"Rescuers searched the lake near Kariba for a second day.",
 		"The lake is a popular ferry route.",
-	} {
-		c.Add(entry(fmt.Sprintf("e%d", i+2), "bbc", "Report", text, i+1))
-	}
+	)
 	if got, want := names(head), []string{"kariba", "zimbabw"}; !slices.Equal(got, want) {
 		t.Errorf("Title Case headline names %q, want %q", got, want)
 	}
@@ -232,14 +238,12 @@ func TestTextsWithoutCapitalsLeaveNamesToTheStream(t *testing.T) {
 	if got := names(entry("e2", "x", "", "NHK报道日本地震", 0)); len(got) != 6 || got[0] != "nhk" {
 		t.Errorf("Chinese text with an acronym: names %q, want nhk and all 5 character pairs", got)
 	}
-	for i, text := range []string{
+	addReports(c,
 		"A ferry sank on Lake Kariba in Zimbabwe on Sunday.",
 		"Police in Zimbabwe said the ferry was over capacity. The lake was rough.",
 		"Rescuers searched the lake near Kariba for a second day.",
 		"The lake is a popular ferry route and dozens use it; two are missing.",
-	} {
-		c.Add(entry(fmt.Sprintf("e%d", i+3), "bbc", "Report", text, i+1))
-	}
+	)
 	// Now the stream writes ferry, lake, dozens and missing in small
 	// letters; "capsizes" it has never written.
 	if got, want := names(lower), []string{"capsiz", "kariba", "zimbabw"}; !slices.Equal(got, want) {

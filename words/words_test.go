@@ -18,7 +18,8 @@ func TestSplit(t *testing.T) {
 		"北京时间 today":                         {"北", "京", "时", "间", "today"},
 		"مقتل نائب رئيس":                     {"مقتل", "نائب", "رئيس"},
 		"ЁЛКА Ѓ Ђ rock'n'roll'' x9Ж":         {"ёлка", "ѓ", "ђ", "rock'n'roll", "x9ж"},
-		"":                                   {},
+		"⚡️Срочно: ❗️Путин, Ва\u0301ня":      {"срочно", "путин", "ва\u0301ня"},
+		"": {},
 	} {
 		if got := Split(in); !slices.Equal(got, want) {
 			t.Errorf("Split(%q) = %q, want %q", in, got, want)
@@ -41,7 +42,7 @@ func refSplit(text string) []string {
 				start = -1
 			}
 			toks = append(toks, string(r))
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || (r == '\'' && start >= 0):
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || (start >= 0 && isWordMark(r)) || (r == '\'' && start >= 0):
 			if start < 0 {
 				start = i
 			}

@@ -692,13 +692,15 @@ func TestCoherenceIsMeanPairwiseCosine(t *testing.T) {
 
 // TestTopicStoryTakesNoFragment builds a story of a dozen reports that
 // share one word and nothing else (a topic, not an event) and a fragment
-// on the same word. The fragment's one member would join the topic, which
-// was enough when only the smaller story voted; the topic's members would
-// not join the fragment, so the merge pass leaves the two apart.
+// on the same word. The merge threshold is set between the fragment's
+// join probability for the topic and the median of the topic's members'
+// for the fragment: the fragment's one member votes for the topic, which
+// was enough when only the smaller story voted; most of the topic's
+// members do not vote for the fragment, so the merge pass leaves the two
+// apart.
 func TestTopicStoryTakesNoFragment(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Threshold = noJoins  // every report founds its own story
-	cfg.MergeThreshold = 0.5 // the fragment votes for the topic at 0.5, the topic's members do not
+	cfg.Threshold = noJoins // every report founds its own story
 	cfg.MergePassInterval = 0
 	c, topic := looseStory(t, cfg)
 	c.Add(entry("frag", "y", "Kyiv metro", "", 20))
@@ -709,6 +711,17 @@ func TestTopicStoryTakesNoFragment(t *testing.T) {
 	if o, _ := c.nearestStory(frag); o != topic {
 		t.Fatal("the topic is not the fragment's nearest story; the test proves nothing")
 	}
+	up := c.scoreStory(topic, frag.recent[0], frag.first, false)
+	var downs []float64
+	for _, vec := range topic.recent {
+		downs = append(downs, c.scoreStory(frag, vec, topic.last, false)) // at the times votes scores them
+	}
+	slices.Sort(downs)
+	down := downs[(len(downs)-1)/2] // at or above it: half the members, no majority
+	if up <= down {
+		t.Fatalf("the fragment joins the topic at %v, the topic's median member the fragment at %v; the test proves nothing", up, down)
+	}
+	c.cfg.MergeThreshold = (up + down) / 2
 	if !c.votes(frag, topic) {
 		t.Fatal("the fragment would not join the topic; the test proves nothing")
 	}

@@ -43,6 +43,16 @@ var baseNames = [numBase]string{
 	"member_shared_terms",
 }
 
+// featureSign is the direction in which each base feature's evidence
+// can point (0: either). A fitted weight against it is held at zero
+// (see Fit): a story that has become a topic must not attract an entry
+// for being loose, nor a headline for the words the story never had,
+// whatever the dev sets' correlations between features say.
+var featureSign = [numBase]int{
+	featCentroid: +1, featMember: +1, featNamesCentroid: +1, featNamesMember: +1,
+	featGap: -1, featLoose: -1, featNamesNew: -1, featHeadNew: -1, featShared: +1,
+}
+
 // featureNames are the names of the features in a model file, in order.
 var featureNames = func() (n [numFeatures]string) {
 	for i, b := range baseNames {

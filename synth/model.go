@@ -221,6 +221,45 @@ func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 		}
 	}
 	const d = numFeatures + 1 // the bias is the last coordinate
+	// The feature whose weight came out furthest against its known
+	// direction is held at zero and the rest fitted again, until every
+	// weight agrees (see featureSign): the active-set method for a fit
+	// with sign constraints.
+	var held [numFeatures]bool
+	var beta [d]float64
+	for {
+		var err error
+		if beta, err = newton(sets, weight, total, &mean, &sd, &held, opt); err != nil {
+			return Model{}, err
+		}
+		worst, by := -1, 0.0
+		for i := 0; i < featLong; i++ {
+			if v := -beta[i] * float64(featureSign[i%numBase]); !held[i] && v > by {
+				worst, by = i, v
+			}
+		}
+		if worst < 0 {
+			break
+		}
+		held[worst] = true
+	}
+	m := Model{Features: featureNames[:], Weights: make([]float64, numFeatures), Examples: n}
+	m.Bias = beta[numFeatures]
+	for i := 0; i < numFeatures; i++ {
+		m.w[i] = beta[i] / sd[i]
+		m.Weights[i] = m.w[i]
+		m.Bias -= m.w[i] * mean[i]
+	}
+	if opt.Boost.Trees > 0 {
+		boost(&m, sets, opt.Boost)
+	}
+	return m, nil
+}
+
+// newton fits the logistic weights on standardised features by Newton's
+// method with the ridge penalty; held features keep a zero weight.
+func newton(sets [][]Example, weight []float64, total float64, mean, sd *features, held *[numFeatures]bool, opt FitOptions) ([numFeatures + 1]float64, error) {
+	const d = numFeatures + 1
 	var beta [d]float64
 	for iter := 0; iter < opt.Iterations; iter++ {
 		var grad [d]float64
@@ -229,7 +268,9 @@ func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 			for _, ex := range set {
 				var z [d]float64
 				for i, x := range ex.X {
-					z[i] = (x - mean[i]) / sd[i]
+					if !held[i] {
+						z[i] = (x - mean[i]) / sd[i]
+					}
 				}
 				z[numFeatures] = 1
 				var eta float64
@@ -253,10 +294,13 @@ func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 		for i := 0; i < numFeatures; i++ {
 			grad[i] += opt.L2 * beta[i]
 			hess[i][i] += opt.L2
+			if held[i] {
+				hess[i][i] = 1 // z is zero: the weight stays where it is, at zero
+			}
 		}
 		step, ok := solve(hess, grad)
 		if !ok {
-			return Model{}, fmt.Errorf("%w: the examples do not determine the weights", ErrModel)
+			return beta, fmt.Errorf("%w: the examples do not determine the weights", ErrModel)
 		}
 		var moved float64
 		for i := range beta {
@@ -267,17 +311,7 @@ func Fit(sets [][]Example, opt FitOptions) (Model, error) {
 			break
 		}
 	}
-	m := Model{Features: featureNames[:], Weights: make([]float64, numFeatures), Examples: n}
-	m.Bias = beta[numFeatures]
-	for i := 0; i < numFeatures; i++ {
-		m.w[i] = beta[i] / sd[i]
-		m.Weights[i] = m.w[i]
-		m.Bias -= m.w[i] * mean[i]
-	}
-	if opt.Boost.Trees > 0 {
-		boost(&m, sets, opt.Boost)
-	}
-	return m, nil
+	return beta, nil
 }
 
 // solve returns x with a·x = b by Gaussian elimination with partial

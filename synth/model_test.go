@@ -130,6 +130,47 @@ func TestParseModelRefusesOtherFeatures(t *testing.T) {
 	}
 }
 
+// TestFitHoldsWeightsToTheirSigns fits examples in which a loose story
+// and a headline of new words go with joins, as correlations between
+// features can make them on a dev set: the fitted weights must not say
+// so (they are held at zero), while a names share that points the
+// known way keeps its negative weight and the cosine its positive one.
+func TestFitHoldsWeightsToTheirSigns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var set []Example
+	for i := range 800 {
+		join := i%3 == 0
+		var f features
+		f[featCentroid] = 0.5 * rng.Float64()
+		f[featNamesNew] = rng.Float64()
+		f[featHeadNew] = rng.Float64()
+		if join {
+			f[featCentroid] += 0.3
+			f[featNamesNew] *= 0.5
+			f[featHeadNew] = 0.5 + 0.5*f[featHeadNew]
+			f[featLoose] = float64(rng.IntN(2))
+		}
+		f.interact(0)
+		set = append(set, Example{X: f, Join: join})
+	}
+	m, err := Fit([][]Example{set}, FitOptions{L2: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := m.Weights[featLoose]; w != 0 {
+		t.Errorf("weight of loose_story is %v, want 0: a topic must not attract", w)
+	}
+	if w := m.Weights[featHeadNew]; w != 0 {
+		t.Errorf("weight of headline_new is %v, want 0", w)
+	}
+	if w := m.Weights[featNamesNew]; w >= 0 {
+		t.Errorf("weight of names_new is %v, want it negative", w)
+	}
+	if w := m.Weights[featCentroid]; w <= 0 {
+		t.Errorf("weight of centroid_cosine is %v, want it positive", w)
+	}
+}
+
 // TestFitSeparatesSyntheticExamples fits a model to examples whose joins
 // have high cosines and small time gaps and whose others do not: the
 // weights must point the right way, the fitted model must classify the

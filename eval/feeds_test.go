@@ -238,9 +238,9 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed   = 5 // (story, publisher) pairs; 3 stories
+	maxMixed   = 4 // (story, publisher) pairs; 3 stories
 	maxSplit   = 5
-	minFeedsF1 = 0.80
+	minFeedsF1 = 0.815
 )
 
 // feedLabels is testdata/feeds/labels.json.

@@ -531,6 +531,13 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 		// shingles; it joins its original's story like a repost when its
 		// words are at home there, and is clustered like any entry when
 		// they are not (a false match on boilerplate such as "Share this").
+		//
+		// While following gold labels too, the model decides this, as in
+		// production: a near-duplicate it accepts gives no example, one it
+		// turns away meets its candidates like any entry. These are the
+		// decisions the model faces, but it is the model the binary ships
+		// with that makes them, so training depends on it through these
+		// yes-or-no answers alone (synth/README.md, "make train").
 		if s, ok := c.byEntry[e.DuplicateOf]; ok && s.active {
 			vec = c.vector(e)
 			if c.scoreStory(s, vec, at, noTime) >= c.joinThreshold(vec) {
@@ -882,10 +889,10 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		}
 		f[featShared] = math.Log1p(float64(r.n))
 		bound := f
-		bound.interact(q.long)
+		bound.interact(q.long, q.reach)
 		if p := c.model.probability(&bound); c.collect == nil && c.model.monotone() && p < need {
 			f[featMember], f[featNamesMember], f[featShared] = 0, 0, 0
-			f.interact(q.long)
+			f.interact(q.long, q.reach)
 			found[i].f, found[i].score = f, p
 			continue
 		}
@@ -894,7 +901,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 			probing = true
 		}
 		f[featMember], f[featNamesMember], f[featShared] = c.members(s, &q)
-		f.interact(q.long)
+		f.interact(q.long, q.reach)
 		found[i].f, found[i].score = f, c.model.probability(&f)
 	}
 	slices.SortFunc(found, func(a, b candidate) int {
@@ -917,10 +924,17 @@ type query struct {
 	noTime bool
 	names  float64 // length of the vector's names part
 	long   float64 // see longness
+	reach  float64 // see namesReach
 }
 
 func (c *Clusterer) query(vec []term, at time.Time, noTime bool) query {
-	return query{vec: vec, at: at, noTime: noTime, names: namesNorm(vec), long: longness(len(vec))}
+	n := 0
+	for _, x := range vec {
+		if x.p {
+			n++
+		}
+	}
+	return query{vec: vec, at: at, noTime: noTime, names: namesNorm(vec), long: longness(len(vec)), reach: namesReach(n)}
 }
 
 // pairFeatures fills every feature of (entry, s) but the member ones,
@@ -1047,7 +1061,7 @@ func (c *Clusterer) scoreStory(s *story, vec []term, at time.Time, noTime bool) 
 	f := c.pairFeatures(s, &q, dot)
 	c.probe.fill(vec)
 	f[featMember], f[featNamesMember], f[featShared] = c.members(s, &q)
-	f.interact(q.long)
+	f.interact(q.long, q.reach)
 	return c.model.probability(&f)
 }
 

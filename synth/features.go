@@ -73,7 +73,11 @@ func longness(n int) float64 { return min(1, max(0, float64(n-12)/28)) }
 // and its nearest fellow report agree on the event's own words. On the
 // ECB+ dev set the long-text centroid features cost 0.01 BCubed F1
 // (synth/README.md).
-func (f *features) interact(long float64) {
+//
+// names is how far the entry's names can carry the long-text names
+// weight: a names cosine over one or two names is what a topic's reports
+// share ("Trump"), not the many names of an article's event.
+func (f *features) interact(long, names float64) {
 	for i := 0; i < numBase; i++ {
 		f[numBase+i] = 0
 		if longFeature[i] {
@@ -81,8 +85,13 @@ func (f *features) interact(long float64) {
 		}
 		f[i] *= 1 - long
 	}
+	f[numBase+featNamesMember] *= names
 	f[featLong] = long
 }
+
+// namesReach is the share of the long-text names weight an entry with n
+// names (distinct terms) may draw on: n/3, at most 1.
+func namesReach(n int) float64 { return min(1, float64(n)/3) }
 
 // longFeature marks the base features the long-text weights read.
 var longFeature = [numBase]bool{featMember: true, featNamesMember: true, featShared: true}

@@ -150,7 +150,7 @@ func TestFitHoldsWeightsToTheirSigns(t *testing.T) {
 			f[featHeadNew] = 0.5 + 0.5*f[featHeadNew]
 			f[featLoose] = float64(rng.IntN(2))
 		}
-		f.interact(0)
+		f.interact(0, 1)
 		set = append(set, Example{X: f, Join: join})
 	}
 	m, err := Fit([][]Example{set}, FitOptions{L2: 0.01})
@@ -186,7 +186,7 @@ func TestFitSeparatesSyntheticExamples(t *testing.T) {
 			f[featCentroid], f[featMember], f[featGap] = u(0, 0.4), u(0, 0.45), u(0.5, 8)
 		}
 		f[featSize] = math.Log1p(float64(1 + rng.IntN(20)))
-		f.interact(long)
+		f.interact(long, 1)
 		return Example{X: f, Join: join}
 	}
 	// Two sets of other sizes and lengths of text, as headline and
@@ -352,7 +352,7 @@ func TestCombineKeepsEachKindsDecisions(t *testing.T) {
 			want *Model
 		}{{0, &short}, {1, &long}} {
 			g := f
-			g.interact(c.long)
+			g.interact(c.long, 1)
 			if got, want := back.logit(&g), c.want.logit(&g); math.Abs(got-want) > 1e-9 {
 				t.Fatalf("longness %v: log-odds %v, want %v", c.long, got, want)
 			}
@@ -395,5 +395,28 @@ func TestPolicyExamplesFollowTheModelsOwnStories(t *testing.T) {
 	}
 	if _, err := PolicyExamples(cfg, []wire.Entry{a1}, nil); err == nil {
 		t.Error("PolicyExamples with no labels: no error")
+	}
+}
+
+// TestFewNamesDrawLittleOnTheLongNamesWeight: the long-text names weight
+// was fitted on articles that name many people and places; an entry of
+// one or two names reaches only a share of it (n/3), while the short
+// copy and the entry of three or more names are left as they are.
+func TestFewNamesDrawLittleOnTheLongNamesWeight(t *testing.T) {
+	for n, want := range map[int]float64{0: 0, 1: 1.0 / 3, 2: 2.0 / 3, 3: 1, 12: 1} {
+		if got := namesReach(n); math.Abs(got-want) > 1e-12 {
+			t.Errorf("namesReach(%d) = %v, want %v", n, got, want)
+		}
+	}
+	var f features
+	f[featNamesMember], f[featMember] = 0.9, 0.5
+	g := f
+	f.interact(0.5, 1)
+	g.interact(0.5, namesReach(1))
+	if g[numBase+featNamesMember] != f[numBase+featNamesMember]/3 {
+		t.Errorf("long names copy %v with one name, %v with many: want a third", g[numBase+featNamesMember], f[numBase+featNamesMember])
+	}
+	if g[featNamesMember] != f[featNamesMember] || g[numBase+featMember] != f[numBase+featMember] {
+		t.Error("the reach changed a feature other than the long names copy")
 	}
 }

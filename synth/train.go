@@ -1,7 +1,9 @@
 package synth
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/newswire/newswire/wire"
@@ -54,6 +56,9 @@ func Examples(cfg Config, entries []wire.Entry, labels []string) ([]Example, err
 // addGold records the candidates' examples and places e in the story of
 // its label.
 func (c *Clusterer) addGold(e wire.Entry, label string, vec []term, independent bool, cands []candidate, at time.Time) string {
+	// In story age order, not the model's: the examples, and the order
+	// Fit sums them in, are then the same whatever model is shipped.
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.s.seq, b.s.seq) })
 	for _, x := range cands {
 		*c.collect = append(*c.collect, Example{X: x.f, Join: x.s.label == label})
 	}

@@ -928,13 +928,8 @@ type query struct {
 }
 
 func (c *Clusterer) query(vec []term, at time.Time, noTime bool) query {
-	n := 0
-	for _, x := range vec {
-		if x.p {
-			n++
-		}
-	}
-	return query{vec: vec, at: at, noTime: noTime, names: namesNorm(vec), long: longness(len(vec)), reach: namesReach(n)}
+	names, n := namesPart(vec)
+	return query{vec: vec, at: at, noTime: noTime, names: names, long: longness(len(vec)), reach: namesReach(n)}
 }
 
 // pairFeatures fills every feature of (entry, s) but the member ones,
@@ -1073,7 +1068,8 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 		c.addCentroid(s, vec)
 		s.recent = append(s.recent, vec)
 		s.sigs = append(s.sigs, signatureOf(vec))
-		s.rpn = append(s.rpn, namesNorm(vec))
+		names, _ := namesPart(vec)
+		s.rpn = append(s.rpn, names)
 		if n := len(s.recent) - c.cfg.RecentMembers; n > 0 {
 			s.recent, s.sigs, s.rpn = s.recent[n:], s.sigs[n:], s.rpn[n:]
 		}

@@ -115,15 +115,17 @@ func gapFeature(s *story, at time.Time, halfLife time.Duration) float64 {
 	return min(maxGap, float64(gap)/float64(halfLife))
 }
 
-// namesNorm is the length of the part of a unit vector that names.
-func namesNorm(vec []term) float64 {
+// namesPart is the length of the part of a unit vector that names, and
+// how many of its terms do.
+func namesPart(vec []term) (norm float64, n int) {
 	var n2 float64
 	for _, x := range vec {
 		if x.p {
 			n2 += x.w * x.w
+			n++
 		}
 	}
-	return math.Sqrt(n2)
+	return math.Sqrt(n2), n
 }
 
 // cosine is dot / (a·b), zero when either length is zero.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/newswire/newswire/words"
 )
 
 // token is one term of an entry with what the clusterer needs to weigh it.
@@ -142,7 +144,7 @@ func tokenize(st *stemmer, lang, text string, limit int, out []token) (_ []token
 				emit(i)
 			}
 			run = append(run, unicode.ToLower(r))
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || r >= 0x0300 && start >= 0 && isWordMark(r) ||
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r >= 0x0300 && start >= 0 && words.IsWordMark(r) ||
 			((r == '\'' || r == '’') && start >= 0) || (r == '.' || r == ',') && start >= 0 && isDigitAt(text, i+1) && isDigitBefore(text, i):
 			// Decimal points and thousands separators stay inside numbers:
 			// "1.8" and "1,800" are figures, not two tokens. A combining
@@ -412,16 +414,4 @@ func hasUpper(w string) bool {
 		}
 	}
 	return false
-}
-
-// isWordMark reports whether r is a combining mark that belongs to the
-// letters before it. Variation selectors are not: U+FE0F after an emoji
-// ("⚡️Срочно", one Telegram post in ten) asks for its colour form, and
-// taken into the word after it made a term of its own ("\ufe0fсрочно")
-// that only the posts with that emoji shared.
-func isWordMark(r rune) bool {
-	if r >= 0xFE00 && r <= 0xFE0F || r >= 0xE0100 && r <= 0xE01EF {
-		return false
-	}
-	return unicode.Is(unicode.Mn, r)
 }

@@ -111,7 +111,7 @@ func (t *Tokenizer) Next() []byte {
 		case isCyrillicLetter(r):
 			buf = append(buf, byte(0xC0|r>>6), byte(0x80|r&0x3F))
 			inWord = true
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || inWord && isWordMark(r):
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || inWord && IsWordMark(r):
 			buf = utf8.AppendRune(buf, r)
 			inWord = true
 		default:
@@ -155,12 +155,13 @@ func lower(r rune) rune {
 
 func isCyrillicLetter(r rune) bool { return 0x0430 <= r && r <= 0x045F }
 
-// isWordMark reports whether r is a combining mark that belongs to the
-// letters before it; a mark starts no word. Variation selectors belong to
+// IsWordMark reports whether r is a combining mark that belongs to the
+// letters before it; a mark starts no word. Every stage's tokenizer uses
+// it, so that a word splits the same way everywhere. Variation selectors belong to
 // none: U+FE0F after an emoji ("⚡️Срочно") asks for the emoji's colour
 // form, and taken into the next word it made "\ufe0fсрочно", a token only
 // the posts with that emoji shared.
-func isWordMark(r rune) bool {
+func IsWordMark(r rune) bool {
 	if 0xFE00 <= r && r <= 0xFE0F || 0xE0100 <= r && r <= 0xE01EF {
 		return false
 	}

@@ -42,7 +42,7 @@ func refSplit(text string) []string {
 				start = -1
 			}
 			toks = append(toks, string(r))
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || (start >= 0 && isWordMark(r)) || (r == '\'' && start >= 0):
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || (start >= 0 && IsWordMark(r)) || (r == '\'' && start >= 0):
 			if start < 0 {
 				start = i
 			}

@@ -56,7 +56,9 @@ func TestPipelineIsDeterministic(t *testing.T) {
 // little under what the shipped model scores (README.md, Evaluation), so
 // that a change that loses quality fails here. The ECB+ target (0.90) is
 // above its floor (the shipped model's mean is 0.901, its worst order
-// 0.886); the UCI worst-order floor is the issue's own bound.
+// 0.885); the UCI floors are the issue's own bounds (0.90 for both
+// means, 0.88 for every order; the shipped model scores 0.906, 0.903
+// and 0.893).
 func TestDevSetsHoldTheirScores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole-file evaluation")
@@ -64,7 +66,7 @@ func TestDevSetsHoldTheirScores(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	floors := map[string]struct{ meanB, meanP, worst float64 }{
-		"uci-news-2014-03.jsonl": {0.90, 0.89, 0.88},
+		"uci-news-2014-03.jsonl": {0.90, 0.90, 0.88},
 		"ecbplus-dev.jsonl":      {0.89, 0.85, 0.83},
 	}
 	for _, path := range []string{"../testdata/replay/uci-news-2014-03.jsonl", "../testdata/replay/ecbplus-dev.jsonl"} {

@@ -101,10 +101,11 @@ func (f *features) interact(long, names float64) {
 // or one member) is cos can draw on its names cosines: cos/0.25, at most
 // 1. A linear model adds the evidence of shared names to that of shared
 // words; what marks one event is both at once. Without it the captured
-// feeds' topic stories grow on one name and a few common words: Leavitt's
-// resignation joined the decoy-flight story at word cosines of 0.15, and
-// two reports of ICE at 0.1 (synth/README.md, "Names backed by words").
-// Reports of one event that share the names reach 0.25 in words.
+// feeds' topic stories grew on one name and a few common words (Leavitt's
+// resignation joined the decoy-flight story at a word cosine of 0.15).
+// The scale only lowers a names cosine and grows with the word cosines,
+// so the member bound in score stays an upper bound. Why 0.25, and what
+// it moved: synth/README.md, "Names backed by words".
 func wordsBack(cos float64) float64 { return min(1, cos/0.25) }
 
 // namesReach is the share of the long-text names weight an entry with n

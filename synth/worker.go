@@ -97,6 +97,8 @@ type Worker struct {
 	log  *zap.Logger
 	// maxPayload is the largest snapshot the server takes.
 	maxPayload int
+	// fetchWait, when set, replaces catchUpFetchWait (tests).
+	fetchWait time.Duration
 
 	mu      sync.Mutex
 	cl      *Clusterer
@@ -449,15 +451,19 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	for w.applied < upTo {
 		// No more than the range holds: a fetch for more would wait out
 		// its MaxWait for messages that are not there yet.
-		batch, err := oc.Fetch(int(min(1000, upTo-w.applied)), jetstream.FetchMaxWait(2*time.Second))
+		batch, err := oc.Fetch(int(min(1000, upTo-w.applied)), jetstream.FetchMaxWait(w.catchUpWait()))
 		if err != nil {
 			return fmt.Errorf("synth: catch-up fetch: %w", err)
 		}
-		got := 0
+		got, past := 0, false
 		for m := range batch.Messages() {
 			got++
 			md, err := m.Metadata()
-			if err != nil || md.Sequence.Stream > upTo {
+			if err != nil || past {
+				continue
+			}
+			if md.Sequence.Stream > upTo {
+				past = true // the range's last messages are gone
 				continue
 			}
 			var e wire.Entry
@@ -470,8 +476,25 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 		if batch.Error() != nil && !errors.Is(batch.Error(), nats.ErrTimeout) {
 			return fmt.Errorf("synth: catch-up: %w", batch.Error())
 		}
+		if past {
+			break
+		}
 		if got == 0 {
-			break // the range is exhausted (deleted or aged-out messages)
+			// An empty fetch is not the end of the range: while a
+			// cluster elects a leader, or a connection is down, a fetch
+			// waits out its MaxWait with messages still to come. Taken
+			// for the end, it would skip them — this worker would decide
+			// on a history missing entries the others placed, and ack
+			// their redeliveries unplaced. Only the stream says whether
+			// anything is left.
+			more, err := w.entryAfter(ctx, w.applied, upTo)
+			if err != nil {
+				return fmt.Errorf("synth: catch-up stalled at sequence %d of %d: %w", w.applied, upTo, err)
+			}
+			if more {
+				return fmt.Errorf("synth: catch-up stalled at sequence %d of %d: no messages within %s", w.applied, upTo, w.catchUpWait())
+			}
+			break // the rest of the range was deleted or aged out
 		}
 	}
 	w.applied = max(w.applied, upTo)
@@ -961,6 +984,36 @@ func (w *Worker) lastEntrySeq(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return info.State.LastSeq, nil
+}
+
+// entryAfter reports whether WIRE_ENTRY holds an entry after sequence
+// from and no later than upTo.
+func (w *Worker) entryAfter(ctx context.Context, from, upTo uint64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	stream, err := w.js.Stream(ctx, bus.StreamEntry)
+	if err != nil {
+		return false, err
+	}
+	m, err := stream.GetMsg(ctx, from+1, jetstream.WithGetMsgSubject(bus.SubjectEntryAll))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return m.Sequence <= upTo, nil
+}
+
+// catchUpFetchWait is how long one fetch of a catch-up waits for its
+// batch; catchUpWait returns it, or the worker's own (a test's) when set.
+const catchUpFetchWait = 2 * time.Second
+
+func (w *Worker) catchUpWait() time.Duration {
+	if w.fetchWait > 0 {
+		return w.fetchWait
+	}
+	return catchUpFetchWait
 }
 
 // lookupTimeout bounds one look-up of a story's last snapshot.

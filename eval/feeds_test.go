@@ -224,10 +224,9 @@ func TestFeeds(t *testing.T) {
 	}
 	// The issue asks for no mixed story and no split event; the shipped
 	// model does not get there (README.md, Evaluation: 3 stories mix
-	// reports of one publisher, 4 times counted by publisher; 5 events
-	// are split). These ceilings hold
-	// it from getting worse, and a change that lowers the counts should
-	// lower them too.
+	// reports of one publisher, 3 times counted by publisher; 5 events
+	// are split). These ceilings hold it from getting worse, and a change
+	// that lowers the counts should lower them too.
 	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); events of several publishers split: %d", mixedStories, mixed, split)
 	if mixed > maxMixed || split > maxSplit || sc.BCubedF1 < minFeedsF1 {
 		t.Errorf("%d stories mixing one publisher's events, counted by publisher (at most %d), %d split events (at most %d), BCubed F1 %.3f (at least %.2f)",
@@ -238,9 +237,9 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed   = 4 // (story, publisher) pairs; 3 stories
+	maxMixed   = 3 // (story, publisher) pairs; 3 stories
 	maxSplit   = 5
-	minFeedsF1 = 0.815
+	minFeedsF1 = 0.835
 )
 
 // feedLabels is testdata/feeds/labels.json.

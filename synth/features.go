@@ -77,7 +77,15 @@ func longness(n int) float64 { return min(1, max(0, float64(n-12)/28)) }
 // names is how far the entry's names can carry the long-text names
 // weight: a names cosine over one or two names is what a topic's reports
 // share ("Trump"), not the many names of an article's event.
+//
+// The names cosines count only as far as the words agree (see
+// wordsBack): two reports of one event share its names and its words,
+// while a topic's reports share a name and little else.
 func (f *features) interact(long, names float64) {
+	if w := wordsBack(max(f[featCentroid], f[featMember])); w < 1 {
+		f[featNamesCentroid] *= w
+		f[featNamesMember] *= w
+	}
 	for i := 0; i < numBase; i++ {
 		f[numBase+i] = 0
 		if longFeature[i] {
@@ -88,6 +96,17 @@ func (f *features) interact(long, names float64) {
 	f[numBase+featNamesMember] *= names
 	f[featLong] = long
 }
+
+// wordsBack is how far a pair whose best word cosine (with the centroid
+// or one member) is cos can draw on its names cosines: cos/0.25, at most
+// 1. A linear model adds the evidence of shared names to that of shared
+// words; what marks one event is both at once. Without it the captured
+// feeds' topic stories grew on one name and a few common words (Leavitt's
+// resignation joined the decoy-flight story at a word cosine of 0.15).
+// The scale only lowers a names cosine and grows with the word cosines,
+// so the member bound in score stays an upper bound. Why 0.25, and what
+// it moved: synth/README.md, "Names backed by words".
+func wordsBack(cos float64) float64 { return min(1, cos/0.25) }
 
 // namesReach is the share of the long-text names weight an entry with n
 // names (distinct terms) may draw on: n/3, at most 1.

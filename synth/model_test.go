@@ -420,3 +420,34 @@ func TestFewNamesDrawLittleOnTheLongNamesWeight(t *testing.T) {
 		t.Error("the reach changed a feature other than the long names copy")
 	}
 }
+
+// TestNamesCountAsFarAsTheWordsAgree: a names cosine with little word
+// agreement (a topic's one shared name) carries a share of its weight,
+// in the short and the long copy alike; at a word cosine of 0.25 or more
+// (with the centroid or one member) it carries all of it.
+func TestNamesCountAsFarAsTheWordsAgree(t *testing.T) {
+	for cos, want := range map[float64]float64{0: 0, 0.05: 0.2, 0.125: 0.5, 0.25: 1, 0.8: 1} {
+		if got := wordsBack(cos); math.Abs(got-want) > 1e-12 {
+			t.Errorf("wordsBack(%v) = %v, want %v", cos, got, want)
+		}
+	}
+	names := func(centroid, member float64) features {
+		var f features
+		f[featCentroid], f[featMember] = centroid, member
+		f[featNamesCentroid], f[featNamesMember] = 0.6, 0.8
+		f.interact(0.5, 1)
+		return f
+	}
+	agree, topic, viaMember := names(0.3, 0.1), names(0.05, 0.05), names(0.02, 0.4)
+	for _, i := range []int{featNamesCentroid, featNamesMember, numBase + featNamesMember} {
+		if math.Abs(topic[i]-agree[i]*0.2) > 1e-12 {
+			t.Errorf("feature %s: %v at word cosine 0.05, %v at 0.3: want a fifth", featureNames[i], topic[i], agree[i])
+		}
+		if math.Abs(viaMember[i]-agree[i]) > 1e-12 {
+			t.Errorf("feature %s: %v when one member agrees in words, %v when the centroid does: want the same", featureNames[i], viaMember[i], agree[i])
+		}
+	}
+	if topic[featCentroid] != 0.05*0.5 || topic[numBase+featMember] != 0.05*0.5 {
+		t.Error("the words gate changed a feature other than the names cosines")
+	}
+}

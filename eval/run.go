@@ -352,14 +352,17 @@ func readStories(ctx context.Context, js jetstream.JetStream) (map[string]string
 }
 
 // drain reads a stream through an ordered consumer in batches of batch
-// messages, handing each message's data to handle, until a fetch brings
-// nothing or the consumer has nothing pending. what names the messages in
-// errors.
+// messages, handing each message's data to handle, until the consumer
+// has nothing pending. what names the messages in errors. A fetch that
+// brings nothing ends the read only when the stream holds nothing: with
+// messages left it is a stall, and a score over part of the stories
+// would be wrong without saying so.
 func drain(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, batch int, what string, handle func([]byte) error) error {
 	oc, err := bus.OrderedFetcher(ctx, js, stream, cfg)
 	if err != nil {
 		return fmt.Errorf("eval: read %s: %w", what, err)
 	}
+	read := 0
 	for {
 		msgs, err := oc.Fetch(batch, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -379,8 +382,21 @@ func drain(ctx context.Context, js jetstream.JetStream, stream string, cfg jetst
 		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("eval: read %s: %w", what, err)
 		}
-		if got == 0 || pending == 0 {
+		read += got
+		if got > 0 && pending == 0 {
 			return nil
+		}
+		if got == 0 {
+			if read == 0 {
+				st, err := js.Stream(ctx, stream)
+				if err != nil {
+					return fmt.Errorf("eval: read %s: %w", what, err)
+				}
+				if st.CachedInfo().State.Msgs == 0 {
+					return nil
+				}
+			}
+			return fmt.Errorf("eval: read %s: no messages within 1s after %d, with more on %s", what, read, stream)
 		}
 	}
 }

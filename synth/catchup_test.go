@@ -18,6 +18,7 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/bus/bustest"
+	"github.com/newswire/newswire/wire"
 )
 
 // TestCatchUpThatGetsNoAnswerIsRetried: a worker that takes over from
@@ -31,8 +32,35 @@ import (
 // published stories must still put every entry where one uninterrupted
 // clusterer does.
 func TestCatchUpThatGetsNoAnswerIsRetried(t *testing.T) {
+	takeOverThroughLostPulls(t, testStream(400), 0, 0)
+}
+
+// TestCatchUpThatFailsHalfWayRepublishesWhatItReplayed: the catch-up
+// reads 100 entries a fetch; the first two fetches replay what the first
+// worker handled, the third what no worker handled yet (above the ack
+// floor: those stories must be published), and the fourth gets no
+// answer. The last 100 entries are of other topics, so only the stories
+// of the third fetch hold its entries. The retried catch-up must still
+// publish them, and the entries after the failure must not be placed
+// as live ones before the catch-up is done.
+func TestCatchUpThatFailsHalfWayRepublishesWhatItReplayed(t *testing.T) {
+	stream := testStream(300)
+	other := [][]string{
+		{"flood", "bangladesh", "monsoon", "dhaka", "rescuers"},
+		{"strike", "dockworkers", "union", "ports", "wages"},
+		{"satellite", "launch", "rocket", "orbit", "payload"},
+	}
+	last := stream[len(stream)-1].PublishedAt
+	stream = append(stream, topicStream("f", other, 100, last.Add(time.Second))...)
+	takeOverThroughLostPulls(t, stream, 3, 100)
+}
+
+// takeOverThroughLostPulls has one worker handle half of the stream and
+// stop, then a second one take over through a proxy that lets skip pull
+// requests of the catch-up through and loses the next two; the catch-up
+// fetches batch entries at a time (0: the default).
+func takeOverThroughLostPulls(t *testing.T, stream []wire.Entry, skip int64, batch int) {
 	srv := bustest.Start(t)
-	stream := testStream(400)
 	want := reference(t, stream)
 	half := len(stream) / 2
 
@@ -42,7 +70,7 @@ func TestCatchUpThatGetsNoAnswerIsRetried(t *testing.T) {
 	stopA()
 
 	publishEntries(t, srv.JS, stream[half:])
-	p := newPullDropper(t, srv.Embedded.ClientURL(), 2)
+	p := newPullDropper(t, srv.Embedded.ClientURL(), skip, 2)
 	nc, err := nats.Connect("nats://"+p.addr(), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +86,7 @@ func TestCatchUpThatGetsNoAnswerIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.fetchWait = 200 * time.Millisecond
+	w.fetchWait, w.fetchBatch = 200*time.Millisecond, batch
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -79,11 +107,12 @@ func TestCatchUpThatGetsNoAnswerIsRetried(t *testing.T) {
 // pullDropper is a TCP proxy in front of a NATS server that forwards a
 // client's protocol as it is, except its first few pull requests to
 // consumers of WIRE_ENTRY other than the synthesizer's durable one (the
-// catch-up's ordered consumers): those are lost, as a request sent while
-// a stream has no leader is.
+// catch-up's ordered consumers), after the first skip of them: those are
+// lost, as a request sent while a stream has no leader is.
 type pullDropper struct {
 	ln      net.Listener
 	target  string
+	skip    atomic.Int64
 	drop    atomic.Int64
 	dropped atomic.Int64
 	mu      sync.Mutex
@@ -91,13 +120,14 @@ type pullDropper struct {
 	wg      sync.WaitGroup
 }
 
-func newPullDropper(t *testing.T, url string, n int64) *pullDropper {
+func newPullDropper(t *testing.T, url string, skip, n int64) *pullDropper {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &pullDropper{ln: ln, target: strings.TrimPrefix(url, "nats://")}
+	p.skip.Store(skip)
 	p.drop.Store(n)
 	p.wg.Add(1)
 	go p.accept()
@@ -167,10 +197,15 @@ func (p *pullDropper) filter(dst io.Writer, src io.Reader) {
 			if _, err := io.ReadFull(r, body); err != nil {
 				return
 			}
-			if name, ok := strings.CutPrefix(f[1], pull); ok && name != ConsumerName && p.drop.Load() > 0 {
-				p.drop.Add(-1)
-				p.dropped.Add(1)
-				continue
+			if name, ok := strings.CutPrefix(f[1], pull); ok && name != ConsumerName {
+				switch {
+				case p.skip.Load() > 0:
+					p.skip.Add(-1)
+				case p.drop.Load() > 0:
+					p.drop.Add(-1)
+					p.dropped.Add(1)
+					continue
+				}
 			}
 		}
 		if _, err := io.WriteString(dst, line); err != nil {

@@ -97,8 +97,10 @@ type Worker struct {
 	log  *zap.Logger
 	// maxPayload is the largest snapshot the server takes.
 	maxPayload int
-	// fetchWait, when set, replaces catchUpFetchWait (tests).
-	fetchWait time.Duration
+	// fetchWait and fetchBatch, when set, replace catchUpFetchWait and
+	// catchUpFetch (tests).
+	fetchWait  time.Duration
+	fetchBatch int
 
 	mu      sync.Mutex
 	cl      *Clusterer
@@ -138,6 +140,12 @@ type Worker struct {
 	// storyStream is WIRE_STORY, opened at the first look-up.
 	streamMu    sync.Mutex
 	storyStream jetstream.Stream
+	// catchingUpTo is the sequence the last catch-up set out to reach;
+	// above applied, it failed half-way and is resumed before anything
+	// else. republish holds the stories it found changed above the ack
+	// floor (see catchUp).
+	catchingUpTo uint64
+	republish    map[string]bool
 	// parked holds merged-away stories whose final snapshot is out but
 	// which stay in memory until the next merge pass has run (see retire).
 	parked []parkedStory
@@ -336,24 +344,18 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if seq := md.Sequence.Stream; seq <= w.applied {
-		if _, held := w.cl.StoryOf(e.ID); !held {
-			// A redelivery of an entry applied before whose story has gone
-			// stale and out of memory since: its last snapshot holds it.
-			// Adding it again would found a second story under its old id.
-			if err := msg.Ack(); err != nil {
-				w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
-			}
-			return
-		}
-	} else if seq > w.applied+1 {
+	if seq := md.Sequence.Stream; seq > w.applied+1 || w.catchingUpTo > w.applied {
 		// Catch up to the stream's end, not only to this entry: the
 		// worker before this one may have published stories from entries
 		// up to there (and merged or closed them), and a worker rebuilt
 		// only to here would publish those stories' older states after
 		// the newer ones. The entries between come again as redeliveries,
 		// which change nothing and are acked once their stories are out.
-		upTo := seq - 1
+		// A catch-up that failed half-way is finished before anything
+		// else: the entries after it are no more live than those it
+		// replayed, and an entry it replayed is not acked before the
+		// story it changed is published again.
+		upTo := max(seq-1, w.catchingUpTo)
 		if last, err := w.lastEntrySeq(ctx); err == nil {
 			upTo = max(upTo, last)
 		} else {
@@ -362,6 +364,16 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		if err := w.catchUp(ctx, upTo); err != nil {
 			w.log.Warn("catch-up from WIRE_ENTRY failed; will retry", zap.Error(err))
 			_ = bus.Retry(msg, time.Second, time.Minute)
+			return
+		}
+	} else if seq <= w.applied {
+		if _, held := w.cl.StoryOf(e.ID); !held {
+			// A redelivery of an entry applied before whose story has gone
+			// stale and out of memory since: its last snapshot holds it.
+			// Adding it again would found a second story under its old id.
+			if err := msg.Ack(); err != nil {
+				w.log.Warn("ack failed; entry will be redelivered", zap.Error(err))
+			}
 			return
 		}
 	}
@@ -422,6 +434,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 // (see synth/README.md).
 func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	began := time.Now()
+	w.catchingUpTo = max(w.catchingUpTo, upTo)
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.SubjectEntryAll}}
 	if w.applied == 0 {
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
@@ -436,7 +449,15 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 		return fmt.Errorf("synth: catch-up: consumer info: %w", err)
 	}
 	ackFloor := info.AckFloor.Stream
-	republish := make(map[string]bool)
+	// The stories to republish are kept across attempts: a catch-up that
+	// fails half-way is retried from where it got to, and the stories its
+	// first part changed above the ack floor still need their snapshots
+	// (the redeliveries of those entries change nothing and are acked
+	// once their stories are out).
+	if w.republish == nil {
+		w.republish = make(map[string]bool)
+	}
+	republish := w.republish
 	// Another worker handled the entries of the gap and may have
 	// published any story since this worker last did: what it knew of
 	// the stories' last snapshots is read again before each publish.
@@ -448,10 +469,11 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 		return fmt.Errorf("synth: catch-up consumer: %w", err)
 	}
 	n := 0
+	defer func() { w.stats.CaughtUp.Add(int64(n)) }()
 	for w.applied < upTo {
 		// No more than the range holds: a fetch for more would wait out
 		// its MaxWait for messages that are not there yet.
-		batch, err := oc.Fetch(int(min(1000, upTo-w.applied)), jetstream.FetchMaxWait(w.catchUpWait()))
+		batch, err := oc.Fetch(int(min(uint64(w.catchUpBatch()), upTo-w.applied)), jetstream.FetchMaxWait(w.catchUpWait()))
 		if err != nil {
 			return fmt.Errorf("synth: catch-up fetch: %w", err)
 		}
@@ -503,7 +525,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	for id := range republish {
 		w.cl.dirty[id] = true
 	}
-	w.stats.CaughtUp.Add(int64(n))
+	w.republish = nil
 	if n > 0 {
 		stories, entries := w.cl.Len()
 		w.log.Info("rebuilt state from WIRE_ENTRY", zap.Int("entries", n), zap.Uint64("up_to_seq", upTo),
@@ -1006,8 +1028,19 @@ func (w *Worker) entryAfter(ctx context.Context, from, upTo uint64) (bool, error
 }
 
 // catchUpFetchWait is how long one fetch of a catch-up waits for its
-// batch; catchUpWait returns it, or the worker's own (a test's) when set.
-const catchUpFetchWait = 2 * time.Second
+// batch, and catchUpFetch how many entries it asks for; catchUpWait and
+// catchUpBatch return them, or the worker's own (a test's) when set.
+const (
+	catchUpFetchWait = 2 * time.Second
+	catchUpFetch     = 1000
+)
+
+func (w *Worker) catchUpBatch() int {
+	if w.fetchBatch > 0 {
+		return w.fetchBatch
+	}
+	return catchUpFetch
+}
 
 func (w *Worker) catchUpWait() time.Duration {
 	if w.fetchWait > 0 {
@@ -1048,6 +1081,7 @@ func (w *Worker) fence(id string) {
 		}
 	}
 	w.cl, w.applied, w.pending, w.parked = cl, 0, nil, nil
+	w.catchingUpTo, w.republish = 0, nil
 	w.seqs = make(map[string]uint64)
 	w.tailState = tailAdopt
 	w.lookups = nil // look-ups still under way end in objects no one reads

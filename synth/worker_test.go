@@ -28,12 +28,17 @@ func testStream(n int) []wire.Entry {
 		{"earthquake", "japan", "tsunami", "fukushima", "magnitude"},
 		{"merger", "airline", "regulators", "antitrust", "shares"},
 	}
-	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	return topicStream("e", topics, n, time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
+}
+
+// topicStream is n entries, one a second from base, going round the
+// topics (five words each); ids are prefix and a number.
+func topicStream(prefix string, topics [][]string, n int, base time.Time) []wire.Entry {
 	out := make([]wire.Entry, n)
 	for i := range n {
 		w := topics[i%len(topics)]
 		h := fmt.Sprintf("%s %s %s %s", w[0], w[1+i%4], w[1+(i/5)%4], w[4-i%3])
-		e := entry(fmt.Sprintf("e%04x", i), fmt.Sprintf("src%d", i%13), h, h, 0)
+		e := entry(fmt.Sprintf("%s%04x", prefix, i), fmt.Sprintf("src%d", i%13), h, h, 0)
 		e.PublishedAt = base.Add(time.Duration(i) * time.Second)
 		e.ObservedAt = e.PublishedAt.Add(time.Second)
 		out[i] = e

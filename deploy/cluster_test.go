@@ -3,7 +3,6 @@ package deploy_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -11,16 +10,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/newswire/newswire/bus"
+	"github.com/newswire/newswire/internal/freeport"
 )
 
+// freePort is a loopback port that was free a moment ago, outside the
+// range outgoing connections take theirs from (see freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Take(t, 1)[0]
 }
 
 // TestShippedClusterRunsThePipelineOnR3 brings up the shipped cluster.conf

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
 	"github.com/newswire/newswire/ingest/replay"
+	"github.com/newswire/newswire/internal/freeport"
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/synth"
 )
@@ -99,20 +99,11 @@ func freePort(t testing.TB) int {
 	return freePorts(t, 1)[0]
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago:
-// all are held until all are chosen, so that none is chosen twice.
+// freePorts returns n distinct loopback ports that were free a moment ago,
+// outside the range outgoing connections take theirs from (see freeport).
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
+	return freeport.Take(t, n)
 }
 
 // proc is one child process, started again by the test as a supervisor

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/internal/freeport"
 	"github.com/newswire/newswire/wire"
 )
 
@@ -60,14 +60,11 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 	}
 }
 
+// freePort is a loopback port that was free a moment ago, outside the
+// range outgoing connections take theirs from (see freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return freeport.Take(t, 1)[0]
 }
 
 // TestRunServesStoriesAndRestartsWithoutLoss runs the whole binary's run

@@ -1009,7 +1009,8 @@ func (w *Worker) lastEntrySeq(ctx context.Context) (uint64, error) {
 }
 
 // entryAfter reports whether WIRE_ENTRY holds an entry after sequence
-// from and no later than upTo.
+// from and no later than upTo. The stream is made without allow_direct,
+// so the stream's leader answers, not a follower that may lag behind.
 func (w *Worker) entryAfter(ctx context.Context, from, upTo uint64) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()

@@ -86,15 +86,13 @@ func takeOverThroughLostPulls(t *testing.T, stream []wire.Entry, skip int64, bat
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.fetchWait, w.fetchBatch = 200*time.Millisecond, batch
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	waitAcked(t, srv.JS, uint64(len(stream)))
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("worker: %v", err)
+	w.fetchWait = 200 * time.Millisecond
+	if batch > 0 {
+		w.fetchBatch = batch
 	}
+	stopB := runWorker(t, w)
+	waitAcked(t, srv.JS, uint64(len(stream)))
+	stopB()
 	if got := p.dropped.Load(); got == 0 {
 		t.Fatal("no pull request of a catch-up was lost: the test tested nothing")
 	}

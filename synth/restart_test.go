@@ -467,10 +467,16 @@ func startWorkerWith(t *testing.T, srv *bustest.Server, cfg Config) (*Worker, fu
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, runWorker(t, w)
+}
+
+// runWorker runs w until the function it returns is called.
+func runWorker(t *testing.T, w *Worker) func() {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	return w, func() {
+	return func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("worker: %v", err)

@@ -97,8 +97,9 @@ type Worker struct {
 	log  *zap.Logger
 	// maxPayload is the largest snapshot the server takes.
 	maxPayload int
-	// fetchWait and fetchBatch, when set, replace catchUpFetchWait and
-	// catchUpFetch (tests).
+	// fetchWait and fetchBatch are how long one fetch of a catch-up
+	// waits for its batch and how many entries it asks for
+	// (catchUpFetchWait and catchUpFetch; tests set others).
 	fetchWait  time.Duration
 	fetchBatch int
 
@@ -190,7 +191,8 @@ func NewWorker(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetS
 	return &Worker{
 		cfg: cfg, js: js, cons: cons, log: log.Named(Stage), cl: cl,
 		maxPayload: int(nc.MaxPayload()), seqs: make(map[string]uint64),
-		writer: nuid.Next(),
+		writer:    nuid.Next(),
+		fetchWait: catchUpFetchWait, fetchBatch: catchUpFetch,
 		assignment: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "newswire", Subsystem: "synth", Name: "assignment_latency_seconds",
 			Help: "seconds from an entry's storing on " + bus.StreamEntry + " to its placing in a story, " +
@@ -473,7 +475,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 	for w.applied < upTo {
 		// No more than the range holds: a fetch for more would wait out
 		// its MaxWait for messages that are not there yet.
-		batch, err := oc.Fetch(int(min(uint64(w.catchUpBatch()), upTo-w.applied)), jetstream.FetchMaxWait(w.catchUpWait()))
+		batch, err := oc.Fetch(int(min(uint64(w.fetchBatch), upTo-w.applied)), jetstream.FetchMaxWait(w.fetchWait))
 		if err != nil {
 			return fmt.Errorf("synth: catch-up fetch: %w", err)
 		}
@@ -514,7 +516,7 @@ func (w *Worker) catchUp(ctx context.Context, upTo uint64) error {
 				return fmt.Errorf("synth: catch-up stalled at sequence %d of %d: %w", w.applied, upTo, err)
 			}
 			if more {
-				return fmt.Errorf("synth: catch-up stalled at sequence %d of %d: no messages within %s", w.applied, upTo, w.catchUpWait())
+				return fmt.Errorf("synth: catch-up stalled at sequence %d of %d: no messages within %s", w.applied, upTo, w.fetchWait)
 			}
 			break // the rest of the range was deleted or aged out
 		}
@@ -1029,26 +1031,11 @@ func (w *Worker) entryAfter(ctx context.Context, from, upTo uint64) (bool, error
 }
 
 // catchUpFetchWait is how long one fetch of a catch-up waits for its
-// batch, and catchUpFetch how many entries it asks for; catchUpWait and
-// catchUpBatch return them, or the worker's own (a test's) when set.
+// batch, and catchUpFetch how many entries it asks for.
 const (
 	catchUpFetchWait = 2 * time.Second
 	catchUpFetch     = 1000
 )
-
-func (w *Worker) catchUpBatch() int {
-	if w.fetchBatch > 0 {
-		return w.fetchBatch
-	}
-	return catchUpFetch
-}
-
-func (w *Worker) catchUpWait() time.Duration {
-	if w.fetchWait > 0 {
-		return w.fetchWait
-	}
-	return catchUpFetchWait
-}
 
 // lookupTimeout bounds one look-up of a story's last snapshot.
 const lookupTimeout = 5 * time.Second

@@ -117,14 +117,33 @@ func TestFeeds(t *testing.T) {
 		return fmt.Sprintf("%-5s %-26s %s", labels.code[u.publisher], ev, u.headline)
 	}
 
+	// unrelatedPair reports whether two of us are reports of events the
+	// labels neither share nor relate.
+	unrelatedPair := func(us []unit) bool {
+		for i := range us {
+			for j := i + 1; j < len(us); j++ {
+				if a, b := us[i].event, us[j].event; a != b && !labels.related(a, b) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+
 	// A story that mixes unrelated reports of one publisher.
 	var tolerated []string
 	// mixed counts (story, publisher) pairs: one story that mixes the
 	// events of three publishers counts three; mixedStories counts it once.
 	mixed, mixedStories, split := 0, 0, 0
+	// mixedAny counts the stories that hold unrelated events whoever
+	// published them: an editor sees a story about two things either way.
+	mixedAny := 0
 	for _, s := range stories {
 		storyMixed := false
 		us := byStory[s]
+		if unrelatedPair(us) {
+			mixedAny++
+		}
 		for _, pub := range distinct(us, func(u unit) string { return u.publisher }) {
 			var mine []unit
 			for _, u := range us {
@@ -227,19 +246,20 @@ func TestFeeds(t *testing.T) {
 	// reports of one publisher, 3 times counted by publisher; 5 events
 	// are split). These ceilings hold it from getting worse, and a change
 	// that lowers the counts should lower them too.
-	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); events of several publishers split: %d", mixedStories, mixed, split)
-	if mixed > maxMixed || split > maxSplit || sc.BCubedF1 < minFeedsF1 {
-		t.Errorf("%d stories mixing one publisher's events, counted by publisher (at most %d), %d split events (at most %d), BCubed F1 %.3f (at least %.2f)",
-			mixed, maxMixed, split, maxSplit, sc.BCubedF1, minFeedsF1)
+	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); of any publishers: %d; events of several publishers split: %d", mixedStories, mixed, mixedAny, split)
+	if mixed > maxMixed || mixedAny > maxMixedAny || split > maxSplit || sc.BCubedF1 < minFeedsF1 {
+		t.Errorf("%d stories mixing one publisher's events, counted by publisher (at most %d), %d mixing any publishers' (at most %d), %d split events (at most %d), BCubed F1 %.3f (at least %.2f)",
+			mixed, maxMixed, mixedAny, maxMixedAny, split, maxSplit, sc.BCubedF1, minFeedsF1)
 	}
 }
 
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed   = 3 // (story, publisher) pairs; 3 stories
-	maxSplit   = 5
-	minFeedsF1 = 0.835
+	maxMixed    = 3 // (story, publisher) pairs; 3 stories
+	maxMixedAny = 3 // 6 before two one-report stories needed the join threshold to merge
+	maxSplit    = 5
+	minFeedsF1  = 0.84
 )
 
 // feedLabels is testdata/feeds/labels.json.

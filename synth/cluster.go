@@ -1178,6 +1178,14 @@ func (c *Clusterer) agree(a, b *story) bool {
 
 // votes reports whether more than half of from's recent members would
 // join to at MergeThreshold.
+//
+// Two stories of one report each are one pair of reports, and the later
+// of them was already refused (or never reached) when it arrived: their
+// merge would be that join, so each report needs the join threshold. A
+// merge threshold under the join threshold is for stories whose reports
+// agree as a majority; between two single reports it let a stray word
+// merge what the join had kept apart ("…disability support is in crisis"
+// with "…deepen Libya's energy crisis", synth/README.md).
 func (c *Clusterer) votes(from, to *story) bool {
 	if len(from.recent) == 0 {
 		return false
@@ -1192,8 +1200,13 @@ func (c *Clusterer) votes(from, to *story) bool {
 	n := len(from.recent)
 	need := n/2 + 1
 	yes := 0
+	single := from.reports == 1 && to.reports == 1
 	for k, vec := range from.recent {
-		if c.scoreStory(to, vec, at, false) >= c.mergeThreshold(vec) {
+		bar := c.mergeThreshold(vec)
+		if single {
+			bar = max(bar, c.joinThreshold(vec))
+		}
+		if c.scoreStory(to, vec, at, false) >= bar {
 			yes++
 		}
 		if yes >= need || yes+n-k-1 < need {

@@ -307,9 +307,11 @@ func TestMergePublishesPointer(t *testing.T) {
 	if a == b {
 		t.Fatal("the two reports already share a story; the test proves nothing")
 	}
+	// Two stories of one report each merge only as a join would: the
+	// bridge below is what lets these two agree.
 	sa, sb := c.stories[a], c.stories[b]
-	if !c.agree(sa, sb) {
-		t.Fatal("the two reports' stories do not agree; the test proves nothing")
+	if c.agree(sa, sb) {
+		t.Fatal("the two one-report stories agree under the join threshold; the merge below proves nothing")
 	}
 	before := c.Changes()
 	got := c.Add(entry("e3", "z", "Los Angeles wildfire spreads, thousands forced to evacuate as evacuations are ordered", "", 2))
@@ -411,18 +413,17 @@ func TestDeterministicIDs(t *testing.T) {
 // when their centroids agree, keep the older id, and leave unrelated
 // stories alone.
 func TestMergePassJoinsFragment(t *testing.T) {
+	const join, merge = 0.9, 0.3
 	stream := []wire.Entry{
 		entry("e1", "x", "Hurricane Maria damages power grid in Puerto Rico", "", 0),
-		entry("e2", "y", "Puerto Rico power grid crippled after hurricane Maria", "", 1),
-		entry("e3", "z", "Football club signs striker in record transfer deal", "", 2),
+		entry("e2", "y", "Maria leaves island in the dark", "", 1),
+		entry("e3", "z", "Hurricane Maria damages power grid in Puerto Rico", "", 2),
 		entry("e4", "w", "Tech company unveils new smartphone with folding screen", "", 3),
 	}
-	run := func(every time.Duration) *Clusterer {
+	run := func(every time.Duration, stream []wire.Entry) *Clusterer {
 		cfg := DefaultConfig()
-		// A join threshold no rewording clears leaves the merge pass as
-		// the only way the two hurricane reports can meet.
-		cfg.Threshold = noJoins
-		cfg.MergePassInterval, cfg.MergeThreshold, cfg.MergePassMaxSize = every, 0.3, 10
+		cfg.Threshold = join
+		cfg.MergePassInterval, cfg.MergeThreshold, cfg.MergePassMaxSize = every, merge, 10
 		c, err := NewClusterer(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -433,11 +434,30 @@ func TestMergePassJoinsFragment(t *testing.T) {
 		}
 		return c
 	}
-	off := run(0)
+	off := run(0, stream)
 	if a, _ := off.StoryOf("e1"); a == must(off.StoryOf("e2")) {
 		t.Fatal("without the pass the two reports already share a story; the test proves nothing")
 	}
-	on := run(time.Minute) // the reports are a minute apart: a pass between each
+	if a, _ := off.StoryOf("e1"); a != must(off.StoryOf("e3")) {
+		t.Fatal("the copy of e1 did not join it; the test proves nothing")
+	}
+	// The rewording lies between the merge and the join threshold: two
+	// stories of one report each do not merge on it (that would be the
+	// join e2 was refused), ...
+	pair := []wire.Entry{stream[0], stream[1], stream[3]} // e4 brings a pass after e2
+	apart := run(0, pair)
+	s1 := apart.stories[must(apart.StoryOf("e1"))]
+	if p := apart.scoreStory(s1, apart.vector(stream[1]), s1.first, false); p < merge || p >= join {
+		t.Fatalf("e2 scores %.4f against e1's story, want it in [%v, %v): the test proves nothing", p, merge, join)
+	}
+	alone := run(time.Minute, pair)
+	if a, _ := alone.StoryOf("e1"); a == must(alone.StoryOf("e2")) {
+		t.Fatal("two one-report stories merged under the join threshold")
+	}
+	// ... but once e1's story holds two reports, every report of each
+	// story would join the other at the merge threshold, and the pass
+	// merges them.
+	on := run(time.Minute, stream) // the reports are a minute apart: a pass between each
 	a, b := must(on.StoryOf("e1")), must(on.StoryOf("e2"))
 	if a != b || a != StoryID("e1") {
 		t.Fatalf("with the pass e1 is in %s and e2 in %s, want both in %s", a, b, StoryID("e1"))
@@ -448,10 +468,8 @@ func TestMergePassJoinsFragment(t *testing.T) {
 	if on.Survivor(StoryID("e2")) != a {
 		t.Errorf("Survivor(%s) = %s, want %s", StoryID("e2"), on.Survivor(StoryID("e2")), a)
 	}
-	for _, id := range []string{"e3", "e4"} {
-		if s := must(on.StoryOf(id)); s == a {
-			t.Errorf("unrelated %s was merged into the hurricane story", id)
-		}
+	if s := must(on.StoryOf("e4")); s == a {
+		t.Error("unrelated e4 was merged into the hurricane story")
 	}
 }
 

@@ -6,6 +6,7 @@ package synth
 import (
 	"cmp"
 	"errors"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -81,6 +82,11 @@ type Config struct {
 	// Model decides whether an entry joins a story (see Model); nil
 	// means the model shipped in model.json.
 	Model *Model
+	// Explain, when set, receives one JSON line per decision (see
+	// Decision): `newswire eval --explain`. A worker that rebuilds its
+	// state after a restart decides again and would write again, so it
+	// is for evaluation runs.
+	Explain io.Writer
 	// RedeliveryBackoff paces the worker's redeliveries of an entry whose
 	// ack never came (a crashed or fenced worker): its first step is the
 	// consumer's ack wait, the last repeats until the last delivery.
@@ -245,7 +251,9 @@ type Clusterer struct {
 	// collect, when set, receives the training examples (see Examples),
 	// and byLabel the active story of each gold label.
 	collect *[]Example
-	byLabel map[string]*story
+	// explainErr is the first error writing a Decision (see explain).
+	explainErr error
+	byLabel    map[string]*story
 	// labelOf, set only while collecting examples on the model's own
 	// decisions (see PolicyExamples), holds each placed entry's gold story.
 	labelOf map[string]string
@@ -524,6 +532,7 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 		// and leaves the centroid where the independent reports put it.
 		if s, ok := c.byEntry[e.RepostOf]; ok && s.active {
 			c.join(s, e, nil, false)
+			c.explainPlacement("copy", e.ID, e.Headline, s.id, nil, nil)
 			return s.id
 		}
 	} else if e.DuplicateOf != "" {
@@ -542,6 +551,7 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 			vec = c.vector(e)
 			if c.scoreStory(s, vec, at, noTime) >= c.joinThreshold(vec) {
 				c.join(s, e, nil, false)
+				c.explainPlacement("copy", e.ID, e.Headline, s.id, vec, nil)
 				return s.id
 			}
 		}
@@ -576,13 +586,16 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 	if len(cands) > 0 && cands[0].score >= c.joinThreshold(vec) {
 		best := cands[0].s
 		c.join(best, e, vec, independent)
+		c.explainPlacement("join", e.ID, e.Headline, best.id, vec, cands)
 		c.mergeLinked(best, cands[1:], c.joinThreshold(vec))
 		for best.mergedInto != "" {
 			best = c.stories[best.mergedInto]
 		}
 		return best.id
 	}
-	return c.foundStory(e, vec, independent, at).id
+	s := c.foundStory(e, vec, independent, at)
+	c.explainPlacement("found", e.ID, e.Headline, s.id, vec, cands)
+	return s.id
 }
 
 // joinThreshold is the join probability vec needs: the configured one,
@@ -789,6 +802,9 @@ type candidate struct {
 	s     *story
 	score float64 // the join probability, or the partial overlap while retrieving
 	f     features
+	// bounded marks a candidate ruled out by the member bound: score is
+	// the bound's probability and f has its member features at zero.
+	bounded bool
 }
 
 // maxPostings bounds how long a posting list the retrieval walks: a term
@@ -893,7 +909,7 @@ func (c *Clusterer) score(vec []term, at time.Time, noTime bool) []candidate {
 		if p := c.model.probability(&bound); c.collect == nil && c.model.monotone() && p < need {
 			f[featMember], f[featNamesMember], f[featShared] = 0, 0, 0
 			f.interact(q.long, q.reach)
-			found[i].f, found[i].score = f, p
+			found[i].f, found[i].score, found[i].bounded = f, p, true
 			continue
 		}
 		if !probing {
@@ -1237,6 +1253,7 @@ func (c *Clusterer) centroidCosine(a, b *story) float64 {
 
 // merge moves every member of gone into keep.
 func (c *Clusterer) merge(keep, gone *story) {
+	c.explain(Decision{Kind: "merge", Story: keep.id, Merged: gone.id})
 	terms := make([]term, 0, len(gone.cw))
 	for i, t := range gone.ct {
 		terms = append(terms, term{h: gone.ch[i], t: t, w: gone.cw[i], p: gone.cp[i]})

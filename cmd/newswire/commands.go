@@ -236,12 +236,16 @@ func cmdEval(ctx context.Context, args []string) error {
 	out := fs.String("assignments", "", "write one {\"id\":…,\"story\":…} line per item to this file")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	orders := fs.Bool("orders", false, "also run the three interleaved orders and print each, the mean and the worst")
+	explain := fs.String("explain", "", "write one JSON line per clustering decision (each candidate's probability and log-odds terms) to this file")
 	file, rest := splitPositional(fs, args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
 	if file == "" {
 		return usageError{"eval needs a labelled FILE"}
+	}
+	if *explain != "" && *orders {
+		return usageError{"--explain writes the decisions of one run: use it without --orders"}
 	}
 	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {
@@ -252,9 +256,27 @@ func cmdEval(ctx context.Context, args []string) error {
 	if *orders {
 		return evalOrders(ctx, file, opts)
 	}
+	var explained *bufio.Writer
+	var explainFile *os.File
+	if *explain != "" {
+		if explainFile, err = os.Create(*explain); err != nil {
+			return fmt.Errorf("explain: %w", err)
+		}
+		defer explainFile.Close()
+		explained = bufio.NewWriter(explainFile)
+		opts.Synth.Explain = explained
+	}
 	res, err := eval.Run(ctx, file, opts)
 	if err != nil {
 		return err
+	}
+	if explained != nil {
+		if err := explained.Flush(); err != nil {
+			return fmt.Errorf("explain: %w", err)
+		}
+		if err := explainFile.Close(); err != nil {
+			return fmt.Errorf("explain: %w", err)
+		}
 	}
 	if *out != "" {
 		if err := writeAssignments(*out, res.Assignments); err != nil {

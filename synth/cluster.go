@@ -1680,10 +1680,8 @@ func (c *Clusterer) nearestStory(s *story) (*story, float64) {
 			continue
 		}
 		x := candidate{s: c.live[num], score: v}
-		// A story that has become a topic takes no new report: what
-		// comes next about "the war" is a new event's story. The rule
-		// sits on top of the model, like the thresholds: examples are
-		// collected without it (see topicRule).
+		// A topic merges with nothing (see agree): the pass looks for
+		// the nearest story that could take the fragment.
 		if c.topicRule() && c.loose(x.s) {
 			continue
 		}

@@ -3,6 +3,7 @@ package eval
 import (
 	"cmp"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -19,6 +20,10 @@ import (
 	"github.com/newswire/newswire/synth"
 	"github.com/newswire/newswire/wire"
 )
+
+// feedsExplain names a file for TestFeeds to write each clustering
+// decision to, as `newswire eval --explain` does.
+var feedsExplain = flag.String("explain", "", "TestFeeds: write one JSON line per clustering decision to this file")
 
 // TestFeeds runs real feeds of four publishers, captured on one morning
 // (testdata/feeds/README.md), through the normalizer and the synthesizer
@@ -76,13 +81,25 @@ func TestFeeds(t *testing.T) {
 	}
 	slices.SortStableFunc(entries, func(a, b wire.Entry) int { return a.PublishedAt.Compare(b.PublishedAt) })
 
-	c, err := synth.NewClusterer(synth.DefaultConfig())
+	scfg := synth.DefaultConfig()
+	if *feedsExplain != "" {
+		w, err := os.Create(*feedsExplain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		scfg.Explain = w
+	}
+	c, err := synth.NewClusterer(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	storyOf := make(map[string]string, len(entries))
 	for _, e := range entries {
 		storyOf[e.ID] = c.Add(e)
+	}
+	if err := c.ExplainErr(); err != nil {
+		t.Errorf("-explain: %v", err)
 	}
 
 	// One line per labelled unit (an item of a publisher, however many of
@@ -242,8 +259,8 @@ func TestFeeds(t *testing.T) {
 		t.Logf("related events of one publisher in one story (tolerated): %s", s)
 	}
 	// The issue asks for no mixed story and no split event; the shipped
-	// model does not get there (README.md, Evaluation: 3 stories mix
-	// reports of one publisher, 3 times counted by publisher; 5 events
+	// model does not get there (README.md, Evaluation: 2 stories mix
+	// reports of one publisher, 2 times counted by publisher; 5 events
 	// are split). These ceilings hold it from getting worse, and a change
 	// that lowers the counts should lower them too.
 	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); of any publishers: %d; events of several publishers split: %d", mixedStories, mixed, mixedAny, split)
@@ -256,10 +273,10 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed    = 3 // (story, publisher) pairs; 3 stories
-	maxMixedAny = 3 // 6 before two one-report stories needed the join threshold to merge
+	maxMixed    = 2 // (story, publisher) pairs; 3 before plain words backed names
+	maxMixedAny = 2 // 6 before two one-report stories needed the join threshold to merge
 	maxSplit    = 5
-	minFeedsF1  = 0.84
+	minFeedsF1  = 0.85 // 0.846 before plain words backed names
 )
 
 // feedLabels is testdata/feeds/labels.json.

@@ -81,11 +81,18 @@ func longness(n int) float64 { return min(1, max(0, float64(n-12)/28)) }
 // The names cosines count only as far as the words agree (see
 // wordsBack): two reports of one event share its names and its words,
 // while a topic's reports share a name and little else.
-func (f *features) interact(long, names float64) {
-	if w := wordsBack(max(f[featCentroid], f[featMember])); w < 1 {
-		f[featNamesCentroid] *= w
-		f[featNamesMember] *= w
+//
+// plain, when not negative, is the pair's best cosine over the words
+// that are not names (see plainBack); the names cosines then count only
+// as far as those words agree too.
+func (f *features) interact(long, names, plain float64) {
+	wShort := wordsBack(max(f[featCentroid], f[featMember]))
+	wLong := wShort
+	if plain >= 0 {
+		wShort = min(wShort, plain/wordsPoint)
+		wLong = min(wLong, plain/plainPointLong)
 	}
+	nc, nm := f[featNamesCentroid], f[featNamesMember]
 	for i := 0; i < numBase; i++ {
 		f[numBase+i] = 0
 		if longFeature[i] {
@@ -93,6 +100,9 @@ func (f *features) interact(long, names float64) {
 		}
 		f[i] *= 1 - long
 	}
+	f[featNamesCentroid] = nc * wShort * (1 - long)
+	f[featNamesMember] = nm * wShort * (1 - long)
+	f[numBase+featNamesMember] = nm * wLong * long
 	f[numBase+featNamesMember] *= names
 	f[featLong] = long
 }
@@ -106,7 +116,17 @@ func (f *features) interact(long, names float64) {
 // The scale only lowers a names cosine and grows with the word cosines,
 // so the member bound in score stays an upper bound. Why 0.25, and what
 // it moved: synth/README.md, "Names backed by words".
-func wordsBack(cos float64) float64 { return min(1, cos/0.25) }
+func wordsBack(cos float64) float64 { return min(1, cos/wordsPoint) }
+
+// wordsPoint is the word cosine at which names count in full.
+const wordsPoint = 0.25
+
+// plainPointLong is the plain-words cosine (see plainBack) at which the
+// long-text names weights count in full: an article and a fellow report
+// of its event share fewer of their many words than two headlines do,
+// and at wordsPoint ECB+ lost its right joins of articles that name much
+// and say little else alike (synth/README.md, "Plain words back names").
+const plainPointLong = 0.05
 
 // namesReach is the share of the long-text names weight an entry with n
 // names (distinct terms) may draw on: n/3, at most 1.

@@ -150,7 +150,7 @@ func TestFitHoldsWeightsToTheirSigns(t *testing.T) {
 			f[featHeadNew] = 0.5 + 0.5*f[featHeadNew]
 			f[featLoose] = float64(rng.IntN(2))
 		}
-		f.interact(0, 1)
+		f.interact(0, 1, -1)
 		set = append(set, Example{X: f, Join: join})
 	}
 	m, err := Fit([][]Example{set}, FitOptions{L2: 0.01})
@@ -186,7 +186,7 @@ func TestFitSeparatesSyntheticExamples(t *testing.T) {
 			f[featCentroid], f[featMember], f[featGap] = u(0, 0.4), u(0, 0.45), u(0.5, 8)
 		}
 		f[featSize] = math.Log1p(float64(1 + rng.IntN(20)))
-		f.interact(long, 1)
+		f.interact(long, 1, -1)
 		return Example{X: f, Join: join}
 	}
 	// Two sets of other sizes and lengths of text, as headline and
@@ -352,7 +352,7 @@ func TestCombineKeepsEachKindsDecisions(t *testing.T) {
 			want *Model
 		}{{0, &short}, {1, &long}} {
 			g := f
-			g.interact(c.long, 1)
+			g.interact(c.long, 1, -1)
 			if got, want := back.logit(&g), c.want.logit(&g); math.Abs(got-want) > 1e-9 {
 				t.Fatalf("longness %v: log-odds %v, want %v", c.long, got, want)
 			}
@@ -411,8 +411,8 @@ func TestFewNamesDrawLittleOnTheLongNamesWeight(t *testing.T) {
 	var f features
 	f[featNamesMember], f[featMember] = 0.9, 0.5
 	g := f
-	f.interact(0.5, 1)
-	g.interact(0.5, namesReach(1))
+	f.interact(0.5, 1, -1)
+	g.interact(0.5, namesReach(1), -1)
 	if g[numBase+featNamesMember] != f[numBase+featNamesMember]/3 {
 		t.Errorf("long names copy %v with one name, %v with many: want a third", g[numBase+featNamesMember], f[numBase+featNamesMember])
 	}
@@ -435,7 +435,7 @@ func TestNamesCountAsFarAsTheWordsAgree(t *testing.T) {
 		var f features
 		f[featCentroid], f[featMember] = centroid, member
 		f[featNamesCentroid], f[featNamesMember] = 0.6, 0.8
-		f.interact(0.5, 1)
+		f.interact(0.5, 1, -1)
 		return f
 	}
 	agree, topic, viaMember := names(0.3, 0.1), names(0.05, 0.05), names(0.02, 0.4)

@@ -17,7 +17,7 @@ func conjunctionExamples(rng *rand.Rand, n int, long float64) []Example {
 		var f features
 		f[featMember], f[featNamesMember] = rng.Float64(), rng.Float64()
 		f[featCentroid] = rng.Float64()
-		f.interact(long, 1)
+		f.interact(long, 1, -1)
 		out[i] = Example{X: f, Join: f[featMember]+f[numBase+featMember] > 0.5 && f[featNamesMember]+f[numBase+featNamesMember] > 0.5}
 	}
 	return out
@@ -73,7 +73,7 @@ func TestTreesLearnAConjunction(t *testing.T) {
 		for i := range numBase {
 			f[i] = rng.Float64()
 		}
-		f.interact(rng.Float64(), 1)
+		f.interact(rng.Float64(), 1, -1)
 		for i := range numFeatures {
 			if !monotoneFeature[i] {
 				continue

@@ -122,10 +122,10 @@ func wordsBack(cos float64) float64 { return min(1, cos/wordsPoint) }
 const wordsPoint = 0.25
 
 // plainPointLong is the plain-words cosine (see plainBack) at which the
-// long-text names weights count in full: an article and a fellow report
-// of its event share fewer of their many words than two headlines do,
-// and at wordsPoint ECB+ lost its right joins of articles that name much
-// and say little else alike (synth/README.md, "Plain words back names").
+// long-text names weight counts in full: an article shares fewer of its
+// many words with a fellow report than two headlines do. At wordsPoint
+// ECB+ fell from 0.901 to 0.878; from 0.01 to 0.05 it does not move
+// (synth/README.md, "Plain words back names").
 const plainPointLong = 0.05
 
 // namesReach is the share of the long-text names weight an entry with n

@@ -259,9 +259,8 @@ func TestFeeds(t *testing.T) {
 		t.Logf("related events of one publisher in one story (tolerated): %s", s)
 	}
 	// The issue asks for no mixed story and no split event; the shipped
-	// model does not get there (README.md, Evaluation: 2 stories mix
-	// reports of one publisher, 2 times counted by publisher; 5 events
-	// are split). These ceilings hold it from getting worse, and a change
+	// model does not get there (README.md, Evaluation: 1 story mixes
+	// reports of one publisher; 5 events are split). These ceilings hold it from getting worse, and a change
 	// that lowers the counts should lower them too.
 	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); of any publishers: %d; events of several publishers split: %d", mixedStories, mixed, mixedAny, split)
 	if mixed > maxMixed || mixedAny > maxMixedAny || split > maxSplit || sc.BCubedF1 < minFeedsF1 {
@@ -273,10 +272,10 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 const (
-	maxMixed    = 2 // (story, publisher) pairs; 3 before plain words backed names
-	maxMixedAny = 2 // 6 before two one-report stories needed the join threshold to merge
+	maxMixed    = 1 // (story, publisher) pairs; 2 before shared names stopped counting as shared words, 3 before plain words backed names
+	maxMixedAny = 1 // 2 before shared names stopped counting as shared words; 6 before two one-report stories needed the join threshold to merge
 	maxSplit    = 5
-	minFeedsF1  = 0.85 // 0.846 before plain words backed names
+	minFeedsF1  = 0.86 // 0.857 before shared names stopped counting as shared words, 0.846 before plain words backed names
 )
 
 // feedLabels is testdata/feeds/labels.json.

@@ -84,13 +84,22 @@ func longness(n int) float64 { return min(1, max(0, float64(n-12)/28)) }
 //
 // plain, when not negative, is the pair's best cosine over the words
 // that are not names (see plainBack); the names cosines then count only
-// as far as those words agree too.
+// as far as those words agree too. Where it is 0, every term the pair
+// shares is a name in both, so the shared-terms count is a count of
+// names: it then counts for nothing, as the names cosines do. Al
+// Jazeera's "Israeli air strike kills one in northern Gaza" and "Israel
+// vows to keep troops in Lebanon, Gaza and Syria" share "Israel" and
+// "Gaza" and not one other word, and joined on that count
+// (synth/README.md, "Shared names are not shared words").
 func (f *features) interact(long, names, plain float64) {
 	wShort := wordsBack(max(f[featCentroid], f[featMember]))
 	wLong := wShort
 	if plain >= 0 {
 		wShort = min(wShort, plain/wordsPoint)
 		wLong = min(wLong, plain/plainPointLong)
+	}
+	if plain >= 0 && plain < noPlain {
+		f[featShared] = 0
 	}
 	nc, nm := f[featNamesCentroid], f[featNamesMember]
 	for i := 0; i < numBase; i++ {
@@ -120,6 +129,11 @@ func wordsBack(cos float64) float64 { return min(1, cos/wordsPoint) }
 
 // wordsPoint is the word cosine at which names count in full.
 const wordsPoint = 0.25
+
+// noPlain is the plain-words cosine under which a pair shares no plain
+// word: the cosine is a difference of two sums over the same terms, so
+// where all shared terms are names it is 0 only up to rounding.
+const noPlain = 1e-9
 
 // plainPointLong is the plain-words cosine (see plainBack) at which the
 // long-text names weight counts in full: an article shares fewer of its

@@ -260,8 +260,9 @@ func TestFeeds(t *testing.T) {
 	}
 	// The issue asks for no mixed story and no split event; the shipped
 	// model does not get there (README.md, Evaluation: 1 story mixes
-	// reports of one publisher; 5 events are split). These ceilings hold it from getting worse, and a change
-	// that lowers the counts should lower them too.
+	// reports of one publisher; 5 events are split). These ceilings
+	// hold it from getting worse, and a change that lowers the counts
+	// should lower them too.
 	t.Logf("stories mixing different events of one publisher: %d (%d counted by publisher); of any publishers: %d; events of several publishers split: %d", mixedStories, mixed, mixedAny, split)
 	if mixed > maxMixed || mixedAny > maxMixedAny || split > maxSplit || sc.BCubedF1 < minFeedsF1 {
 		t.Errorf("%d stories mixing one publisher's events, counted by publisher (at most %d), %d mixing any publishers' (at most %d), %d split events (at most %d), BCubed F1 %.3f (at least %.2f)",

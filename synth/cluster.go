@@ -1017,10 +1017,13 @@ func (c *Clusterer) pairFeatures(s *story, q *query, dot float64) (features, flo
 	// Where either side's names were guessed (a text without capitals)
 	// or either side has no plain words (every word a name, as in a text
 	// in capitals), the words that are not names say nothing of the
-	// names: the plain-words rule does not apply (-1).
+	// names: the plain-words rule does not apply (-1). dot and nd add
+	// the shared names' products in different orders, so where every
+	// shared term is a name dot-nd is 0 only up to rounding, either way;
+	// a negative residue must not read as "does not apply".
 	plain := -1.0
 	if sp := rest(s.norm2, s.pnorm2); q.plain > 0 && sp > 0 && !q.guessed && !s.guessed {
-		plain = min(1, cosine(dot-nd, q.plain, sp))
+		plain = min(1, max(0, cosine(dot-nd, q.plain, sp)))
 	}
 	return f, plain
 }

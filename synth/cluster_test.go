@@ -966,8 +966,11 @@ func TestPlainWordsBackNames(t *testing.T) {
 // the count of what they share: Al Jazeera's "Israeli air strike kills
 // one in northern Gaza" and "Israel vows to keep troops in Lebanon, Gaza
 // and Syria" (the captured feeds in eval/testdata, 32 minutes apart)
-// share "Israel"/"Israeli" and "Gaza" and not one other word, and the
-// strike joined the vow on the shared-terms count.
+// share "Israel"/"Israeli" and "Gaza" and not one other word, and in the
+// feeds' stream the strike joined the vow on the shared-terms count. In
+// this short stream the names rule alone already keeps it just under
+// the threshold (0.484 at 0.489), so what fails here without the rule
+// is the count's log-odds term in the explained decision.
 func TestSharedNamesAloneAreNotSharedWords(t *testing.T) {
 	var explain bytes.Buffer
 	cfg := DefaultConfig()
@@ -1040,10 +1043,10 @@ func TestInteractDropsACountOfNames(t *testing.T) {
 		var f features
 		f[featCentroid], f[featShared] = 0.3, math.Log1p(2)
 		f.interact(0.5, 1, tc.plain)
-		kept := f[featShared] > 0 && f[numBase+featShared] > 0
-		if kept != tc.kept {
-			t.Errorf("plain words cosine %g: shared-terms count kept %v (short %.3f, long %.3f), want %v",
-				tc.plain, kept, f[featShared], f[numBase+featShared], tc.kept)
+		short, long := f[featShared], f[numBase+featShared]
+		if (short > 0) != tc.kept || (long > 0) != tc.kept {
+			t.Errorf("plain words cosine %g: shared-terms count short %.3f, long %.3f; want both kept: %v",
+				tc.plain, short, long, tc.kept)
 		}
 	}
 }

@@ -132,7 +132,8 @@ const wordsPoint = 0.25
 
 // noPlain is the plain-words cosine under which a pair shares no plain
 // word: the cosine is a difference of two sums over the same terms, so
-// where all shared terms are names it is 0 only up to rounding.
+// where all shared terms are names it is 0 only up to rounding (a
+// negative residue is taken as 0, see pairFeatures).
 const noPlain = 1e-9
 
 // plainPointLong is the plain-words cosine (see plainBack) at which the

@@ -18,7 +18,7 @@ const (
 	featNamesCentroid        // cosine of the names and figures with the centroid's
 	featNamesMember          // best names cosine with one recent member
 	featNoNames              // 1 when the entry or the story names nothing: the names cosines say nothing
-	featGap                  // time between the entry and the story's span, in time half-lives (at most 8)
+	featGap                  // time between the entry and the story's span, in half-lives stretched by the span (at most 8; gapFeature)
 	featNoTime               // 1 when the entry's time could not be read: the gap says nothing
 	featSize                 // ln(1 + the story's reports)
 	featLoose                // 1 when the story is loose (see Config.MinCoherence): a topic, not an event
@@ -157,7 +157,13 @@ type features [numFeatures]float64
 // as good as unrelated in time, and an uncapped gap would dominate.
 const maxGap = 8
 
-// gapFeature is the time between at and the story's span in half-lives.
+// gapFeature is the time between at and the story's span, in units of
+// the half-life plus the story's span up to one more half-life. A story
+// whose reports have kept coming for six hours is not over after six
+// quiet ones: publishers that file a few reports a day on one event
+// space them that far apart. The span counts at most once more, or a
+// topic that has run for weeks would be deaf to time; a story of one
+// report, or of one burst, keeps the plain half-life.
 func gapFeature(s *story, at time.Time, halfLife time.Duration) float64 {
 	var gap time.Duration
 	switch {
@@ -166,7 +172,8 @@ func gapFeature(s *story, at time.Time, halfLife time.Duration) float64 {
 	case at.Before(s.first):
 		gap = s.first.Sub(at)
 	}
-	return min(maxGap, float64(gap)/float64(halfLife))
+	unit := halfLife + min(halfLife, s.last.Sub(s.first))
+	return min(maxGap, float64(gap)/float64(unit))
 }
 
 // namesPart is the length of the part of a unit vector that names, and

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/newswire/newswire/normalize"
 	"github.com/newswire/newswire/wire"
@@ -252,6 +253,38 @@ func TestFitSeparatesSyntheticExamples(t *testing.T) {
 	}
 	if _, err := Fit(nil, FitOptions{}); !errors.Is(err, ErrModel) {
 		t.Errorf("Fit with no examples: %v, want an ErrModel", err)
+	}
+}
+
+// TestGapStretchesWithTheStorysSpan: the time gap is counted in half-
+// lives stretched by the story's span, up to one more half-life. A story
+// of one report (or of one burst) keeps the plain half-life; one whose
+// reports have kept coming for three hours counts a gap in units of nine;
+// a topic of three weeks counts it in units of twelve, not of three weeks.
+func TestGapStretchesWithTheStorysSpan(t *testing.T) {
+	const hl = 6 * time.Hour
+	t0 := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name        string
+		span, after time.Duration
+		want        float64
+	}{
+		{"one report, 12 h later", 0, 12 * time.Hour, 2},
+		{"a 3 h story, 9 h later", 3 * time.Hour, 9 * time.Hour, 1},
+		{"a 6 h story, 12 h later", 6 * time.Hour, 12 * time.Hour, 1},
+		{"a 3-week topic, 12 h later", 21 * 24 * time.Hour, 12 * time.Hour, 1},
+		{"a 3-week topic, 10 days later", 21 * 24 * time.Hour, 240 * time.Hour, maxGap},
+		{"inside the span", 6 * time.Hour, -3 * time.Hour, 0},
+	} {
+		s := &story{first: t0, last: t0.Add(c.span)}
+		if got := gapFeature(s, s.last.Add(c.after), hl); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: gap %v half-lives, want %v", c.name, got, c.want)
+		}
+	}
+	// An entry older than the story is measured from its first report.
+	s := &story{first: t0, last: t0.Add(3 * time.Hour)}
+	if got := gapFeature(s, t0.Add(-9*time.Hour), hl); math.Abs(got-1) > 1e-12 {
+		t.Errorf("9 h before a 3 h story: gap %v, want 1", got)
 	}
 }
 

@@ -273,7 +273,9 @@ func TestFeeds(t *testing.T) {
 // What the shipped model scores on the captured feeds, less nothing: the
 // counts are deterministic.
 //
-// Before shared names stopped counting as shared words: 2, 2, 5, 0.857;
+// Before the time gap stretched with a story's span: 1, 1, 5, 0.863
+// (the Colombia quake in five stories, now two); before shared names
+// stopped counting as shared words: 2, 2, 5, 0.857;
 // before plain words backed names: 3, 3, 5, 0.846; before two one-report
 // stories needed the join threshold to merge, 6 stories mixed any
 // publishers' events.
@@ -281,7 +283,7 @@ const (
 	maxMixed    = 1 // (story, publisher) pairs
 	maxMixedAny = 1
 	maxSplit    = 5
-	minFeedsF1  = 0.86
+	minFeedsF1  = 0.88
 )
 
 // feedLabels is testdata/feeds/labels.json.

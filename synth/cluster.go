@@ -28,7 +28,7 @@ import (
 //	  window: 72h              # how far back a story can still take entries
 //	  stale_after: 24h         # a story with no entry for this long goes stale
 //	  df_half_life: 24h        # document frequencies decay with this half-life
-//	  time_half_life: 6h       # the unit of the model's time gap feature
+//	  time_half_life: 6h       # the unit of the model's time gap feature (stretched by a story's span, up to twice this)
 //	  slug_weight: 0.5         # weight of the words in a link's slug
 //	  snapshot_interval: 50ms  # at most one snapshot per story per interval (per 100 members)
 //	  merge_pass_interval: 5m  # stream time between merge passes (0: off)
@@ -1801,8 +1801,9 @@ func heaviest(s *story, n int, pick []int32) []int32 {
 	return pick
 }
 
-// spanFactor discounts two stories by the gap between their time spans,
-// as timeFactor does for an entry and a story.
+// spanFactor discounts two stories by the gap between their time spans
+// in plain time_half_life units (the model's entry gap, gapFeature, is
+// stretched by the story's span; this ranking of merge candidates is not).
 func spanFactor(a, b *story, halfLife time.Duration) float64 {
 	var gap time.Duration
 	switch {

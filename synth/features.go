@@ -153,8 +153,9 @@ var longFeature = [numBase]bool{featMember: true, featNamesMember: true, featSha
 // features is one pair's feature vector.
 type features [numFeatures]float64
 
-// maxGap caps the time gap feature: beyond eight half-lives a story is
-// as good as unrelated in time, and an uncapped gap would dominate.
+// maxGap caps the time gap feature: beyond eight gap units (8 to 16
+// half-lives, see gapFeature) a story is as good as unrelated in time,
+// and an uncapped gap would dominate.
 const maxGap = 8
 
 // gapFeature is the time between at and the story's span, in units of

@@ -278,7 +278,7 @@ func TestGapStretchesWithTheStorysSpan(t *testing.T) {
 	} {
 		s := &story{first: t0, last: t0.Add(c.span)}
 		if got := gapFeature(s, s.last.Add(c.after), hl); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("%s: gap %v half-lives, want %v", c.name, got, c.want)
+			t.Errorf("%s: gap %v units, want %v", c.name, got, c.want)
 		}
 	}
 	// An entry older than the story is measured from its first report.

@@ -247,6 +247,9 @@ func cmdEval(ctx context.Context, args []string) error {
 	if *explain != "" && *orders {
 		return usageError{"--explain writes the decisions of one run: use it without --orders"}
 	}
+	if *out != "" && *orders {
+		return usageError{"--assignments writes the stories of one run: use it without --orders"}
+	}
 	cfg, log, sc, err := labelledSetup(*cfgPath)
 	if err != nil {
 		return err
@@ -254,7 +257,7 @@ func cmdEval(ctx context.Context, args []string) error {
 	sc.MaxProvenance = 1 << 20 // eval reads every assignment from the snapshots
 	opts := eval.Options{Normalize: normalizeConfig(cfg), Synth: sc, Log: log}
 	if *orders {
-		return evalOrders(ctx, file, opts)
+		return evalOrders(ctx, os.Stdout, file, opts, *asJSON)
 	}
 	var explained *bufio.Writer
 	var explainFile *os.File
@@ -498,16 +501,36 @@ func flagTakesValue(fs *flag.FlagSet, arg string) bool {
 	return !ok || !b.IsBoolFlag()
 }
 
+// ordersResult is what `eval --orders --json` prints: each order's
+// scores, and the mean and the worst order's F1s.
+type ordersResult struct {
+	Orders []orderScores `json:"orders"`
+	Mean   f1s           `json:"mean"`
+	Worst  f1s           `json:"worst"`
+}
+
+type orderScores struct {
+	Order string `json:"order"`
+	eval.Scores
+}
+
+type f1s struct {
+	BCubedF1   float64 `json:"bcubed_f1"`
+	PairwiseF1 float64 `json:"pairwise_f1"`
+}
+
 // evalOrders runs a labelled file through the bus in its own order and
-// the three interleaved orders, and prints each with the mean and worst.
-func evalOrders(ctx context.Context, file string, opts eval.Options) error {
+// the three interleaved orders, and prints each with the mean and worst,
+// as a table or (asJSON) as one ordersResult.
+func evalOrders(ctx context.Context, w io.Writer, file string, opts eval.Options, asJSON bool) error {
 	items, err := replay.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	var sumB, sumP float64
-	worstB, worstP := 1.0, 1.0
-	fmt.Printf("%-6s %8s %8s %8s %8s %8s %8s %6s %6s\n", "order", "BCubedP", "BCubedR", "BCubedF1", "pairP", "pairR", "pairF1", "NMI", "pred")
+	r := ordersResult{Worst: f1s{1, 1}}
+	if !asJSON {
+		fmt.Fprintf(w, "%-6s %8s %8s %8s %8s %8s %8s %6s %6s\n", "order", "BCubedP", "BCubedR", "BCubedF1", "pairP", "pairR", "pairF1", "NMI", "pred")
+	}
 	vs := eval.Orders(items)
 	for _, v := range vs {
 		res, err := eval.RunItems(ctx, v.Items, opts)
@@ -515,15 +538,25 @@ func evalOrders(ctx context.Context, file string, opts eval.Options) error {
 			return fmt.Errorf("eval: %s, %s order: %w", file, v.Name, err)
 		}
 		s := res.Scores
-		fmt.Printf("%-6s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %6.3f %6d\n", v.Name, s.BCubedPrecision, s.BCubedRecall, s.BCubedF1,
-			s.PairwisePrecision, s.PairwiseRecall, s.PairwiseF1, s.NMI, s.Predicted)
-		sumB += s.BCubedF1
-		sumP += s.PairwiseF1
-		worstB, worstP = min(worstB, s.BCubedF1), min(worstP, s.PairwiseF1)
+		if !asJSON {
+			fmt.Fprintf(w, "%-6s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %6.3f %6d\n", v.Name, s.BCubedPrecision, s.BCubedRecall, s.BCubedF1,
+				s.PairwisePrecision, s.PairwiseRecall, s.PairwiseF1, s.NMI, s.Predicted)
+		}
+		r.Orders = append(r.Orders, orderScores{v.Name, s})
+		r.Mean.BCubedF1 += s.BCubedF1
+		r.Mean.PairwiseF1 += s.PairwiseF1
+		r.Worst = f1s{min(r.Worst.BCubedF1, s.BCubedF1), min(r.Worst.PairwiseF1, s.PairwiseF1)}
 	}
-	n := float64(len(vs))
-	fmt.Printf("mean   BCubed F1 %.4f  pairwise F1 %.4f\nworst  BCubed F1 %.4f  pairwise F1 %.4f\n", sumB/n, sumP/n, worstB, worstP)
-	return nil
+	r.Mean.BCubedF1 /= float64(len(vs))
+	r.Mean.PairwiseF1 /= float64(len(vs))
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	_, err = fmt.Fprintf(w, "mean   BCubed F1 %.4f  pairwise F1 %.4f\nworst  BCubed F1 %.4f  pairwise F1 %.4f\n",
+		r.Mean.BCubedF1, r.Mean.PairwiseF1, r.Worst.BCubedF1, r.Worst.PairwiseF1)
+	return err
 }
 
 func cmdTrain(ctx context.Context, args []string) error {

@@ -24,7 +24,7 @@ Usage:
   newswire serve [--config FILE]            HTTP API only
   newswire replay FILE [--speed N] [--config FILE]
                                             publish a replay file as raw items
-  newswire eval FILE [--assignments OUT] [--orders] [--explain OUT]
+  newswire eval FILE [--assignments OUT] [--orders] [--explain OUT] [--json]
                                             score story clustering on a labelled file
   newswire train FILE... [--out model.json] fit the join model on labelled files (synth.model)
   newswire topology [--config FILE]         create or update the streams and buckets (as the NATS admin user)

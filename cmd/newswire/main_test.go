@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/newswire/newswire/bus"
 	"github.com/newswire/newswire/config"
+	"github.com/newswire/newswire/eval"
 	"github.com/newswire/newswire/internal/freeport"
 	"github.com/newswire/newswire/wire"
 )
@@ -55,8 +57,54 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 2: not a JSON object") {
 		t.Errorf("replay line not JSON: %v", err)
 	}
+	err = dispatch(ctx, []string{"eval", notJSON, "--orders", "--assignments", filepath.Join(t.TempDir(), "a.jsonl")})
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "use it without --orders") {
+		t.Errorf("--assignments with --orders: %v", err)
+	}
 	if err := dispatch(ctx, []string{"frobnicate"}); !errors.As(err, new(usageError)) {
 		t.Errorf("unknown command: %v", err)
+	}
+}
+
+// TestEvalOrdersPrintsJSON: `eval --orders --json` prints one JSON object
+// with every order's scores and the mean and worst F1s, not the table.
+func TestEvalOrdersPrintsJSON(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/replay/uci-news-2014-03.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfterN(string(data), "\n", 201)
+	file := writeFile(t, "uci200.jsonl", strings.Join(lines[:200], ""))
+	cfg, log, sc, err := labelledSetup("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.MaxProvenance = 1 << 20
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	opts := eval.Options{Normalize: normalizeConfig(cfg), Synth: sc, Log: log}
+	if err := evalOrders(ctx, &out, file, opts, true); err != nil {
+		t.Fatal(err)
+	}
+	var r ordersResult
+	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out.String())
+	}
+	if len(r.Orders) != 4 || r.Orders[0].Order != "file" {
+		t.Fatalf("orders %+v, want file and three interleaved", r.Orders)
+	}
+	var sum float64
+	worst := 1.0
+	for _, o := range r.Orders {
+		if o.Items != 200 || o.BCubedF1 <= 0 || o.BCubedF1 > 1 {
+			t.Errorf("order %s: %d items, BCubed F1 %v", o.Order, o.Items, o.BCubedF1)
+		}
+		sum += o.BCubedF1
+		worst = min(worst, o.BCubedF1)
+	}
+	if math.Abs(r.Mean.BCubedF1-sum/4) > 1e-12 || r.Worst.BCubedF1 != worst {
+		t.Errorf("mean %v worst %v, want %v and %v", r.Mean.BCubedF1, r.Worst.BCubedF1, sum/4, worst)
 	}
 }
 

@@ -152,6 +152,11 @@ type SynthConfig struct {
 	// is below min_coherence is loose (a topic, not an event); the join
 	// model weighs that. 0 turns the mark off.
 	MinCoherence float64 `yaml:"min_coherence"`
+	// A story of full articles whose reports fall into two groups whose
+	// mean cosine across is under split_ratio times the mean cosine
+	// within the looser group splits in two (see synth/README.md). 0
+	// turns the split off.
+	SplitRatio float64 `yaml:"split_ratio"`
 	// Model is a join model written by `newswire train`; empty means the
 	// one shipped in the binary.
 	Model string `yaml:"model"`
@@ -421,6 +426,9 @@ func (c *Config) Validate() Problems {
 	if c.Synth.MinCoherence < 0 || c.Synth.MinCoherence >= 1 {
 		add("synth.min_coherence", "must be within [0, 1)")
 	}
+	if c.Synth.SplitRatio < 0 || c.Synth.SplitRatio > 1 {
+		add("synth.split_ratio", "must be within [0, 1]")
+	}
 	for i, a := range c.Collector.AllowPrivate {
 		if _, err := egress.New([]string{a}); err != nil {
 			add(fmt.Sprintf("collector.allow_private[%d]", i), "must be a CIDR (10.0.0.0/8), an address or a host name, not %q", a)
@@ -520,6 +528,7 @@ func Default() *Config {
 			TimeHalfLife: Duration(6 * 3600e9), ProperWeight: 1.2,
 			SlugWeight: 0.5, RecentMembers: 64, MergePassInterval: Duration(5 * 60e9), MergePassMaxSize: 10,
 			MinCoherence:      0.08,
+			SplitRatio:        0.7,
 			RedeliveryBackoff: []Duration{Duration(30e9), Duration(60e9), Duration(120e9), Duration(300e9)},
 		},
 	}

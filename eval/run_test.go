@@ -54,9 +54,10 @@ func TestPipelineIsDeterministic(t *testing.T) {
 // order and three interleaved orders, through the production normalizer
 // and the clusterer, and holds the mean and the worst order to floors a
 // little under what the shipped model scores (README.md, Evaluation), so
-// that a change that loses quality fails here. The ECB+ target (0.90) is
-// above its floor (the shipped model's mean is 0.902, its worst order
-// 0.887 BCubed, 0.845 pairwise); the UCI floors are the issue's own bounds (0.90 for both
+// that a change that loses quality fails here. The ECB+ BCubed floor is
+// the target, 0.90 (with the split of two-event stories the shipped
+// model's mean is 0.924, its worst order 0.914 BCubed, 0.885 pairwise;
+// without it 0.902 and 0.887); the UCI floors are the issue's own bounds (0.90 for both
 // means, 0.88 for every order; the shipped model scores 0.905, 0.916
 // and 0.901).
 func TestDevSetsHoldTheirScores(t *testing.T) {
@@ -67,7 +68,7 @@ func TestDevSetsHoldTheirScores(t *testing.T) {
 	defer cancel()
 	floors := map[string]struct{ meanB, meanP, worst float64 }{
 		"uci-news-2014-03.jsonl": {0.90, 0.90, 0.88},
-		"ecbplus-dev.jsonl":      {0.89, 0.85, 0.83},
+		"ecbplus-dev.jsonl":      {0.90, 0.88, 0.87},
 	}
 	for _, path := range []string{"../testdata/replay/uci-news-2014-03.jsonl", "../testdata/replay/ecbplus-dev.jsonl"} {
 		items, err := replay.ReadFile(path)

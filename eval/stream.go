@@ -225,17 +225,29 @@ func (st *Stream) Cluster(cfg synth.Config) (Scores, error) {
 }
 
 // Assign runs the stream through a fresh Clusterer and returns, per item,
-// the story it ended in (after merges). Items that reached no entry get a
-// singleton label of their own.
+// the story it ended in (after merges and splits). Items that reached no
+// entry get a singleton label of their own.
 func (st *Stream) Assign(cfg synth.Config) ([]string, error) {
 	c, err := synth.NewClusterer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	storyOf := make(map[string]string, len(st.Entries))
+	splits := c.Changes().Split
 	for _, e := range st.Entries {
 		if id := c.Add(e); id != "" {
 			storyOf[e.ID] = id
+		}
+		// A split moves reports placed before to another story: every
+		// entry an active story holds is looked up again (splits are
+		// rare, and a story that went stale moves nothing after).
+		if n := c.Changes().Split; n != splits {
+			splits = n
+			for id := range storyOf {
+				if s, ok := c.StoryOf(id); ok {
+					storyOf[id] = s
+				}
+			}
 		}
 	}
 	pred := make([]string, len(st.Gold))

@@ -79,6 +79,12 @@ type Config struct {
 	// ("the war", "the markets") rather than an event; the model sees
 	// that as a feature. Zero turns it off.
 	MinCoherence float64
+	// SplitRatio: a story of full articles whose reports fall into two
+	// groups (average linkage) whose mean cosine across is under
+	// SplitRatio times the mean cosine within the looser group is two
+	// events, and the group without its oldest report becomes a story of
+	// its own (see split). Zero turns it off.
+	SplitRatio float64
 	// Model decides whether an entry joins a story (see Model); nil
 	// means the model shipped in model.json.
 	Model *Model
@@ -111,6 +117,7 @@ func DefaultConfig() Config {
 		MergePassInterval: 5 * time.Minute,
 		MergePassMaxSize:  10,
 		MinCoherence:      0.08,
+		SplitRatio:        0.7,
 		RedeliveryBackoff: DefaultRedeliveryBackoff(),
 	}
 }
@@ -180,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinCoherence < 0 || c.MinCoherence >= 1 {
 		bad("min_coherence", "must be within [0, 1)")
+	}
+	if c.SplitRatio < 0 || c.SplitRatio > 1 {
+		bad("split_ratio", "must be within [0, 1]")
 	}
 	if msg := bus.CheckBackoff(c.RedeliveryBackoff, flushTimeout, maxDeliver); msg != "" {
 		bad("redelivery_backoff", msg)
@@ -265,7 +275,7 @@ type Clusterer struct {
 // stale. The worker reads them around each live Add, so that what a
 // rebuild replays is not counted again.
 type StoryChanges struct {
-	Founded, Merged, Stale int64
+	Founded, Merged, Stale, Split int64
 }
 
 // Changes returns the story changes since the clusterer was made.
@@ -441,6 +451,7 @@ type story struct {
 	recent [][]term
 	sigs   []signature
 	rpn    []float64 // length of each recent member's names part
+	rids   []string  // each recent member's entry id
 	// guessed is set once a member's names were guessed (see term.g):
 	// the plain-words rule then does not apply (see plainBack).
 	guessed    bool
@@ -448,6 +459,7 @@ type story struct {
 	seen       time.Time // latest observed time of a member, for staleness
 	version    int64
 	mergedInto string
+	splitFrom  string // the story this one split off (see split)
 	// published is when the worker last published a snapshot of the story
 	// (wall time, for rate limiting only; it never affects clustering),
 	// and publishedBytes that snapshot's size.
@@ -468,6 +480,9 @@ type member struct {
 	entry wire.Entry // Text holds at most a snippet
 	// independent is false for entries that copy or repost another.
 	independent bool
+	// founded is set on the entry a story's id was made of (see StoryID):
+	// the one that founded it, or the first of a split's part (see split).
+	founded bool
 }
 
 // NewClusterer returns an empty clusterer.
@@ -596,6 +611,9 @@ func (c *Clusterer) add(e wire.Entry, label string) string {
 		for best.mergedInto != "" {
 			best = c.stories[best.mergedInto]
 		}
+		if t := c.split(best); t != nil {
+			return c.byEntry[e.ID].id
+		}
 		return best.id
 	}
 	s := c.foundStory(e, vec, independent, at)
@@ -629,6 +647,7 @@ func (c *Clusterer) foundStory(e wire.Entry, vec []term, independent bool, at ti
 	c.stories[s.id] = s
 	c.changes.Founded++
 	c.join(s, e, vec, independent)
+	s.members[0].founded = true
 	return s
 }
 
@@ -1168,9 +1187,10 @@ func (c *Clusterer) join(s *story, e wire.Entry, vec []term, independent bool) {
 		s.sigs = append(s.sigs, signatureOf(vec))
 		names, _ := namesPart(vec)
 		s.rpn = append(s.rpn, names)
+		s.rids = append(s.rids, e.ID)
 		s.guessed = s.guessed || guessedNames(vec)
 		if n := len(s.recent) - c.cfg.RecentMembers; n > 0 {
-			s.recent, s.sigs, s.rpn = s.recent[n:], s.sigs[n:], s.rpn[n:]
+			s.recent, s.sigs, s.rpn, s.rids = s.recent[n:], s.sigs[n:], s.rpn[n:], s.rids[n:]
 		}
 	}
 	e.Text = snippet(e.Text, 600)
@@ -1351,9 +1371,10 @@ func (c *Clusterer) merge(keep, gone *story) {
 	keep.recent = append(keep.recent, gone.recent...)
 	keep.sigs = append(keep.sigs, gone.sigs...)
 	keep.rpn = append(keep.rpn, gone.rpn...)
+	keep.rids = append(keep.rids, gone.rids...)
 	keep.guessed = keep.guessed || gone.guessed
 	if n := len(keep.recent) - c.cfg.RecentMembers; n > 0 {
-		keep.recent, keep.sigs, keep.rpn = keep.recent[n:], keep.sigs[n:], keep.rpn[n:]
+		keep.recent, keep.sigs, keep.rpn, keep.rids = keep.recent[n:], keep.sigs[n:], keep.rpn[n:], keep.rids[n:]
 	}
 	for _, m := range gone.members {
 		keep.members = append(keep.members, m)
@@ -1370,7 +1391,7 @@ func (c *Clusterer) merge(keep, gone *story) {
 	gone.active = false
 	gone.mergedInto = keep.id
 	c.changes.Merged++
-	gone.recent, gone.sigs, gone.rpn = nil, nil, nil
+	gone.recent, gone.sigs, gone.rpn, gone.rids = nil, nil, nil, nil
 	c.dirty[keep.id] = true
 	c.dirty[gone.id] = true
 }
@@ -1448,7 +1469,7 @@ func (c *Clusterer) expire() {
 	c.changes.Stale += int64(len(gone))
 	for _, s := range gone {
 		s.active = false
-		s.recent, s.sigs, s.rpn = nil, nil, nil
+		s.recent, s.sigs, s.rpn, s.rids = nil, nil, nil, nil
 		c.dirty[s.id] = true
 		c.unindex(s)
 		for _, m := range s.members {

@@ -13,12 +13,15 @@ import (
 type Decision struct {
 	// Kind is "join" (the entry joined Story), "found" (it founded
 	// Story), "copy" (a repost or an accepted near-duplicate that joined
-	// its original's story) or "merge" (Merged was merged into Story).
+	// its original's story), "merge" (Merged was merged into Story) or
+	// "split" (part of Story's reports left for the new story Split).
 	Kind     string `json:"kind"`
 	Entry    string `json:"entry,omitempty"`
 	Headline string `json:"headline,omitempty"`
 	Story    string `json:"story"`
 	Merged   string `json:"merged,omitempty"`
+	// Split is the story a "split" moved part of Story's reports to.
+	Split string `json:"split,omitempty"`
 	// Threshold is the join probability the entry needed (blended by its
 	// length, Long).
 	Threshold float64 `json:"threshold,omitempty"`

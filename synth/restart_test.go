@@ -261,7 +261,33 @@ func TestRebuiltClustererDecidesAsUninterrupted(t *testing.T) {
 	es := longStream()
 	ref, c := uninterrupted(t, cfg, es)
 	checkLongStream(t, cfg, es, c)
+	w := rebuildAtCuts(t, cfg, es, ref)
+	if held, _ := w.cl.Len(); held >= len(c.stories)/2 {
+		t.Errorf("the restarted worker holds %d stories of the %d ever made: stale ones were not forgotten", held, len(c.stories))
+	}
+}
 
+// TestRebuiltClustererSplitsAsUninterrupted restarts on the ECB+ articles,
+// whose stories split (see split): a rebuilt worker splits at the same
+// reports, under the same ids.
+func TestRebuiltClustererSplitsAsUninterrupted(t *testing.T) {
+	cfg := DefaultConfig()
+	es, _ := ecbEntries(t)
+	ref, c := uninterrupted(t, cfg, es)
+	if c.changes.Split < 3 {
+		t.Fatalf("the uninterrupted run split %d stories; the test needs some", c.changes.Split)
+	}
+	rebuildAtCuts(t, cfg, es, ref)
+}
+
+// rebuildAtCuts stops an in-memory worker at several points of es,
+// rebuilds a fresh one by replaying the stream up to there (forgetting
+// stale stories as it goes, some entries above the ack floor), and runs
+// it on: every entry must get the story the uninterrupted run ref gave
+// it, and the stories held at the end must be the uninterrupted run's
+// active ones. It returns the last worker.
+func rebuildAtCuts(t *testing.T, cfg Config, es []wire.Entry, ref restartRef) *Worker {
+	t.Helper()
 	newWorker := func() *Worker {
 		cl, err := NewClusterer(cfg)
 		if err != nil {
@@ -334,9 +360,7 @@ func TestRebuiltClustererDecidesAsUninterrupted(t *testing.T) {
 			t.Errorf("story %s: members %v after the restarts, %v uninterrupted", id, got, want)
 		}
 	}
-	if held, _ := w.cl.Len(); held >= len(c.stories)/2 {
-		t.Errorf("the restarted worker holds %d stories of the %d ever made: stale ones were not forgotten", held, len(c.stories))
-	}
+	return w
 }
 
 // TestRestartsOnTheBusKeepIDsAndAssignments runs an eight-day stream

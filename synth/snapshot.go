@@ -101,6 +101,7 @@ func (c *Clusterer) build(s *story) wire.Story {
 	if s.mergedInto != "" {
 		st.Status, st.MergedInto = wire.StatusMerged, s.mergedInto
 	}
+	st.SplitFrom = s.splitFrom
 	for l := range langs {
 		st.Languages = append(st.Languages, l)
 	}

@@ -69,8 +69,9 @@ type Stats struct {
 	// Fenced counts the times another synthesizer had published a story
 	// since this worker last did: the worker dropped its state (see fence).
 	Fenced atomic.Int64
-	// StoriesFounded, StoriesMerged and StoriesStale count the stories
-	// founded, merged away into another and gone stale while the worker
+	// StoriesFounded, StoriesMerged, StoriesStale and StoriesSplit count
+	// the stories founded, merged away into another, gone stale and split
+	// off another (see Config.SplitRatio) while the worker
 	// placed live entries. What a rebuild from WIRE_ENTRY replays (at
 	// start, after a fence) is not counted again: the worker that first
 	// placed it counted it, or, for entries published while no worker ran,
@@ -78,6 +79,7 @@ type Stats struct {
 	StoriesFounded atomic.Int64
 	StoriesMerged  atomic.Int64
 	StoriesStale   atomic.Int64
+	StoriesSplit   atomic.Int64
 	// StoriesActive is how many stories can still take entries, after the
 	// worker's last flush.
 	StoriesActive atomic.Int64 `metric:"gauge"`
@@ -642,6 +644,7 @@ func (w *Worker) noteChanges(before StoryChanges) {
 	w.stats.StoriesFounded.Add(after.Founded - before.Founded)
 	w.stats.StoriesMerged.Add(after.Merged - before.Merged)
 	w.stats.StoriesStale.Add(after.Stale - before.Stale)
+	w.stats.StoriesSplit.Add(after.Split - before.Split)
 }
 
 // flush publishes the stories due a snapshot (all changed stories when

@@ -551,7 +551,7 @@ func TestStoryCountsAndAssignmentLatency(t *testing.T) {
 	waitAcked(t, srv.JS, uint64(len(stream)))
 	stop()
 	st := w.Stats()
-	got := StoryChanges{st.StoriesFounded.Load(), st.StoriesMerged.Load(), st.StoriesStale.Load()}
+	got := StoryChanges{st.StoriesFounded.Load(), st.StoriesMerged.Load(), st.StoriesStale.Load(), st.StoriesSplit.Load()}
 	if got != want {
 		t.Errorf("story changes counted %+v, an uninterrupted clusterer made %+v", got, want)
 	}

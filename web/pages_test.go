@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/newswire/newswire/provenance"
+	"github.com/newswire/newswire/wire"
 )
 
 func TestDelta(t *testing.T) {
@@ -220,5 +221,48 @@ func TestQuietSourcesAreNamedOnThePages(t *testing.T) {
 	defer hs2.Close()
 	if _, body := get(t, hs2.URL+"/"); strings.Contains(body, `id="quiet"`) {
 		t.Errorf("a quiet notice with no quiet source:\n%s", body)
+	}
+}
+
+// Full articles of two events of one kind (ECB+) fed in batches, as a
+// live wire delivers them: stories that took both events split, and the
+// store follows every report to the story it ends in. The part that left
+// links back to its parent, whose page no longer lists it.
+func TestSplitStoryLinksBackAndReportsMove(t *testing.T) {
+	items := replayRows(t, "ecbplus-dev.jsonl", 496)
+	f := newFixtureHolding(t, items[:40], len(items), Config{})
+	for i := 40; i < len(items); i += 20 {
+		f.feed(t, items[i:min(i+20, len(items))])
+	}
+	f.caughtUp(t)
+	var split *wire.Story
+	for _, st := range f.stories {
+		if st.SplitFrom != "" {
+			split = &st
+			break
+		}
+	}
+	if split == nil {
+		t.Fatal("no story of the ECB+ articles split")
+	}
+	_, body := get(t, f.hs.URL+"/stories/"+split.ID)
+	if want := `split from <a href="/stories/` + split.SplitFrom + `">`; !strings.Contains(body, want) {
+		t.Errorf("page of %s lacks %q", split.ID, want)
+	}
+	parent, ok := f.store.Story(split.SplitFrom)
+	if !ok {
+		t.Fatalf("the store lacks %s, which %s split from", split.SplitFrom, split.ID)
+	}
+	left := map[string]bool{}
+	for _, r := range parent.Provenance {
+		left[r.EntryID] = true
+	}
+	for _, r := range split.Provenance {
+		if got, _ := f.store.StoryOf(r.EntryID); got != split.ID {
+			t.Errorf("entry %s of %s: the store has it in %q", r.EntryID, split.ID, got)
+		}
+		if left[r.EntryID] {
+			t.Errorf("%s still lists %s, which moved to %s", split.SplitFrom, r.EntryID, split.ID)
+		}
 	}
 }

@@ -138,6 +138,9 @@ type Story struct {
 	FirstSeen   time.Time       `json:"first_seen"`
 	LastUpdated time.Time       `json:"last_updated"`
 	MergedInto  string          `json:"merged_into,omitempty"`
+	// SplitFrom names the story this one was split off: its reports were
+	// that story's until its members showed two events (synth/README.md).
+	SplitFrom string `json:"split_from,omitempty"`
 	// SingleSource lists figures and quotes only one independent origin carries.
 	SingleSource []provenance.Claim  `json:"single_source,omitempty"`
 	Truncated    int                 `json:"truncated,omitempty"`

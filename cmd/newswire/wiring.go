@@ -249,6 +249,7 @@ func synthConfig(cfg *config.Config) (synth.Config, error) {
 	c.MergePassInterval = time.Duration(s.MergePassInterval)
 	c.MergePassMaxSize = s.MergePassMaxSize
 	c.MinCoherence = s.MinCoherence
+	c.SplitRatio = s.SplitRatio
 	c.RedeliveryBackoff = durations(s.RedeliveryBackoff)
 	return c, nil
 }

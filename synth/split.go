@@ -29,8 +29,9 @@ const splitTerms = 60
 func splitDue(n int) bool { return n <= 16 || n%8 == 0 }
 
 // split looks at s, which has just taken a report, and when its members
-// fall into two groups that are far apart (see parts) moves the group
-// that does not hold its oldest member into a new story. It returns the
+// fall into two groups that are far apart (see parts) and ran side by
+// side, moves the group that does not hold its oldest member into a new
+// story. It returns the
 // new story, or nil.
 //
 // Only what the story still holds in full is split: every report's
@@ -72,6 +73,19 @@ func (c *Clusterer) split(s *story) *story {
 		} else {
 			stay = append(stay, m)
 		}
+	}
+	// Two events of one kind run side by side. When every report that
+	// stays came before the first that would leave, the story has moved
+	// on (the blast, then the arrest): that is one developing story, or a
+	// new event the join model and the time gap judge, not a split.
+	began := leave[0].entry.PublishedAt
+	for _, m := range leave[1:] {
+		if m.entry.PublishedAt.Before(began) {
+			began = m.entry.PublishedAt
+		}
+	}
+	if !slices.ContainsFunc(stay, func(m member) bool { return m.entry.PublishedAt.After(began) }) {
+		return nil
 	}
 	// The new story is named after its earliest report that never
 	// founded one: a story id is never used twice, not even one merged

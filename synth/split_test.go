@@ -185,3 +185,59 @@ func TestPartsNeedTwoGroupsFarApart(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitNeedsEventsSideBySide builds one story of two groups of full
+// articles far apart, in two arrival orders: side by side they split,
+// the second group's first report naming the new story; one after the
+// other (a story that moved on) they stay one story.
+func TestSplitNeedsEventsSideBySide(t *testing.T) {
+	article := func(group string, n int) []term {
+		v := make([]term, 0, 70)
+		for k := range 64 {
+			v = append(v, newTerm(fmt.Sprintf("%s%d", group, k), 1))
+		}
+		v = append(v, newTerm("quake", 1), newTerm(fmt.Sprintf("%s-only-%d", group, n), 1))
+		sortTerms(v)
+		unitLength(v)
+		return v
+	}
+	base := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		order []string // group of each report, in arrival order
+		split bool
+	}{
+		{"side by side", []string{"a", "b", "a", "b", "a", "b"}, true},
+		{"one after the other", []string{"a", "a", "a", "b", "b", "b"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestClusterer(t)
+			var s *story
+			for i, g := range tc.order {
+				at := base.Add(time.Duration(i) * time.Minute)
+				e := wire.Entry{Schema: wire.SchemaEntry, ID: fmt.Sprintf("e%04x", i), Headline: g, PublishedAt: at, ObservedAt: at}
+				if s == nil {
+					s = c.foundStory(e, article(g, i), true, at)
+					continue
+				}
+				c.join(s, e, article(g, i), true)
+			}
+			got := c.split(s)
+			if (got != nil) != tc.split {
+				t.Fatalf("split: %v, want a split: %v", got != nil, tc.split)
+			}
+			if got == nil {
+				return
+			}
+			if got.id != StoryID("e0001") || got.splitFrom != s.id || len(got.members) != 3 || len(s.members) != 3 {
+				t.Errorf("split off %s (from %q) with %d members, %d left; want %s from %s, 3 and 3",
+					got.id, got.splitFrom, len(got.members), len(s.members), StoryID("e0001"), s.id)
+			}
+			for _, m := range got.members {
+				if m.entry.Headline != "b" {
+					t.Errorf("report %s of group %s left", m.entry.ID, m.entry.Headline)
+				}
+			}
+		})
+	}
+}

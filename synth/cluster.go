@@ -1295,7 +1295,16 @@ func (c *Clusterer) agree(a, b *story) bool {
 	if c.topicRule() && (c.loose(a) || c.loose(b)) {
 		return false // a topic absorbs no story, nor is absorbed
 	}
+	if c.parted(a, b) || c.parted(b, a) {
+		return false // their members showed two events (see split)
+	}
 	return c.votes(a, b) && c.votes(b, a)
+}
+
+// parted reports whether a was split off b, or off a story since merged
+// into b: a merge must not undo what the split found.
+func (c *Clusterer) parted(a, b *story) bool {
+	return a.splitFrom != "" && c.Survivor(a.splitFrom) == b.id
 }
 
 // votes reports whether more than half of from's recent members would

@@ -67,12 +67,23 @@ func (c *Clusterer) split(s *story) *story {
 	var stay, leave []member
 	for _, m := range s.members {
 		e := m.entry
-		if moving[e.ID] || (e.RepostOf != "" && moving[e.RepostOf]) || (e.DuplicateOf != "" && moving[e.DuplicateOf] && vecOf[e.ID] == nil) {
+		// A copy that joined as one (no vector of its own) follows its
+		// original; one clustered on its own words (a repost that came
+		// before its original, a near-duplicate the model turned away)
+		// went where the groups put it.
+		copied := e.RepostOf
+		if copied == "" {
+			copied = e.DuplicateOf
+		}
+		if moving[e.ID] || (vecOf[e.ID] == nil && copied != "" && moving[copied]) {
 			moving[e.ID] = true // a copy of a copy follows too
 			leave = append(leave, m)
 		} else {
 			stay = append(stay, m)
 		}
+	}
+	if len(stay) == 0 || len(leave) == 0 {
+		return nil
 	}
 	// Two events of one kind run side by side. When every report that
 	// stays came before the first that would leave, the story has moved
@@ -90,12 +101,18 @@ func (c *Clusterer) split(s *story) *story {
 	// The new story is named after its earliest report that never
 	// founded one: a story id is never used twice, not even one merged
 	// away and forgotten long ago, whose subject holds its last snapshot.
-	k := slices.IndexFunc(leave, func(m member) bool { return !m.founded })
+	k := slices.IndexFunc(leave, func(m member) bool { return !m.founded && vecOf[m.entry.ID] != nil })
+	if k < 0 {
+		k = slices.IndexFunc(leave, func(m member) bool { return !m.founded })
+	}
 	if k < 0 {
 		return nil
 	}
-	leave[k].founded = true
 	id := StoryID(leave[k].entry.ID)
+	if _, taken := c.stories[id]; taken {
+		return nil // cannot happen while founded marks every id used; never reuse one
+	}
+	leave[k].founded = true
 	c.unindex(s)
 	s.cw, s.ct, s.ch, s.cp, s.slots, s.clash = nil, nil, nil, nil, nil, nil
 	s.held, s.norm2, s.pnorm2, s.reports = 0, 0, 0, 0

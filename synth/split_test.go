@@ -206,9 +206,13 @@ func TestSplitNeedsEventsSideBySide(t *testing.T) {
 		name  string
 		order []string // group of each report, in arrival order
 		split bool
+		// reposts maps a report to the one it reposts: clustered on its
+		// own words (it has a vector), it goes where its words put it
+		reposts map[int]int
 	}{
-		{"side by side", []string{"a", "b", "a", "b", "a", "b"}, true},
-		{"one after the other", []string{"a", "a", "a", "b", "b", "b"}, false},
+		{"side by side", []string{"a", "b", "a", "b", "a", "b"}, true, nil},
+		{"one after the other", []string{"a", "a", "a", "b", "b", "b"}, false, nil},
+		{"a repost with words of its own", []string{"a", "b", "a", "b", "a", "b", "a"}, true, map[int]int{6: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestClusterer(t)
@@ -216,6 +220,9 @@ func TestSplitNeedsEventsSideBySide(t *testing.T) {
 			for i, g := range tc.order {
 				at := base.Add(time.Duration(i) * time.Minute)
 				e := wire.Entry{Schema: wire.SchemaEntry, ID: fmt.Sprintf("e%04x", i), Headline: g, PublishedAt: at, ObservedAt: at}
+				if r, ok := tc.reposts[i]; ok {
+					e.RepostOf = fmt.Sprintf("e%04x", r)
+				}
 				if s == nil {
 					s = c.foundStory(e, article(g, i), true, at)
 					continue
@@ -229,9 +236,9 @@ func TestSplitNeedsEventsSideBySide(t *testing.T) {
 			if got == nil {
 				return
 			}
-			if got.id != StoryID("e0001") || got.splitFrom != s.id || len(got.members) != 3 || len(s.members) != 3 {
-				t.Errorf("split off %s (from %q) with %d members, %d left; want %s from %s, 3 and 3",
-					got.id, got.splitFrom, len(got.members), len(s.members), StoryID("e0001"), s.id)
+			if got.id != StoryID("e0001") || got.splitFrom != s.id || len(got.members) != 3 || len(s.members) != len(tc.order)-3 {
+				t.Errorf("split off %s (from %q) with %d members, %d left; want %s from %s, 3 and %d",
+					got.id, got.splitFrom, len(got.members), len(s.members), StoryID("e0001"), s.id, len(tc.order)-3)
 			}
 			for _, m := range got.members {
 				if m.entry.Headline != "b" {
@@ -239,5 +246,34 @@ func TestSplitNeedsEventsSideBySide(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMergeDoesNotUndoSplit opens long-text merges (merge_threshold 0.3,
+// which the shipped model keeps shut for long texts) on the ECB+ articles:
+// a story split off another is never merged back into it, nor it into
+// the story split off it.
+func TestMergeDoesNotUndoSplit(t *testing.T) {
+	es, _ := ecbEntries(t)
+	cfg := DefaultConfig()
+	cfg.MergeThreshold = 0.3
+	c, err := NewClusterer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		c.Add(e)
+	}
+	t.Logf("%d splits, %d merges", c.changes.Split, c.changes.Merged)
+	if c.changes.Split == 0 || c.changes.Merged == 0 {
+		t.Fatalf("%d splits and %d merges: the test needs both", c.changes.Split, c.changes.Merged)
+	}
+	for id, s := range c.stories {
+		if s.splitFrom == "" {
+			continue
+		}
+		if c.Survivor(id) == c.Survivor(s.splitFrom) {
+			t.Errorf("story %s, split off %s, is one story with it again (%s)", id, s.splitFrom, c.Survivor(id))
+		}
 	}
 }

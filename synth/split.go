@@ -31,8 +31,7 @@ func splitDue(n int) bool { return n <= 16 || n%8 == 0 }
 // split looks at s, which has just taken a report, and when its members
 // fall into two groups that are far apart (see parts) and ran side by
 // side, moves the group that does not hold its oldest member into a new
-// story. It returns the
-// new story, or nil.
+// story. It returns the new story, or nil.
 //
 // Only what the story still holds in full is split: every report's
 // vector must be among its recent members. A split is decided by the
@@ -151,7 +150,7 @@ func (c *Clusterer) parts(vecs [][]term) []int {
 	sim := make([]float64, n*n)
 	for i := range n {
 		for j := i + 1; j < n; j++ {
-			d := dotSorted(vecs[i], vecs[j])
+			d := dotVec(vecs[i], vecs[j])
 			sim[i*n+j], sim[j*n+i] = d, d
 		}
 	}
@@ -226,22 +225,4 @@ func (c *Clusterer) parts(vecs [][]term) []int {
 		}
 	}
 	return away
-}
-
-// dotSorted is the dot product of two vectors sorted by term.
-func dotSorted(a, b []term) float64 {
-	var d float64
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch compareTerms(a[i], b[j]) {
-		case -1:
-			i++
-		case 1:
-			j++
-		default:
-			d += a[i].w * b[j].w
-			i++
-			j++
-		}
-	}
-	return d
 }
